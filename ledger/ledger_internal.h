@@ -1,0 +1,126 @@
+/* What the files of the ledger module share; not part of the API. */
+#ifndef LEDGER_INTERNAL_H
+#define LEDGER_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "ledger.h"
+
+#define LEDGER_DETAIL_SIZE 256
+#define LEDGER_ACCESS_KEY_SIZE 32
+
+struct ledger {
+    PGconn *conn;
+    bool has_signer;
+    struct ledger_signer signer;
+    bool has_access_key;
+    uint8_t access_key[LEDGER_ACCESS_KEY_SIZE];
+    struct ledger_committer *committer; /* borrowed; NULL: book inline */
+    bool book_prepared;                  /* cl_book is prepared on conn */
+    char detail[LEDGER_DETAIL_SIZE];
+};
+
+/* ---- database helpers (store.c) ---- */
+
+/* Runs a parameterized statement (all parameters text, NULL allowed) and
+ * returns its result, or NULL after recording a detail. The caller clears
+ * the result. expect is PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
+PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const char *sql,
+                         int params_count, const char *const *params);
+/* Maps the SQLSTATE of a failed result (or the connection) to an error. */
+enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result);
+enum ledger_err ledger_db_command(struct ledger *ledger, const char *sql) LEDGER_MUST_CHECK;
+enum ledger_err ledger_db_begin(struct ledger *ledger) LEDGER_MUST_CHECK;
+enum ledger_err ledger_db_commit(struct ledger *ledger) LEDGER_MUST_CHECK;
+void ledger_db_rollback(struct ledger *ledger);
+/* Parses a bigint column; aborts on malformed text (the database's own). */
+int64_t ledger_db_int64(const PGresult *result, int row, int column);
+void ledger_set_detail(struct ledger *ledger, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Text of an int64 in a caller buffer (for parameters). */
+#define LEDGER_INT64_TEXT_SIZE 24
+const char *ledger_int64_text(char buffer[LEDGER_INT64_TEXT_SIZE], int64_t value);
+/* "\\x..." bytea text of bytes, into buffer of 2*size+3. */
+const char *ledger_bytea_text(char *buffer, const uint8_t *bytes, size_t size);
+/* Reads a bytea column (hex format) of exactly size bytes. */
+enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *result, int row,
+                                int column) LEDGER_MUST_CHECK;
+
+int64_t ledger_now_us(void);
+
+/* ---- requests and idempotency (idempotency.c) ---- */
+
+/* A request digest: BLAKE2b-256 over the operation name and length-prefixed
+ * fields, so that "same request" is exact. */
+struct ledger_request_hash {
+    crypto_generichash_state state;
+};
+void ledger_request_hash_init(struct ledger_request_hash *hash, const char *operation);
+void ledger_request_hash_text(struct ledger_request_hash *hash, const char *text);
+void ledger_request_hash_int64(struct ledger_request_hash *hash, int64_t value);
+void ledger_request_hash_final(struct ledger_request_hash *hash, uint8_t out[LEDGER_HASH_SIZE]);
+
+/* LEDGER_OK when key is 1..128 printable ASCII. */
+enum ledger_err ledger_idempotency_key_check(const char *key) LEDGER_MUST_CHECK;
+
+/* Looks the key up inside the caller's transaction: LEDGER_OK and
+ * *found=false when new; *found=true with the first result when the same
+ * request; LEDGER_ERR_IDEMPOTENCY_CONFLICT when another request. */
+enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *key,
+                                        const uint8_t request_hash[LEDGER_HASH_SIZE], bool *found,
+                                        int64_t *entry_seq, int64_t *object_id) LEDGER_MUST_CHECK;
+enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *key,
+                                         const char *operation,
+                                         const uint8_t request_hash[LEDGER_HASH_SIZE],
+                                         int64_t entry_seq, int64_t object_id) LEDGER_MUST_CHECK;
+
+/* ---- users (users.c) ---- */
+
+/* LEDGER_OK when actor is an enabled user whose role is in allowed_roles. */
+enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor,
+                                   unsigned allowed_roles) LEDGER_MUST_CHECK;
+
+/* ---- accounts (accounts.c) ---- */
+
+struct ledger_account_ref {
+    int64_t id;
+    char kind[16];
+    char status[16];
+    char currency[LEDGER_CURRENCY_SIZE];
+};
+enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
+                                 struct ledger_account_ref *account) LEDGER_MUST_CHECK;
+enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind,
+                                      const char *currency, int64_t *account_id) LEDGER_MUST_CHECK;
+/* The custody bank account: bank_account_id when non-zero (must exist,
+ * currency must match), else the first of the currency. */
+enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_id,
+                                    const char *currency, int64_t *account_id) LEDGER_MUST_CHECK;
+
+/* ---- booking (booking.c) ---- */
+
+/* One entry to book, with the state change that goes with it. */
+struct ledger_booking_request {
+    struct ledger_entry entry; /* kind, actor, memo, bank_ref, value date,
+                                  reverses_seq and postings filled in; seq,
+                                  time, hashes and signature by the booker */
+    const char *idempotency_key;
+    const char *operation;
+    uint8_t request_hash[LEDGER_HASH_SIZE];
+    int64_t object_id;
+    int64_t disbursement_id; /* 0: none */
+    const char *disbursement_from;
+    const char *disbursement_to;
+    /* result */
+    void *booking_waiter; /* the committer's completion flag */
+    enum ledger_err err;
+    struct ledger_booking booking;
+};
+
+/* Books one request: inline in the handle's connection, or through the
+ * attached committer. Fills request->booking; returns request->err. */
+enum ledger_err ledger_book(struct ledger *ledger, struct ledger_booking_request *request) LEDGER_MUST_CHECK;
+
+#endif

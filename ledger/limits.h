@@ -1,0 +1,33 @@
+/* Every limit of caseledger, named, in one place. */
+#ifndef LEDGER_LIMITS_H
+#define LEDGER_LIMITS_H
+
+/* Money */
+#define LEDGER_AMOUNT_TEXT_MAX 32        /* bytes of a decimal amount string */
+#define LEDGER_CURRENCY_SIZE 4           /* "CNY" + NUL */
+
+/* Accounts and cases */
+#define LEDGER_CASE_NO_MAX 128           /* bytes of a case number (UTF-8) */
+#define LEDGER_COURT_MAX 256
+#define LEDGER_TITLE_MAX 512
+#define LEDGER_NAME_MAX 256              /* payee / payer / user names */
+#define LEDGER_BANK_ACCOUNT_MAX 64
+#define LEDGER_PAYIN_DIGITS 16           /* digits of a pay-in number incl. 2 check digits */
+#define LEDGER_ACCESS_CODE_CHARS 16      /* 16 x 5 bits = 80 bits of entropy */
+
+/* Journal */
+#define LEDGER_POSTINGS_MAX 64           /* postings of one entry */
+#define LEDGER_MEMO_MAX 512              /* reason / purpose / memo text */
+#define LEDGER_BANK_REF_MAX 128
+#define LEDGER_IDEMPOTENCY_KEY_MAX 128
+#define LEDGER_KIND_MAX 32
+
+/* Group commit */
+#define LEDGER_BATCH_MAX 512             /* entries in one commit */
+#define LEDGER_QUEUE_MAX 65536           /* requests waiting for the committer */
+#define LEDGER_RETRY_MAX 8               /* retries of a serialization failure */
+
+/* Verification */
+#define LEDGER_VERIFY_PAGE 2000          /* entries read per query while verifying */
+
+#endif

@@ -1,0 +1,293 @@
+/* The PostgreSQL store: connections, statement helpers, SQLSTATE mapping,
+ * dates, and opening a ledger handle. */
+#include "ledger_internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void ledger_set_detail(struct ledger *ledger, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(ledger->detail, sizeof ledger->detail, format, args);
+    va_end(args);
+}
+
+const char *ledger_last_detail(const struct ledger *ledger)
+{
+    return ledger->detail;
+}
+
+const char *ledger_int64_text(char buffer[LEDGER_INT64_TEXT_SIZE], int64_t value)
+{
+    snprintf(buffer, LEDGER_INT64_TEXT_SIZE, "%" PRId64, value);
+    return buffer;
+}
+
+const char *ledger_bytea_text(char *buffer, const uint8_t *bytes, size_t size)
+{
+    buffer[0] = '\\';
+    buffer[1] = 'x';
+    ledger_to_hex(buffer + 2, bytes, size);
+    return buffer;
+}
+
+enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *result, int row,
+                                int column)
+{
+    const char *text = PQgetvalue(result, row, column);
+    if (text[0] != '\\' || text[1] != 'x')
+        return LEDGER_ERR_DB;
+    return ledger_from_hex(out, size, text + 2) == LEDGER_OK ? LEDGER_OK : LEDGER_ERR_DB;
+}
+
+int64_t ledger_db_int64(const PGresult *result, int row, int column)
+{
+    const char *text = PQgetvalue(result, row, column);
+    if (PQgetisnull(result, row, column))
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    /* The database's own bigint text: anything else is a broken invariant. */
+    assert(errno == 0 && end != text && *end == '\0');
+    if (errno != 0 || end == text || *end != '\0')
+        abort();
+    return (int64_t)value;
+}
+
+/* SQLSTATE classes the callers act on. */
+enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
+{
+    const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    const char *message = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (message == NULL)
+        message = PQerrorMessage(ledger->conn);
+    ledger_set_detail(ledger, "database: %s (%s)", message ? message : "?", state ? state : "-");
+    if (state == NULL)
+        return LEDGER_ERR_DB;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return LEDGER_ERR_RETRY;
+    if (strcmp(state, "23505") == 0)
+        return LEDGER_ERR_BAD_STATE; /* unique violation: callers refine */
+    if (strcmp(state, "23514") == 0)
+        return LEDGER_ERR_BAD_STATE; /* check violation: a rule the database enforces */
+    return LEDGER_ERR_DB;
+}
+
+PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const char *sql,
+                         int params_count, const char *const *params)
+{
+    PGresult *result = PQexecParams(ledger->conn, sql, params_count, NULL, params, NULL, NULL, 0);
+    if (result != NULL && PQresultStatus(result) == expect)
+        return result;
+    (void)ledger_db_error(ledger, result);
+    PQclear(result);
+    return NULL;
+}
+
+enum ledger_err ledger_db_command(struct ledger *ledger, const char *sql)
+{
+    PGresult *result = PQexec(ledger->conn, sql);
+    enum ledger_err err = LEDGER_OK;
+    if (result == NULL || PQresultStatus(result) != PGRES_COMMAND_OK)
+        err = ledger_db_error(ledger, result);
+    PQclear(result);
+    return err;
+}
+
+enum ledger_err ledger_db_begin(struct ledger *ledger)
+{
+    return ledger_db_command(ledger, "BEGIN");
+}
+
+enum ledger_err ledger_db_commit(struct ledger *ledger)
+{
+    return ledger_db_command(ledger, "COMMIT");
+}
+
+void ledger_db_rollback(struct ledger *ledger)
+{
+    PGresult *result = PQexec(ledger->conn, "ROLLBACK");
+    PQclear(result);
+}
+
+int64_t ledger_now_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* Civil-from-days and days-from-civil (proleptic Gregorian), after Howard
+ * Hinnant's public-domain algorithms: exact integer arithmetic. */
+static int32_t days_from_civil(int64_t year, unsigned month, unsigned day)
+{
+    year -= month <= 2;
+    const int64_t era = (year >= 0 ? year : year - 399) / 400;
+    const unsigned year_of_era = (unsigned)(year - era * 400);
+    const unsigned day_of_year = (153 * (month + (month > 2 ? (unsigned)-3 : 9)) + 2) / 5 + day - 1;
+    const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return (int32_t)(era * 146097 + (int64_t)day_of_era - 719468);
+}
+
+const char *ledger_date_text(char buffer[LEDGER_DATE_TEXT_SIZE], int32_t days)
+{
+    int64_t z = (int64_t)days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned day_of_era = (unsigned)(z - era * 146097);
+    const unsigned year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const unsigned mp = (5 * day_of_year + 2) / 153;
+    const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
+    const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+    const int64_t year = (int64_t)year_of_era + era * 400 + (month <= 2);
+    /* Dates here are 1900..9999 (ledger_date_parse's range). */
+    snprintf(buffer, LEDGER_DATE_TEXT_SIZE, "%04u-%02u-%02u", (unsigned)year % 10000u, month % 100u,
+             day % 100u);
+    return buffer;
+}
+
+static bool is_leap(int64_t year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+enum ledger_err ledger_date_parse(int32_t *days, const char *text)
+{
+    static const unsigned month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(text) != 10 || text[4] != '-' || text[7] != '-')
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    unsigned parts[3] = {0, 0, 0};
+    const int starts[3] = {0, 5, 8};
+    const int lengths[3] = {4, 2, 2};
+    for (int p = 0; p < 3; p++) {
+        for (int i = 0; i < lengths[p]; i++) {
+            char c = text[starts[p] + i];
+            if (c < '0' || c > '9')
+                return LEDGER_ERR_INVALID_ARGUMENT;
+            parts[p] = parts[p] * 10 + (unsigned)(c - '0');
+        }
+    }
+    if (parts[0] < 1900 || parts[1] < 1 || parts[1] > 12 || parts[2] < 1)
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    unsigned limit = month_days[parts[1] - 1] + (parts[1] == 2 && is_leap(parts[0]) ? 1u : 0u);
+    if (parts[2] > limit)
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    *days = days_from_civil(parts[0], parts[1], parts[2]);
+    return LEDGER_OK;
+}
+
+/* Server notices (e.g. "no transaction in progress") are not the
+ * caller's output. */
+static void notice_quiet(void *argument, const char *message)
+{
+    (void)argument;
+    (void)message;
+}
+
+static enum ledger_err read_access_key(struct ledger *ledger, const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        ledger_set_detail(ledger, "could not open access key file %s: %s", path, strerror(errno));
+        return LEDGER_ERR_IO;
+    }
+    char line[2 * LEDGER_ACCESS_KEY_SIZE + 8];
+    enum ledger_err err = LEDGER_ERR_IO;
+    if (fgets(line, sizeof line, file) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (ledger_from_hex(ledger->access_key, LEDGER_ACCESS_KEY_SIZE, line) == LEDGER_OK) {
+            ledger->has_access_key = true;
+            err = LEDGER_OK;
+        }
+    }
+    if (err != LEDGER_OK)
+        ledger_set_detail(ledger, "access key file %s is malformed", path);
+    fclose(file);
+    return err;
+}
+
+static enum ledger_err register_signing_key(struct ledger *ledger)
+{
+    char key_text[2 * LEDGER_PUBLIC_KEY_SIZE + 3];
+    const char *params[2] = {ledger->signer.key_id,
+                             ledger_bytea_text(key_text, ledger->signer.public_key,
+                                               LEDGER_PUBLIC_KEY_SIZE)};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "WITH ins AS (INSERT INTO signing_keys (key_id, public_key) VALUES ($1, $2::bytea) "
+        "ON CONFLICT (key_id) DO NOTHING RETURNING 1) "
+        "SELECT public_key = $2::bytea FROM signing_keys WHERE key_id = $1 "
+        "UNION ALL SELECT true FROM ins",
+        2, params);
+    if (result == NULL)
+        return LEDGER_ERR_DB;
+    bool matches = PQntuples(result) >= 1 && strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+    PQclear(result);
+    if (!matches) {
+        ledger_set_detail(ledger, "signing key %s is registered with another public key",
+                          ledger->signer.key_id);
+        return LEDGER_ERR_CRYPTO;
+    }
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config,
+                            char *detail, size_t detail_size)
+{
+    enum ledger_err err = ledger_crypto_init();
+    if (err != LEDGER_OK)
+        return err;
+    struct ledger *ledger = calloc(1, sizeof *ledger);
+    if (ledger == NULL)
+        return LEDGER_ERR_NOMEM;
+    ledger->conn = PQconnectdb(config->dsn ? config->dsn : "");
+    if (PQstatus(ledger->conn) != CONNECTION_OK) {
+        ledger_set_detail(ledger, "could not connect to the database: %s",
+                          PQerrorMessage(ledger->conn));
+        err = LEDGER_ERR_DB;
+        goto fail;
+    }
+    PQsetNoticeProcessor(ledger->conn, notice_quiet, NULL);
+    if (config->key_file != NULL) {
+        err = ledger_signer_load(&ledger->signer, config->key_file);
+        if (err != LEDGER_OK) {
+            ledger_set_detail(ledger, "could not load signing key %s", config->key_file);
+            goto fail;
+        }
+        ledger->has_signer = true;
+        err = register_signing_key(ledger);
+        if (err != LEDGER_OK)
+            goto fail;
+    }
+    if (config->access_key_file != NULL) {
+        err = read_access_key(ledger, config->access_key_file);
+        if (err != LEDGER_OK)
+            goto fail;
+    }
+    *out = ledger;
+    return LEDGER_OK;
+fail:
+    if (detail != NULL && detail_size > 0)
+        snprintf(detail, detail_size, "%s", ledger->detail);
+    ledger_close(ledger);
+    return err;
+}
+
+void ledger_close(struct ledger *ledger)
+{
+    if (ledger == NULL)
+        return;
+    PQfinish(ledger->conn);
+    ledger_signer_wipe(&ledger->signer);
+    sodium_memzero(ledger->access_key, sizeof ledger->access_key);
+    free(ledger);
+}

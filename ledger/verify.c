@@ -1,0 +1,230 @@
+/* Verifying the journal against the chain and the trusted keyring, and the
+ * signed head. */
+#include "ledger_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char entries_page_sql[] =
+    "SELECT seq, kind, created_at_us, actor, coalesce(reverses_seq, 0), "
+    "coalesce((value_date - date '1970-01-01'), -2147483648), bank_ref, memo, key_id, "
+    "prev_hash, hash, signature FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2";
+static const char postings_page_sql[] =
+    "SELECT entry_seq, account_id, amount, currency FROM postings "
+    "WHERE entry_seq > $1 AND entry_seq <= $2 ORDER BY entry_seq, idx";
+
+static void verify_fail(struct ledger_verify_result *result, int64_t seq, const char *reason)
+{
+    if (!result->ok)
+        return;
+    result->ok = false;
+    result->first_bad_seq = seq;
+    snprintf(result->reason, sizeof result->reason, "%s", reason);
+}
+
+static bool entry_from_row(struct ledger_entry *entry, const PGresult *rows, int row)
+{
+    memset(entry, 0, sizeof *entry);
+    entry->seq = ledger_db_int64(rows, row, 0);
+    snprintf(entry->kind, sizeof entry->kind, "%s", PQgetvalue(rows, row, 1));
+    entry->created_at_us = ledger_db_int64(rows, row, 2);
+    snprintf(entry->actor, sizeof entry->actor, "%s", PQgetvalue(rows, row, 3));
+    entry->reverses_seq = ledger_db_int64(rows, row, 4);
+    entry->value_date_days = (int32_t)ledger_db_int64(rows, row, 5);
+    snprintf(entry->bank_ref, sizeof entry->bank_ref, "%s", PQgetvalue(rows, row, 6));
+    snprintf(entry->memo, sizeof entry->memo, "%s", PQgetvalue(rows, row, 7));
+    snprintf(entry->key_id, sizeof entry->key_id, "%s", PQgetvalue(rows, row, 8));
+    /* Text longer than the encoding allows cannot have been sealed as is. */
+    bool fits = strlen(PQgetvalue(rows, row, 6)) <= LEDGER_BANK_REF_MAX &&
+                strlen(PQgetvalue(rows, row, 7)) <= LEDGER_MEMO_MAX &&
+                strlen(PQgetvalue(rows, row, 3)) <= LEDGER_ACTOR_MAX &&
+                strlen(PQgetvalue(rows, row, 1)) <= LEDGER_KIND_MAX;
+    return fits && ledger_db_bytea(entry->prev_hash, LEDGER_HASH_SIZE, rows, row, 9) == LEDGER_OK &&
+           ledger_db_bytea(entry->hash, LEDGER_HASH_SIZE, rows, row, 10) == LEDGER_OK &&
+           ledger_db_bytea(entry->signature, LEDGER_SIGNATURE_SIZE, rows, row, 11) == LEDGER_OK;
+}
+
+/* Checks one page of entries after *last_seq; false when there were none. */
+static enum ledger_err verify_page(struct ledger *ledger, const struct ledger_keyring *keyring,
+                                   int64_t *last_seq, uint8_t prev_hash[LEDGER_HASH_SIZE],
+                                   struct ledger_verify_result *result, bool *more)
+{
+    char after_text[LEDGER_INT64_TEXT_SIZE];
+    char limit_text[LEDGER_INT64_TEXT_SIZE];
+    const char *page_params[2] = {ledger_int64_text(after_text, *last_seq),
+                                  ledger_int64_text(limit_text, LEDGER_VERIFY_PAGE)};
+    PGresult *rows = ledger_db_exec(ledger, PGRES_TUPLES_OK, entries_page_sql, 2, page_params);
+    if (rows == NULL)
+        return LEDGER_ERR_DB;
+    int count = PQntuples(rows);
+    *more = count > 0;
+    if (count == 0) {
+        PQclear(rows);
+        return LEDGER_OK;
+    }
+    char upto_text[LEDGER_INT64_TEXT_SIZE];
+    const char *posting_params[2] = {after_text,
+                                     ledger_int64_text(upto_text, ledger_db_int64(rows, count - 1, 0))};
+    PGresult *postings = ledger_db_exec(ledger, PGRES_TUPLES_OK, postings_page_sql, 2, posting_params);
+    if (postings == NULL) {
+        PQclear(rows);
+        return LEDGER_ERR_DB;
+    }
+    struct ledger_entry *entry = malloc(sizeof *entry);
+    if (entry == NULL) {
+        PQclear(postings);
+        PQclear(rows);
+        return LEDGER_ERR_NOMEM;
+    }
+    int posting_row = 0;
+    int postings_total = PQntuples(postings);
+    for (int i = 0; i < count && result->ok; i++) {
+        bool readable = entry_from_row(entry, rows, i);
+        int64_t expected = *last_seq + 1;
+        if (entry->seq != expected) {
+            verify_fail(result, expected, entry->seq > expected ? "entry missing (gap in sequence)"
+                                                                : "sequence out of order");
+            break;
+        }
+        bool too_many = false;
+        while (posting_row < postings_total && ledger_db_int64(postings, posting_row, 0) == entry->seq) {
+            if (entry->postings_count >= LEDGER_POSTINGS_MAX) {
+                too_many = true;
+            } else {
+                struct ledger_posting *posting = &entry->postings[entry->postings_count++];
+                posting->account_id = ledger_db_int64(postings, posting_row, 1);
+                posting->amount_minor = ledger_db_int64(postings, posting_row, 2);
+                snprintf(posting->currency, sizeof posting->currency, "%s",
+                         PQgetvalue(postings, posting_row, 3));
+            }
+            posting_row++;
+        }
+        enum ledger_chain_check check = readable && !too_many
+                                            ? ledger_entry_check(entry, prev_hash, keyring)
+                                            : LEDGER_CHAIN_BAD_ENCODING;
+        if (check != LEDGER_CHAIN_OK) {
+            verify_fail(result, entry->seq, ledger_chain_check_text(check));
+            break;
+        }
+        memcpy(prev_hash, entry->hash, LEDGER_HASH_SIZE);
+        *last_seq = entry->seq;
+        result->checked++;
+    }
+    free(entry);
+    PQclear(postings);
+    PQclear(rows);
+    return LEDGER_OK;
+}
+
+/* The head row and the cached balances must agree with the journal. */
+static enum ledger_err verify_derived(struct ledger *ledger, int64_t last_seq,
+                                      const uint8_t last_hash[LEDGER_HASH_SIZE],
+                                      struct ledger_verify_result *result)
+{
+    PGresult *head = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0,
+                                    NULL);
+    if (head == NULL)
+        return LEDGER_ERR_DB;
+    uint8_t head_hash[LEDGER_HASH_SIZE];
+    int64_t head_seq = PQntuples(head) == 1 ? ledger_db_int64(head, 0, 0) : -1;
+    bool head_ok = head_seq == last_seq &&
+                   ledger_db_bytea(head_hash, sizeof head_hash, head, 0, 1) == LEDGER_OK &&
+                   memcmp(head_hash, last_hash, LEDGER_HASH_SIZE) == 0;
+    PQclear(head);
+    if (!head_ok) {
+        verify_fail(result, head_seq > last_seq ? last_seq + 1 : last_seq,
+                    "chain head does not match the last entry (entries missing at the end?)");
+        return LEDGER_OK;
+    }
+    PGresult *balances = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total "
+        "FROM postings GROUP BY account_id) p ON p.account_id = a.id "
+        "WHERE a.balance <> coalesce(p.total, 0) ORDER BY a.id LIMIT 1",
+        0, NULL);
+    if (balances == NULL)
+        return LEDGER_ERR_DB;
+    if (PQntuples(balances) > 0) {
+        char reason[96];
+        snprintf(reason, sizeof reason, "cached balance of account %s differs from its postings",
+                 PQgetvalue(balances, 0, 0));
+        verify_fail(result, 0, reason);
+    }
+    PQclear(balances);
+    return LEDGER_OK;
+}
+
+static enum ledger_err verify_from_head(struct ledger *ledger, const struct ledger_keyring *keyring,
+                                        const struct ledger_head *from,
+                                        struct ledger_verify_result *result)
+{
+    if (ledger_head_verify(from, keyring) != LEDGER_OK) {
+        verify_fail(result, from->seq, "saved head signature does not verify");
+        return LEDGER_OK;
+    }
+    if (from->seq == 0)
+        return LEDGER_OK;
+    char seq_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[1] = {ledger_int64_text(seq_text, from->seq)};
+    PGresult *row =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT hash FROM entries WHERE seq = $1", 1, params);
+    if (row == NULL)
+        return LEDGER_ERR_DB;
+    uint8_t stored[LEDGER_HASH_SIZE];
+    bool same = PQntuples(row) == 1 && ledger_db_bytea(stored, sizeof stored, row, 0, 0) == LEDGER_OK &&
+                memcmp(stored, from->hash, LEDGER_HASH_SIZE) == 0;
+    PQclear(row);
+    if (!same)
+        verify_fail(result, from->seq, "entry at the saved head was changed or removed");
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_verify(struct ledger *ledger, const struct ledger_keyring *keyring,
+                              const struct ledger_head *from, struct ledger_verify_result *result)
+{
+    memset(result, 0, sizeof *result);
+    result->ok = true;
+    int64_t last_seq = 0;
+    uint8_t prev_hash[LEDGER_HASH_SIZE] = {0};
+    /* One snapshot for the whole walk. */
+    enum ledger_err err =
+        ledger_db_command(ledger, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (err != LEDGER_OK)
+        return err;
+    if (from != NULL) {
+        err = verify_from_head(ledger, keyring, from, result);
+        last_seq = from->seq;
+        memcpy(prev_hash, from->hash, LEDGER_HASH_SIZE);
+    }
+    bool more = true;
+    while (err == LEDGER_OK && result->ok && more)
+        err = verify_page(ledger, keyring, &last_seq, prev_hash, result, &more);
+    if (err == LEDGER_OK && result->ok)
+        err = verify_derived(ledger, last_seq, prev_hash, result);
+    ledger_db_rollback(ledger);
+    return err;
+}
+
+enum ledger_err ledger_head_current(struct ledger *ledger, struct ledger_head *head)
+{
+    if (!ledger->has_signer) {
+        ledger_set_detail(ledger, "no signing key configured");
+        return LEDGER_ERR_CRYPTO;
+    }
+    PGresult *row = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0,
+                                   NULL);
+    if (row == NULL)
+        return LEDGER_ERR_DB;
+    memset(head, 0, sizeof *head);
+    enum ledger_err err = LEDGER_ERR_DB;
+    if (PQntuples(row) == 1) {
+        head->seq = ledger_db_int64(row, 0, 0);
+        err = ledger_db_bytea(head->hash, LEDGER_HASH_SIZE, row, 0, 1);
+    }
+    PQclear(row);
+    if (err != LEDGER_OK)
+        return err;
+    head->signed_at_us = ledger_now_us();
+    return ledger_head_sign(head, &ledger->signer);
+}

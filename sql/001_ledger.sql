@@ -1,0 +1,313 @@
+-- caseledger schema, migration 001: accounts, journal, disbursements,
+-- idempotency, users, signing keys, chain head.
+--
+-- Conventions: money is bigint minor units; an entry's postings are signed
+-- (debit positive, credit negative) and sum to zero per currency. A case
+-- account is a liability, so the money it holds is the negative of its
+-- balance: held = -balance, and balance <= 0 always (never "below zero").
+--
+-- The application connects as role caseledger_app (created by the operator
+-- before migrating; see scripts/dev) which may read everything, append to
+-- the journal, and change only what the workflow needs to change.
+
+CREATE TABLE signing_keys (
+    key_id      text PRIMARY KEY CHECK (key_id ~ '^[0-9a-f]{16}$'),
+    public_key  bytea NOT NULL UNIQUE CHECK (octet_length(public_key) = 32),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE users (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 256),
+    role        text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor', 'admin', 'bank')),
+    token_hash  bytea UNIQUE CHECK (token_hash IS NULL OR octet_length(token_hash) = 32),
+    disabled    boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- ISO 7064 MOD 97-10: the whole number is congruent to 1 modulo 97.
+CREATE FUNCTION cl_mod97_valid(digits text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT digits ~ '^[0-9]{16}$' AND (digits::numeric % 97) = 1
+$$;
+
+CREATE TABLE accounts (
+    id               bigserial PRIMARY KEY,
+    kind             text NOT NULL CHECK (kind IN ('case', 'bank', 'suspense', 'in_transit',
+                                                   'fees', 'assistance', 'refund')),
+    currency         char(3) NOT NULL DEFAULT 'CNY' CHECK (currency ~ '^[A-Z]{3}$'),
+    status           text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'frozen', 'closed')),
+    balance          bigint NOT NULL DEFAULT 0,
+    -- case accounts
+    case_no          text UNIQUE CHECK (case_no IS NULL OR length(case_no) BETWEEN 1 AND 128),
+    case_no_norm     text UNIQUE,
+    payin_no         text UNIQUE CHECK (payin_no IS NULL OR cl_mod97_valid(payin_no)),
+    court            text,
+    title            text,
+    access_code_hash bytea CHECK (access_code_hash IS NULL OR octet_length(access_code_hash) = 32),
+    -- custody bank accounts
+    bank_account_no  text UNIQUE,
+    bank_name        text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT case_fields CHECK (kind <> 'case' OR (case_no IS NOT NULL AND case_no_norm IS NOT NULL
+                                                     AND payin_no IS NOT NULL AND court IS NOT NULL)),
+    CONSTRAINT case_not_negative CHECK (kind <> 'case' OR balance <= 0),
+    CONSTRAINT bank_fields CHECK (kind <> 'bank' OR bank_account_no IS NOT NULL)
+);
+-- One system account per kind and currency (bank accounts may be many).
+CREATE UNIQUE INDEX accounts_system_kind ON accounts (kind, currency)
+    WHERE kind IN ('suspense', 'in_transit', 'fees', 'assistance', 'refund');
+
+-- Bodies of pay-in numbers (the check digits are computed by the application).
+CREATE SEQUENCE payin_body_seq START 1 MAXVALUE 9999999999999;
+
+CREATE TABLE applicants (
+    id          bigserial PRIMARY KEY,
+    account_id  bigint NOT NULL REFERENCES accounts (id),
+    name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 256),
+    id_no       text,
+    phone       text
+);
+CREATE INDEX applicants_account ON applicants (account_id);
+
+-- The journal. seq is the chain position (1, 2, 3, ... without gaps) and
+-- the entry's id.
+CREATE TABLE entries (
+    seq             bigint PRIMARY KEY CHECK (seq > 0),
+    kind            text NOT NULL CHECK (kind IN ('receipt', 'suspense_receipt', 'assign',
+                                                  'disbursement', 'settle', 'return',
+                                                  'transfer', 'reversal')),
+    created_at_us   bigint NOT NULL,
+    actor           text NOT NULL,
+    reverses_seq    bigint UNIQUE REFERENCES entries (seq),
+    value_date      date,
+    bank_ref        text NOT NULL DEFAULT '',
+    memo            text NOT NULL DEFAULT '',
+    key_id          text NOT NULL REFERENCES signing_keys (key_id),
+    prev_hash       bytea NOT NULL CHECK (octet_length(prev_hash) = 32),
+    hash            bytea NOT NULL UNIQUE CHECK (octet_length(hash) = 32),
+    signature       bytea NOT NULL CHECK (octet_length(signature) = 64)
+);
+
+CREATE TABLE postings (
+    entry_seq   bigint NOT NULL REFERENCES entries (seq),
+    idx         smallint NOT NULL CHECK (idx >= 0),
+    account_id  bigint NOT NULL REFERENCES accounts (id),
+    amount      bigint NOT NULL CHECK (amount <> 0),
+    currency    char(3) NOT NULL,
+    PRIMARY KEY (entry_seq, idx)
+);
+CREATE INDEX postings_account ON postings (account_id, entry_seq);
+
+-- The single row every booking transaction locks: the chain's head.
+CREATE TABLE chain_head (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    seq         bigint NOT NULL,
+    hash        bytea NOT NULL CHECK (octet_length(hash) = 32)
+);
+INSERT INTO chain_head (seq, hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Payouts and case-to-case transfers share one four-eyes workflow:
+-- requested -> approved | rejected; approved payouts -> paid | returned.
+CREATE TABLE disbursements (
+    id              bigserial PRIMARY KEY,
+    kind            text NOT NULL DEFAULT 'payout' CHECK (kind IN ('payout', 'transfer')),
+    account_id      bigint NOT NULL REFERENCES accounts (id),
+    to_account_id   bigint REFERENCES accounts (id),
+    amount          bigint NOT NULL CHECK (amount > 0),
+    currency        char(3) NOT NULL,
+    payee_name      text,
+    payee_account   text,
+    payee_bank      text,
+    purpose         text NOT NULL DEFAULT '',
+    status          text NOT NULL DEFAULT 'requested'
+                    CHECK (status IN ('requested', 'approved', 'rejected', 'paid', 'returned')),
+    requested_by    text NOT NULL,
+    requested_at    timestamptz NOT NULL DEFAULT now(),
+    decided_by      text,
+    decided_at      timestamptz,
+    reject_reason   text,
+    approve_seq     bigint REFERENCES entries (seq),
+    settle_seq      bigint REFERENCES entries (seq),
+    return_seq      bigint REFERENCES entries (seq),
+    bank_ref        text,
+    paid_at         timestamptz,
+    returned_at     timestamptz,
+    CONSTRAINT four_eyes CHECK (decided_by IS NULL OR status = 'rejected'
+                                OR decided_by <> requested_by),
+    CONSTRAINT payout_fields CHECK (kind <> 'payout' OR (payee_name IS NOT NULL
+                                                         AND payee_account IS NOT NULL)),
+    CONSTRAINT transfer_fields CHECK (kind <> 'transfer' OR (to_account_id IS NOT NULL
+                                                             AND to_account_id <> account_id))
+);
+CREATE INDEX disbursements_account ON disbursements (account_id, status);
+CREATE INDEX disbursements_status ON disbursements (status, id);
+
+-- Idempotency: the first successful result of a key, and a digest of the
+-- request it answered.
+CREATE TABLE idempotency (
+    key             text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 128),
+    operation       text NOT NULL,
+    request_hash    bytea NOT NULL CHECK (octet_length(request_hash) = 32),
+    entry_seq       bigint REFERENCES entries (seq),
+    object_id       bigint,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+
+------------------------------------------------------------------------------
+-- What the database itself enforces.
+
+-- The journal is append-only, even for the table owner.
+CREATE FUNCTION cl_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'journal is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries
+    FOR EACH ROW EXECUTE FUNCTION cl_refuse_change();
+CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
+    FOR EACH STATEMENT EXECUTE FUNCTION cl_refuse_change();
+CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON postings
+    FOR EACH ROW EXECUTE FUNCTION cl_refuse_change();
+CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON postings
+    FOR EACH STATEMENT EXECUTE FUNCTION cl_refuse_change();
+
+-- A posting must match its account's currency, may not touch a closed
+-- account, and moves the account's cached balance (whose CHECK refuses a
+-- negative case balance). SECURITY DEFINER: the application role cannot
+-- write balances itself.
+CREATE FUNCTION cl_posting_apply() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+    account_status text;
+    account_currency char(3);
+BEGIN
+    UPDATE accounts SET balance = balance + NEW.amount
+        WHERE id = NEW.account_id
+        RETURNING status, currency INTO account_status, account_currency;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'posting to unknown account %', NEW.account_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF account_status = 'closed' THEN
+        RAISE EXCEPTION 'posting to closed account %', NEW.account_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF account_currency <> NEW.currency THEN
+        RAISE EXCEPTION 'posting currency % differs from account % currency %',
+            NEW.currency, NEW.account_id, account_currency
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER postings_apply AFTER INSERT ON postings
+    FOR EACH ROW EXECUTE FUNCTION cl_posting_apply();
+
+-- At commit: every entry touched has at least two postings summing to zero
+-- per currency.
+CREATE FUNCTION cl_check_entry_balanced(entry bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    posting_count bigint;
+    unbalanced_count bigint;
+BEGIN
+    SELECT count(*) INTO posting_count FROM postings WHERE entry_seq = entry;
+    IF posting_count < 2 THEN
+        RAISE EXCEPTION 'entry % has % postings (at least 2 needed)', entry, posting_count
+            USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT count(*) INTO unbalanced_count FROM (
+        SELECT currency FROM postings WHERE entry_seq = entry
+        GROUP BY currency HAVING sum(amount) <> 0) AS u;
+    IF unbalanced_count > 0 THEN
+        RAISE EXCEPTION 'entry % postings do not sum to zero', entry
+            USING ERRCODE = 'check_violation';
+    END IF;
+END
+$$;
+CREATE FUNCTION cl_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM cl_check_entry_balanced(NEW.seq);
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION cl_posting_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM cl_check_entry_balanced(NEW.entry_seq);
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER entries_balanced AFTER INSERT ON entries
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cl_entry_balanced();
+CREATE CONSTRAINT TRIGGER postings_balanced AFTER INSERT ON postings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cl_posting_balanced();
+
+-- Entries follow the head: seq = head + 1 and prev_hash = head hash; the head
+-- moves with each entry.
+CREATE FUNCTION cl_entry_chain() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+    head_seq bigint;
+    head_hash bytea;
+BEGIN
+    SELECT seq, hash INTO head_seq, head_hash FROM chain_head FOR UPDATE;
+    IF NEW.seq <> head_seq + 1 OR NEW.prev_hash <> head_hash THEN
+        RAISE EXCEPTION 'entry % does not follow the chain head %', NEW.seq, head_seq
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    UPDATE chain_head SET seq = NEW.seq, hash = NEW.hash;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER entries_chain BEFORE INSERT ON entries
+    FOR EACH ROW EXECUTE FUNCTION cl_entry_chain();
+
+-- A booking transaction's first step: wait for the head and read it. The
+-- application role may lock the head but not move it itself.
+CREATE FUNCTION cl_chain_lock(OUT seq bigint, OUT hash bytea) LANGUAGE sql
+SECURITY DEFINER SET search_path = public AS $$
+    SELECT seq, hash FROM chain_head FOR UPDATE
+$$;
+REVOKE ALL ON FUNCTION cl_chain_lock() FROM PUBLIC;
+
+-- Disbursement workflow: only forward transitions, and fields that were
+-- set at request time never change.
+CREATE FUNCTION cl_disbursement_transition() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.kind <> OLD.kind OR NEW.account_id <> OLD.account_id
+       OR NEW.to_account_id IS DISTINCT FROM OLD.to_account_id
+       OR NEW.amount <> OLD.amount OR NEW.currency <> OLD.currency
+       OR NEW.requested_by <> OLD.requested_by OR NEW.requested_at <> OLD.requested_at THEN
+        RAISE EXCEPTION 'disbursement % request fields are immutable', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.status <> OLD.status AND NOT (
+           (OLD.status = 'requested' AND NEW.status IN ('approved', 'rejected'))
+        OR (OLD.status = 'approved' AND NEW.kind = 'payout' AND NEW.status IN ('paid', 'returned'))) THEN
+        RAISE EXCEPTION 'disbursement % cannot go from % to %', OLD.id, OLD.status, NEW.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER disbursements_transition BEFORE UPDATE ON disbursements
+    FOR EACH ROW EXECUTE FUNCTION cl_disbursement_transition();
+CREATE TRIGGER disbursements_no_delete BEFORE DELETE ON disbursements
+    FOR EACH ROW EXECUTE FUNCTION cl_refuse_change();
+
+------------------------------------------------------------------------------
+-- Least privilege for the application role.
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO caseledger_app;
+GRANT INSERT ON entries, postings, idempotency, disbursements, applicants,
+                signing_keys, users TO caseledger_app;
+GRANT INSERT (kind, currency, case_no, case_no_norm, payin_no, court, title,
+              access_code_hash, bank_account_no, bank_name) ON accounts TO caseledger_app;
+GRANT UPDATE (status) ON accounts TO caseledger_app;
+GRANT UPDATE (status, decided_by, decided_at, reject_reason, approve_seq, settle_seq,
+              return_seq, bank_ref, paid_at, returned_at) ON disbursements TO caseledger_app;
+GRANT UPDATE (token_hash, disabled) ON users TO caseledger_app;
+GRANT EXECUTE ON FUNCTION cl_chain_lock() TO caseledger_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO caseledger_app;
