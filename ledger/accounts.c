@@ -199,7 +199,7 @@ enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
                                       "WHERE kind = 'case' AND case_no_norm = $1",
                                       1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "no case %s", case_no);
@@ -211,21 +211,66 @@ enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
     return err;
 }
 
+enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
+                                    const char *payin_no, int64_t *account_id,
+                                    char currency[LEDGER_CURRENCY_SIZE])
+{
+    char lookup[LEDGER_CASE_NO_MAX * 2 + 1];
+    char key[LEDGER_CACHE_KEY_MAX];
+    if (payin_no != NULL) {
+        if (ledger_payin_normalize(lookup, payin_no, strlen(payin_no)) != LEDGER_OK) {
+            ledger_set_detail(ledger, "pay-in number is malformed or has a bad check digit");
+            return LEDGER_ERR_INVALID_PAYIN;
+        }
+    } else if (case_no == NULL ||
+               ledger_case_no_normalize(lookup, sizeof lookup, case_no) != LEDGER_OK) {
+        ledger_set_detail(ledger, "malformed case number");
+        return LEDGER_ERR_UNKNOWN_CASE;
+    }
+    snprintf(key, sizeof key, "%s:%s", payin_no ? "p" : "c", lookup);
+    if (ledger_cache_get(ledger, key, 0, account_id, currency))
+        return LEDGER_OK;
+    const char *params[1] = {lookup};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        payin_no ? "SELECT id, currency FROM accounts WHERE kind = 'case' AND payin_no = $1"
+                 : "SELECT id, currency FROM accounts WHERE kind = 'case' AND case_no_norm = $1",
+        1, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    if (PQntuples(result) != 1) {
+        ledger_set_detail(ledger, "no case with that %s", payin_no ? "pay-in number" : "number");
+        err = LEDGER_ERR_UNKNOWN_CASE;
+    } else {
+        *account_id = ledger_db_int64(result, 0, 0);
+        snprintf(currency, LEDGER_CURRENCY_SIZE, "%s", PQgetvalue(result, 0, 1));
+        ledger_cache_put(ledger, key, *account_id, currency);
+    }
+    PQclear(result);
+    return err;
+}
+
 enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind,
                                       const char *currency, int64_t *account_id)
 {
+    char key[LEDGER_CACHE_KEY_MAX];
+    snprintf(key, sizeof key, "s:%s:%s", kind, currency);
+    if (ledger_cache_get(ledger, key, 0, account_id, NULL))
+        return LEDGER_OK;
     const char *params[2] = {kind, currency};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK, "SELECT id FROM accounts WHERE kind = $1 AND currency = $2", 2,
         params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "no %s account in %s (run setup)", kind, currency);
         err = LEDGER_ERR_UNKNOWN_ACCOUNT;
     } else {
         *account_id = ledger_db_int64(result, 0, 0);
+        ledger_cache_put(ledger, key, *account_id, currency);
     }
     PQclear(result);
     return err;
@@ -234,6 +279,10 @@ enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind,
 enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_id,
                                     const char *currency, int64_t *account_id)
 {
+    char key[LEDGER_CACHE_KEY_MAX];
+    snprintf(key, sizeof key, "b:%lld:%s", (long long)bank_account_id, currency);
+    if (ledger_cache_get(ledger, key, 0, account_id, NULL))
+        return LEDGER_OK; /* a closed custody account is refused when booking */
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[2] = {bank_account_id ? ledger_int64_text(id_text, bank_account_id) : NULL,
                              currency};
@@ -244,7 +293,7 @@ enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_
         "ORDER BY id LIMIT 1",
         2, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "no custody bank account for %s", currency);
@@ -255,6 +304,7 @@ enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_
         err = LEDGER_ERR_CURRENCY_MISMATCH;
     } else {
         *account_id = ledger_db_int64(result, 0, 0);
+        ledger_cache_put(ledger, key, *account_id, currency);
     }
     PQclear(result);
     return err;
@@ -284,7 +334,7 @@ enum ledger_err ledger_setup_bank_account(struct ledger *ledger, const char *acc
         "SELECT id, currency FROM accounts WHERE kind = 'bank' AND bank_account_no = $1",
         3, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) < 1) {
         err = LEDGER_ERR_DB;
@@ -320,7 +370,7 @@ static enum ledger_err case_info_where(struct ledger *ledger, const char *where,
     const char *params[1] = {key};
     PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, sql, 1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "no such case");
@@ -417,7 +467,7 @@ static enum ledger_err payin_next(struct ledger *ledger, char payin[LEDGER_PAYIN
     PGresult *result =
         ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT nextval('payin_body_seq')", 0, NULL);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     uint64_t body = PAYIN_BODY_BASE + (uint64_t)ledger_db_int64(result, 0, 0);
     PQclear(result);
     return ledger_payin_make(payin, body);
@@ -469,7 +519,7 @@ static enum ledger_err insert_applicants(struct ledger *ledger,
             "INSERT INTO applicants (account_id, name, id_no, phone) VALUES ($1, $2, $3, $4)", 4,
             params);
         if (result == NULL)
-            return LEDGER_ERR_DB;
+            return ledger_db_last_error(ledger);
         PQclear(result);
     }
     return LEDGER_OK;
@@ -484,7 +534,7 @@ static enum ledger_err replay_case(struct ledger *ledger, int64_t account_id,
         ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT payin_no FROM accounts WHERE id = $1", 1,
                        params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = PQntuples(result) == 1 ? LEDGER_OK : LEDGER_ERR_DB;
     if (err == LEDGER_OK) {
         result_out->account_id = account_id;
@@ -496,6 +546,12 @@ static enum ledger_err replay_case(struct ledger *ledger, int64_t account_id,
     PQclear(result);
     return err;
 }
+
+static enum ledger_err case_open_once(struct ledger *ledger,
+                                      const struct ledger_case_request *request, const char *norm,
+                                      const char *idempotency_key,
+                                      const uint8_t request_hash[LEDGER_HASH_SIZE],
+                                      struct ledger_case_result *result);
 
 enum ledger_err ledger_case_open(struct ledger *ledger, const char *actor,
                                  const struct ledger_case_request *request,
@@ -524,9 +580,28 @@ enum ledger_err ledger_case_open(struct ledger *ledger, const char *actor,
         return err;
     uint8_t request_hash[LEDGER_HASH_SIZE];
     case_request_hash(request, request_hash);
+    /* Retried: deadlocks, and a concurrent twin of this key (whose commit
+     * makes the retry a replay rather than "case exists"). */
+    err = LEDGER_ERR_RETRY;
+    for (int attempt = 0; attempt < LEDGER_RETRY_MAX; attempt++) {
+        err = case_open_once(ledger, request, norm, idempotency_key, request_hash, result);
+        if (err != LEDGER_ERR_RETRY && !(err == LEDGER_ERR_CASE_EXISTS && attempt == 0))
+            break;
+    }
+    return err;
+}
+
+static enum ledger_err case_open_once(struct ledger *ledger,
+                                      const struct ledger_case_request *request, const char *norm,
+                                      const char *idempotency_key,
+                                      const uint8_t request_hash[LEDGER_HASH_SIZE],
+                                      struct ledger_case_result *result)
+{
     bool found = false;
     int64_t seq = 0;
     int64_t account_id = 0;
+    enum ledger_err err;
+    memset(result, 0, sizeof *result);
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
     err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq,
@@ -559,13 +634,20 @@ static enum ledger_err apply_status(struct ledger *ledger, int64_t account_id,
 {
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(id_text, account_id)};
-    PGresult *result = ledger_db_exec(
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1,
+                                      params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    PQclear(result);
+    /* A fresh snapshot after the lock: sees what its holders committed. */
+    result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT status, balance, (SELECT count(*) FROM disbursements d WHERE d.account_id = a.id "
-        "AND d.status IN ('requested', 'approved')) FROM accounts a WHERE id = $1 FOR UPDATE",
+        "AND d.status IN ('requested', 'approved')) FROM accounts a WHERE id = $1",
         1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     const char *status = PQgetvalue(result, 0, 0);
     const char *next = NULL;
     enum ledger_err err = LEDGER_OK;
@@ -588,10 +670,14 @@ static enum ledger_err apply_status(struct ledger *ledger, int64_t account_id,
     result = ledger_db_exec(ledger, PGRES_COMMAND_OK,
                             "UPDATE accounts SET status = $2 WHERE id = $1", 2, update_params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     PQclear(result);
     return LEDGER_OK;
 }
+
+static enum ledger_err set_status_once(struct ledger *ledger, int64_t account_id,
+                                       enum ledger_case_action action, const char *idempotency_key,
+                                       const uint8_t request_hash[LEDGER_HASH_SIZE]);
 
 enum ledger_err ledger_case_set_status(struct ledger *ledger, const char *actor,
                                        const char *case_no, enum ledger_case_action action,
@@ -612,17 +698,28 @@ enum ledger_err ledger_case_set_status(struct ledger *ledger, const char *actor,
     ledger_request_hash_int64(&hash, account.id);
     ledger_request_hash_text(&hash, action_names[action]);
     ledger_request_hash_final(&hash, request_hash);
+    err = LEDGER_ERR_RETRY;
+    for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
+        err = set_status_once(ledger, account.id, action, idempotency_key, request_hash);
+    return err;
+}
+
+static enum ledger_err set_status_once(struct ledger *ledger, int64_t account_id,
+                                       enum ledger_case_action action, const char *idempotency_key,
+                                       const uint8_t request_hash[LEDGER_HASH_SIZE])
+{
     bool found = false;
     int64_t seq = 0;
     int64_t object_id = 0;
+    enum ledger_err err;
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
     err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq, &object_id);
     if (err == LEDGER_OK && !found) {
-        err = apply_status(ledger, account.id, action);
+        err = apply_status(ledger, account_id, action);
         if (err == LEDGER_OK)
             err = ledger_idempotency_store(ledger, idempotency_key, "case_status", request_hash,
-                                           0, account.id);
+                                           0, account_id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);

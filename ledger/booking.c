@@ -1,11 +1,14 @@
-/* Booking sealed entries: inline (one transaction per entry) or through the
- * committer (many entries per transaction, pipelined: group commit).
+/* Booking sealed entries, in batches: inline (a batch of one, in the
+ * handle's own transaction) or through the committer (everything queued by
+ * many handles, in one transaction: group commit).
  *
- * In both paths a transaction first locks the chain head
- * (cl_chain_lock), seals each entry onto the head it holds, and books it
- * with cl_book, which checks the current state and either books the entry
- * whole or changes nothing and says why. Bookings are therefore serialized
- * on the head across all processes, and a batch pays for one commit. */
+ * A batch transaction locks the chain head (cl_chain_lock), answers
+ * replayed idempotency keys without sealing, seals the rest in order onto
+ * the head, and books them with one cl_book_batch call. That call either
+ * books all of them or names the first one a rule refuses; that one gets
+ * its error, the ones after it are resealed, and the call is repeated.
+ * Bookings are serialized on the head across all processes, and a batch of
+ * any size pays for one commit and one update of each hot account. */
 #include "ledger_internal.h"
 
 #include <assert.h>
@@ -13,32 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOOK_PARAMS_COUNT 22
-#define ARRAY_TEXT_SIZE (LEDGER_POSTINGS_MAX * (LEDGER_INT64_TEXT_SIZE + 1) + 3)
-
-static const char book_sql[] =
-    "SELECT code, booked_seq, object_id FROM cl_book($1, $2::bytea, $3, $4, $5, $6, $7::date, "
-    "$8, $9, $10, $11::bytea, $12::bytea, $13::bigint[], $14::bigint[], $15::text[], $16, $17, "
-    "$18::bytea, $19, $20, $21, $22)";
-static const char book_statement[] = "cl_book";
-
-/* The text parameters of one cl_book call. */
-struct book_params {
-    char seq[LEDGER_INT64_TEXT_SIZE];
-    char prev_hash[2 * LEDGER_HASH_SIZE + 3];
-    char created_at[LEDGER_INT64_TEXT_SIZE];
-    char reverses[LEDGER_INT64_TEXT_SIZE];
-    char value_date[LEDGER_DATE_TEXT_SIZE];
-    char hash[2 * LEDGER_HASH_SIZE + 3];
-    char signature[2 * LEDGER_SIGNATURE_SIZE + 3];
-    char accounts[ARRAY_TEXT_SIZE];
-    char amounts[ARRAY_TEXT_SIZE];
-    char currencies[LEDGER_POSTINGS_MAX * 4 + 3];
-    char request_hash[2 * LEDGER_HASH_SIZE + 3];
-    char object_id[LEDGER_INT64_TEXT_SIZE];
-    char disbursement_id[LEDGER_INT64_TEXT_SIZE];
-    const char *values[BOOK_PARAMS_COUNT];
-};
+#include <jansson.h>
 
 struct ledger_committer {
     struct ledger *ledger; /* owns: its own connection and signer */
@@ -50,287 +28,351 @@ struct ledger_committer {
     size_t queue_start;
     size_t queue_count;
     bool stopping;
-    /* the batch being worked on (committer thread only) */
-    struct ledger_booking_request *batch[LEDGER_BATCH_MAX];
-    bool batch_done[LEDGER_BATCH_MAX];
-    struct book_params *params; /* LEDGER_BATCH_MAX of them */
+    struct ledger_booking_request *batch[LEDGER_BATCH_MAX]; /* committer thread only */
 };
 
-/* Each request's completion flag lives beside it, guarded by the mutex. */
-struct pending {
-    struct ledger_booking_request *request;
-    bool done;
+/* A booking request's progress through one batch. */
+enum slot_state { SLOT_PENDING, SLOT_DEFERRED, SLOT_SEALED, SLOT_DONE };
+
+struct batch {
+    struct ledger_booking_request **requests;
+    size_t count;
+    enum slot_state state[LEDGER_BATCH_MAX];
+    int64_t head_seq;
+    uint8_t head_hash[LEDGER_HASH_SIZE];
 };
 
-static void array_text(char *out, size_t size, const struct ledger_entry *entry, int which)
+static const struct {
+    const char *code;
+    enum ledger_err err;
+} book_codes[] = {
+    {"forbidden", LEDGER_ERR_FORBIDDEN},
+    {"unknown_account", LEDGER_ERR_UNKNOWN_ACCOUNT},
+    {"currency_mismatch", LEDGER_ERR_CURRENCY_MISMATCH},
+    {"account_closed", LEDGER_ERR_CLOSED},
+    {"account_frozen", LEDGER_ERR_FROZEN},
+    {"insufficient_funds", LEDGER_ERR_INSUFFICIENT},
+    {"already_reversed", LEDGER_ERR_ALREADY_REVERSED},
+    {"unknown_disbursement", LEDGER_ERR_UNKNOWN_DISBURSEMENT},
+    {"bad_state", LEDGER_ERR_BAD_STATE},
+    {"same_user", LEDGER_ERR_SAME_USER},
+};
+
+static enum ledger_err book_code_err(const char *code)
 {
-    size_t used = 0;
-    out[used++] = '{';
-    for (size_t i = 0; i < entry->postings_count; i++) {
-        const struct ledger_posting *posting = &entry->postings[i];
-        int written;
-        if (which == 0)
-            written = snprintf(out + used, size - used, "%s%lld", i ? "," : "",
-                               (long long)posting->account_id);
-        else if (which == 1)
-            written = snprintf(out + used, size - used, "%s%lld", i ? "," : "",
-                               (long long)posting->amount_minor);
-        else
-            written = snprintf(out + used, size - used, "%s%s", i ? "," : "", posting->currency);
-        assert(written > 0 && (size_t)written < size - used);
-        used += (size_t)written;
-    }
-    out[used++] = '}';
-    out[used] = '\0';
+    for (size_t i = 0; i < sizeof book_codes / sizeof book_codes[0]; i++)
+        if (strcmp(code, book_codes[i].code) == 0)
+            return book_codes[i].err;
+    return LEDGER_ERR_DB;
 }
 
-static void book_params_fill(struct book_params *p, const struct ledger_booking_request *request)
-{
-    const struct ledger_entry *entry = &request->entry;
-    const char **v = p->values;
-    v[0] = ledger_int64_text(p->seq, entry->seq);
-    v[1] = ledger_bytea_text(p->prev_hash, entry->prev_hash, LEDGER_HASH_SIZE);
-    v[2] = entry->kind;
-    v[3] = ledger_int64_text(p->created_at, entry->created_at_us);
-    v[4] = entry->actor;
-    v[5] = entry->reverses_seq ? ledger_int64_text(p->reverses, entry->reverses_seq) : NULL;
-    v[6] = entry->value_date_days != LEDGER_VALUE_DATE_NONE
-               ? ledger_date_text(p->value_date, entry->value_date_days)
-               : NULL;
-    v[7] = entry->bank_ref;
-    v[8] = entry->memo;
-    v[9] = entry->key_id;
-    v[10] = ledger_bytea_text(p->hash, entry->hash, LEDGER_HASH_SIZE);
-    v[11] = ledger_bytea_text(p->signature, entry->signature, LEDGER_SIGNATURE_SIZE);
-    array_text(p->accounts, sizeof p->accounts, entry, 0);
-    array_text(p->amounts, sizeof p->amounts, entry, 1);
-    array_text(p->currencies, sizeof p->currencies, entry, 2);
-    v[12] = p->accounts;
-    v[13] = p->amounts;
-    v[14] = p->currencies;
-    v[15] = request->idempotency_key;
-    v[16] = request->operation;
-    v[17] = ledger_bytea_text(p->request_hash, request->request_hash, LEDGER_HASH_SIZE);
-    v[18] = request->object_id ? ledger_int64_text(p->object_id, request->object_id) : NULL;
-    v[19] = request->disbursement_id
-                ? ledger_int64_text(p->disbursement_id, request->disbursement_id)
-                : NULL;
-    v[20] = request->disbursement_from;
-    v[21] = request->disbursement_to;
-}
-
-static enum ledger_err prepare_book(struct ledger *ledger)
-{
-    if (ledger->book_prepared)
-        return LEDGER_OK;
-    PGresult *result = PQprepare(ledger->conn, book_statement, book_sql, BOOK_PARAMS_COUNT, NULL);
-    enum ledger_err err = LEDGER_OK;
-    if (PQresultStatus(result) != PGRES_COMMAND_OK)
-        err = ledger_db_error(ledger, result);
-    else
-        ledger->book_prepared = true;
-    PQclear(result);
-    return err;
-}
-
-static enum ledger_err lock_head(struct ledger *ledger, int64_t *seq,
-                                 uint8_t hash[LEDGER_HASH_SIZE])
+static enum ledger_err lock_head(struct ledger *ledger, struct batch *batch)
 {
     PGresult *result =
         ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM cl_chain_lock()", 0, NULL);
     if (result == NULL)
-        return ledger_db_error(ledger, NULL) == LEDGER_ERR_RETRY ? LEDGER_ERR_RETRY : LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_ERR_DB;
     if (PQntuples(result) == 1) {
-        *seq = ledger_db_int64(result, 0, 0);
-        err = ledger_db_bytea(hash, LEDGER_HASH_SIZE, result, 0, 1);
+        batch->head_seq = ledger_db_int64(result, 0, 0);
+        err = ledger_db_bytea(batch->head_hash, LEDGER_HASH_SIZE, result, 0, 1);
     }
     PQclear(result);
     return err;
 }
 
-static enum ledger_err seal(struct ledger *ledger, struct ledger_booking_request *request,
-                            int64_t head_seq, const uint8_t head_hash[LEDGER_HASH_SIZE])
+static void resolve(struct batch *batch, size_t index, enum ledger_err err)
 {
-    struct ledger_entry *entry = &request->entry;
-    entry->seq = head_seq + 1;
-    entry->created_at_us = ledger_now_us();
-    assert(ledger_entry_balanced(entry));
-    return ledger_entry_seal(entry, head_hash, &ledger->signer);
+    batch->requests[index]->err = err;
+    batch->state[index] = SLOT_DONE;
 }
 
-/* Maps cl_book's answer into the request; true when it booked. */
-static bool book_outcome(struct ledger_booking_request *request, const PGresult *result)
+/* Answers the requests whose idempotency key is already recorded (replay or
+ * conflict) and defers a second request with a key the batch already
+ * carries (it is answered as a replay in the next round). */
+static enum ledger_err answer_known_keys(struct ledger *ledger, struct batch *batch)
 {
-    const char *code = PQgetvalue(result, 0, 0);
-    static const struct {
-        const char *code;
-        enum ledger_err err;
-    } codes[] = {
-        {"ok", LEDGER_OK},
-        {"replay", LEDGER_OK},
-        {"idempotency_conflict", LEDGER_ERR_IDEMPOTENCY_CONFLICT},
-        {"stale", LEDGER_ERR_RETRY},
-        {"unknown_account", LEDGER_ERR_UNKNOWN_ACCOUNT},
-        {"currency_mismatch", LEDGER_ERR_CURRENCY_MISMATCH},
-        {"account_closed", LEDGER_ERR_CLOSED},
-        {"account_frozen", LEDGER_ERR_FROZEN},
-        {"insufficient_funds", LEDGER_ERR_INSUFFICIENT},
-        {"already_reversed", LEDGER_ERR_ALREADY_REVERSED},
-        {"unknown_disbursement", LEDGER_ERR_UNKNOWN_DISBURSEMENT},
-        {"bad_state", LEDGER_ERR_BAD_STATE},
-        {"same_user", LEDGER_ERR_SAME_USER},
-    };
-    request->err = LEDGER_ERR_DB;
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (strcmp(code, codes[i].code) == 0)
-            request->err = codes[i].err;
-    request->booking.replayed = strcmp(code, "replay") == 0;
-    request->booking.seq = ledger_db_int64(result, 0, 1);
-    request->booking.object_id = ledger_db_int64(result, 0, 2);
-    bool booked = strcmp(code, "ok") == 0;
-    if (booked)
-        memcpy(request->booking.hash, request->entry.hash, LEDGER_HASH_SIZE);
-    return booked;
-}
-
-/* One entry, one transaction, on the handle's own connection. */
-static enum ledger_err book_inline_once(struct ledger *ledger,
-                                        struct ledger_booking_request *request)
-{
-    int64_t head_seq = 0;
-    uint8_t head_hash[LEDGER_HASH_SIZE];
-    struct book_params params;
-    enum ledger_err err = prepare_book(ledger);
-    if (err == LEDGER_OK)
-        err = ledger_db_begin(ledger);
-    if (err != LEDGER_OK)
-        return err;
-    if ((err = lock_head(ledger, &head_seq, head_hash)) != LEDGER_OK ||
-        (err = seal(ledger, request, head_seq, head_hash)) != LEDGER_OK)
-        goto rollback;
-    book_params_fill(&params, request);
-    PGresult *result = PQexecPrepared(ledger->conn, book_statement, BOOK_PARAMS_COUNT,
-                                      params.values, NULL, NULL, 0);
-    if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1) {
-        err = ledger_db_error(ledger, result);
-        PQclear(result);
-        goto rollback;
+    json_t *keys = json_array();
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->state[i] == SLOT_DONE)
+            continue;
+        batch->state[i] = SLOT_PENDING;
+        json_array_append_new(keys, json_string(batch->requests[i]->idempotency_key));
     }
-    bool booked = book_outcome(request, result);
+    char *keys_text = json_dumps(keys, JSON_COMPACT);
+    json_decref(keys);
+    if (keys_text == NULL)
+        return LEDGER_ERR_NOMEM;
+    const char *params[1] = {keys_text};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT key, request_hash, entry_seq, object_id FROM idempotency "
+        "WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        1, params);
+    free(keys_text);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    int rows = PQntuples(result);
+    for (size_t i = 0; i < batch->count; i++) {
+        struct ledger_booking_request *request = batch->requests[i];
+        if (batch->state[i] == SLOT_DONE)
+            continue;
+        for (int row = 0; row < rows; row++) {
+            if (strcmp(PQgetvalue(result, row, 0), request->idempotency_key) != 0)
+                continue;
+            uint8_t stored[LEDGER_HASH_SIZE];
+            if (ledger_db_bytea(stored, sizeof stored, result, row, 1) != LEDGER_OK ||
+                sodium_memcmp(stored, request->request_hash, LEDGER_HASH_SIZE) != 0) {
+                resolve(batch, i, LEDGER_ERR_IDEMPOTENCY_CONFLICT);
+            } else {
+                request->booking.replayed = true;
+                request->booking.seq = ledger_db_int64(result, row, 2);
+                request->booking.object_id = ledger_db_int64(result, row, 3);
+                resolve(batch, i, LEDGER_OK);
+            }
+        }
+        for (size_t earlier = 0; earlier < i && batch->state[i] == SLOT_PENDING; earlier++)
+            if (batch->state[earlier] == SLOT_PENDING &&
+                strcmp(batch->requests[earlier]->idempotency_key, request->idempotency_key) == 0)
+                batch->state[i] = SLOT_DEFERRED;
+    }
     PQclear(result);
-    if (!booked) {
-        ledger_db_rollback(ledger);
-        return request->err;
-    }
-    if ((err = ledger_db_commit(ledger)) != LEDGER_OK)
-        goto rollback;
     return LEDGER_OK;
-rollback:
-    ledger_db_rollback(ledger);
-    request->err = err;
+}
+
+/* Seals the pending requests in order onto the head; a request sealed in
+ * an earlier round keeps its seal while it still follows its predecessor. */
+static enum ledger_err seal_pending(struct ledger *ledger, struct batch *batch)
+{
+    int64_t seq = batch->head_seq;
+    const uint8_t *prev_hash = batch->head_hash;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->state[i] != SLOT_PENDING && batch->state[i] != SLOT_SEALED)
+            continue;
+        struct ledger_entry *entry = &batch->requests[i]->entry;
+        bool still_valid = batch->state[i] == SLOT_SEALED && entry->seq == seq + 1 &&
+                           memcmp(entry->prev_hash, prev_hash, LEDGER_HASH_SIZE) == 0;
+        if (!still_valid) {
+            entry->seq = seq + 1;
+            entry->created_at_us = ledger_now_us();
+            assert(ledger_entry_balanced(entry));
+            enum ledger_err err = ledger_entry_seal(entry, prev_hash, &ledger->signer);
+            if (err != LEDGER_OK) {
+                resolve(batch, i, err);
+                continue;
+            }
+            batch->state[i] = SLOT_SEALED;
+        }
+        seq = entry->seq;
+        prev_hash = entry->hash;
+    }
+    return LEDGER_OK;
+}
+
+static json_t *hex_json(const uint8_t *bytes, size_t size)
+{
+    char text[2 * LEDGER_SIGNATURE_SIZE + 1];
+    assert(size <= LEDGER_SIGNATURE_SIZE);
+    ledger_to_hex(text, bytes, size);
+    return json_string(text);
+}
+
+static json_t *optional_int(int64_t value)
+{
+    return value ? json_integer((json_int_t)value) : json_null();
+}
+
+static void roles_text(char *out, size_t size, unsigned roles)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (unsigned role = 1; role <= LEDGER_ROLE_BANK; role <<= 1) {
+        if ((roles & role) == 0)
+            continue;
+        int written = snprintf(out + used, size - used, "%s%s", used ? "," : "",
+                               ledger_role_name(role));
+        if (written < 0 || (size_t)written >= size - used)
+            return;
+        used += (size_t)written;
+    }
+}
+
+static json_t *entry_json(size_t index, const struct ledger_booking_request *request)
+{
+    const struct ledger_entry *entry = &request->entry;
+    char roles[64];
+    roles_text(roles, sizeof roles, request->allowed_roles);
+    char date[LEDGER_DATE_TEXT_SIZE];
+    json_t *value_date = entry->value_date_days == LEDGER_VALUE_DATE_NONE
+                             ? json_null()
+                             : json_string(ledger_date_text(date, entry->value_date_days));
+    return json_pack(
+        "{s:I, s:I, s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:o, "
+        "s:o, s:s?, s:s?, s:s}",
+        "i", (json_int_t)index, "seq", (json_int_t)entry->seq, "kind", entry->kind,
+        "created_at_us", (json_int_t)entry->created_at_us, "actor", entry->actor, "reverses_seq",
+        optional_int(entry->reverses_seq), "value_date", value_date, "bank_ref", entry->bank_ref,
+        "memo", entry->memo, "key_id", entry->key_id, "prev_hash",
+        hex_json(entry->prev_hash, LEDGER_HASH_SIZE), "hash",
+        hex_json(entry->hash, LEDGER_HASH_SIZE), "signature",
+        hex_json(entry->signature, LEDGER_SIGNATURE_SIZE), "idem_key", request->idempotency_key,
+        "idem_op", request->operation, "idem_hash",
+        hex_json(request->request_hash, LEDGER_HASH_SIZE), "object_id",
+        optional_int(request->object_id), "disbursement_id",
+        optional_int(request->disbursement_id), "disbursement_from", request->disbursement_from,
+        "disbursement_to", request->disbursement_to, "roles", roles);
+}
+
+/* The cl_book_batch document for the sealed requests; index i is 1-based
+ * over batch->requests. */
+static char *batch_document(const struct batch *batch)
+{
+    json_t *entries = json_array();
+    json_t *postings = json_array();
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->state[i] != SLOT_SEALED)
+            continue;
+        const struct ledger_booking_request *request = batch->requests[i];
+        json_array_append_new(entries, entry_json(i + 1, request));
+        for (size_t p = 0; p < request->entry.postings_count; p++) {
+            const struct ledger_posting *posting = &request->entry.postings[p];
+            json_array_append_new(postings,
+                                  json_pack("{s:I, s:I, s:I, s:I, s:s}", "i", (json_int_t)(i + 1),
+                                            "o", (json_int_t)p, "a",
+                                            (json_int_t)posting->account_id, "m",
+                                            (json_int_t)posting->amount_minor, "c",
+                                            posting->currency));
+        }
+    }
+    json_t *document = json_pack("{s:I, s:o, s:o, s:o}", "head_seq", (json_int_t)batch->head_seq,
+                                 "head_hash", hex_json(batch->head_hash, LEDGER_HASH_SIZE),
+                                 "entries", entries, "postings", postings);
+    char *text = document ? json_dumps(document, JSON_COMPACT) : NULL;
+    json_decref(document);
+    return text;
+}
+
+/* Books the sealed requests. *booked is true when all of them were booked;
+ * else the first refused one is resolved with its error. */
+static enum ledger_err book_sealed(struct ledger *ledger, struct batch *batch, bool *booked)
+{
+    char *document = batch_document(batch);
+    if (document == NULL)
+        return LEDGER_ERR_NOMEM;
+    const char *params[1] = {document};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT failed_index, code FROM cl_book_batch($1::jsonb)", 1,
+                                      params);
+    free(document);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    *booked = PQgetisnull(result, 0, 0);
+    if (!*booked) {
+        int64_t failed = ledger_db_int64(result, 0, 0);
+        const char *code = PQgetvalue(result, 0, 1);
+        if (strcmp(code, "stale") == 0 || failed < 1 || (size_t)failed > batch->count)
+            err = LEDGER_ERR_RETRY; /* we hold the head: cannot happen; start over */
+        else
+            resolve(batch, (size_t)failed - 1, book_code_err(code));
+    }
+    PQclear(result);
     return err;
+}
+
+static void mark_booked(struct batch *batch)
+{
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->state[i] != SLOT_SEALED)
+            continue;
+        struct ledger_booking_request *request = batch->requests[i];
+        request->booking.seq = request->entry.seq;
+        request->booking.object_id = request->object_id;
+        memcpy(request->booking.hash, request->entry.hash, LEDGER_HASH_SIZE);
+        batch->head_seq = request->entry.seq;
+        memcpy(batch->head_hash, request->entry.hash, LEDGER_HASH_SIZE);
+        resolve(batch, i, LEDGER_OK);
+    }
+}
+
+static bool batch_finished(const struct batch *batch)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->state[i] != SLOT_DONE)
+            return false;
+    return true;
+}
+
+/* Inside an open transaction: resolves every request of the batch. An
+ * error means the transaction must be rolled back and nothing of it
+ * counts. */
+static enum ledger_err book_in_transaction(struct ledger *ledger, struct batch *batch)
+{
+    enum ledger_err err = lock_head(ledger, batch);
+    /* Each round resolves at least one request. */
+    for (size_t round = 0; err == LEDGER_OK && !batch_finished(batch); round++) {
+        if (round > batch->count) {
+            err = LEDGER_ERR_RETRY;
+            break;
+        }
+        bool booked = false;
+        if ((err = answer_known_keys(ledger, batch)) != LEDGER_OK ||
+            (err = seal_pending(ledger, batch)) != LEDGER_OK)
+            break;
+        bool any_sealed = false;
+        for (size_t i = 0; i < batch->count; i++)
+            any_sealed = any_sealed || batch->state[i] == SLOT_SEALED;
+        if (!any_sealed)
+            continue;
+        err = book_sealed(ledger, batch, &booked);
+        if (err == LEDGER_OK && booked)
+            mark_booked(batch);
+    }
+    return err;
+}
+
+/* One transaction for the whole batch. false: it failed as a whole and
+ * nothing of it was booked. */
+static bool book_batch(struct ledger *ledger, struct ledger_booking_request **requests,
+                       size_t count, enum ledger_err *err_out)
+{
+    struct batch batch;
+    memset(&batch, 0, sizeof batch);
+    batch.requests = requests;
+    batch.count = count;
+    for (size_t i = 0; i < count; i++) {
+        requests[i]->err = LEDGER_ERR_DB;
+        requests[i]->booking.replayed = false;
+    }
+    enum ledger_err err = ledger_db_begin(ledger);
+    if (err == LEDGER_OK)
+        err = book_in_transaction(ledger, &batch);
+    if (err == LEDGER_OK)
+        err = ledger_db_commit(ledger);
+    if (err != LEDGER_OK)
+        ledger_db_rollback(ledger);
+    *err_out = err;
+    return err == LEDGER_OK;
 }
 
 static enum ledger_err book_inline(struct ledger *ledger, struct ledger_booking_request *request)
 {
     enum ledger_err err = LEDGER_ERR_RETRY;
-    for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
-        err = book_inline_once(ledger, request);
+    for (int attempt = 0; attempt < LEDGER_RETRY_MAX; attempt++) {
+        if (book_batch(ledger, &request, 1, &err))
+            return request->err;
+        if (err != LEDGER_ERR_RETRY)
+            break;
+    }
     request->err = err;
     return err;
 }
 
 /* ---- the committer ---- */
 
-/* Sends cl_book for requests [from, count) not done yet, sealed in a chain
- * from the given head, and reads the answers. Returns LEDGER_OK when every
- * answer came back (some may be stale: the caller runs another round), or
- * the error of a failed statement (the transaction is then aborted). */
-static enum ledger_err pipeline_round(struct ledger_committer *c, size_t count, int64_t *head_seq,
-                                      uint8_t head_hash[LEDGER_HASH_SIZE], size_t *stale_count)
-{
-    struct ledger *ledger = c->ledger;
-    int64_t seq = *head_seq;
-    uint8_t hash[LEDGER_HASH_SIZE];
-    memcpy(hash, head_hash, LEDGER_HASH_SIZE);
-    size_t sent[LEDGER_BATCH_MAX];
-    size_t sent_count = 0;
-    enum ledger_err err = LEDGER_OK;
-    if (PQenterPipelineMode(ledger->conn) != 1)
-        return LEDGER_ERR_DB;
-    for (size_t i = 0; i < count; i++) {
-        if (c->batch_done[i])
-            continue;
-        struct ledger_booking_request *request = c->batch[i];
-        if ((err = seal(ledger, request, seq, hash)) != LEDGER_OK) {
-            request->err = err;
-            c->batch_done[i] = true;
-            continue;
-        }
-        seq = request->entry.seq;
-        memcpy(hash, request->entry.hash, LEDGER_HASH_SIZE);
-        book_params_fill(&c->params[i], request);
-        if (PQsendQueryPrepared(ledger->conn, book_statement, BOOK_PARAMS_COUNT,
-                                c->params[i].values, NULL, NULL, 0) != 1) {
-            err = LEDGER_ERR_DB;
-            break;
-        }
-        sent[sent_count++] = i;
-    }
-    if (PQpipelineSync(ledger->conn) != 1)
-        err = LEDGER_ERR_DB;
-    *stale_count = 0;
-    for (size_t k = 0; k < sent_count; k++) {
-        PGresult *result = PQgetResult(ledger->conn);
-        if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 && err == LEDGER_OK) {
-            struct ledger_booking_request *request = c->batch[sent[k]];
-            if (book_outcome(request, result)) {
-                *head_seq = request->entry.seq;
-                memcpy(head_hash, request->entry.hash, LEDGER_HASH_SIZE);
-                c->batch_done[sent[k]] = true;
-            } else if (request->err == LEDGER_ERR_RETRY) {
-                (*stale_count)++; /* follows a refused entry: reseal next round */
-            } else {
-                c->batch_done[sent[k]] = true;
-            }
-        } else if (err == LEDGER_OK) {
-            err = ledger_db_error(ledger, result);
-        }
-        PQclear(result);
-        PQclear(PQgetResult(ledger->conn)); /* the NULL that ends each query */
-    }
-    PGresult *sync = PQgetResult(ledger->conn); /* PGRES_PIPELINE_SYNC */
-    PQclear(sync);
-    PQexitPipelineMode(ledger->conn);
-    return err;
-}
-
-/* Books c->batch[0..count) in one transaction. false: the transaction
- * failed as a whole and nothing of it was booked. */
-static bool commit_batch(struct ledger_committer *c, size_t count)
-{
-    struct ledger *ledger = c->ledger;
-    int64_t head_seq = 0;
-    uint8_t head_hash[LEDGER_HASH_SIZE];
-    memset(c->batch_done, 0, sizeof c->batch_done);
-    if (ledger_db_begin(ledger) != LEDGER_OK)
-        return false;
-    if (lock_head(ledger, &head_seq, head_hash) != LEDGER_OK)
-        goto fail;
-    size_t stale_count = count;
-    for (int round = 0; stale_count > 0; round++) {
-        if (round >= LEDGER_RETRY_MAX * 64 ||
-            pipeline_round(c, count, &head_seq, head_hash, &stale_count) != LEDGER_OK)
-            goto fail;
-    }
-    if (ledger_db_commit(ledger) != LEDGER_OK)
-        goto fail;
-    return true;
-fail:
-    ledger_db_rollback(ledger);
-    return false;
-}
+struct pending {
+    bool done;
+};
 
 static void *committer_main(void *argument)
 {
@@ -348,8 +390,9 @@ static void *committer_main(void *argument)
             c->queue_count--;
         }
         pthread_mutex_unlock(&c->mutex);
-        if (!commit_batch(c, count)) {
-            /* Isolate the request that broke the batch: one by one. */
+        enum ledger_err err = LEDGER_OK;
+        if (!book_batch(c->ledger, c->batch, count, &err)) {
+            /* Isolate whatever broke the batch: one transaction each. */
             for (size_t i = 0; i < count; i++)
                 (void)book_inline(c->ledger, c->batch[i]);
         }
@@ -372,13 +415,12 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
     enum ledger_err err = ledger_open(&c->ledger, config, detail, sizeof detail);
     if (err != LEDGER_OK)
         goto fail;
-    if (!c->ledger->has_signer || (err = prepare_book(c->ledger)) != LEDGER_OK) {
-        err = err != LEDGER_OK ? err : LEDGER_ERR_CRYPTO;
+    if (!c->ledger->has_signer) {
+        err = LEDGER_ERR_CRYPTO;
         goto fail;
     }
     c->queue = calloc(LEDGER_QUEUE_MAX, sizeof *c->queue);
-    c->params = calloc(LEDGER_BATCH_MAX, sizeof *c->params);
-    if (c->queue == NULL || c->params == NULL) {
+    if (c->queue == NULL) {
         err = LEDGER_ERR_NOMEM;
         goto fail;
     }
@@ -386,17 +428,15 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->finished, NULL);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
+        pthread_cond_destroy(&c->finished);
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->mutex);
         err = LEDGER_ERR_NOMEM;
-        goto fail_thread;
+        goto fail;
     }
     *out = c;
     return LEDGER_OK;
-fail_thread:
-    pthread_cond_destroy(&c->finished);
-    pthread_cond_destroy(&c->wake);
-    pthread_mutex_destroy(&c->mutex);
 fail:
-    free(c->params);
     free(c->queue);
     ledger_close(c->ledger);
     free(c);
@@ -415,7 +455,6 @@ void ledger_committer_stop(struct ledger_committer *c)
     pthread_cond_destroy(&c->finished);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mutex);
-    free(c->params);
     free(c->queue);
     ledger_close(c->ledger);
     free(c);
@@ -429,11 +468,12 @@ void ledger_attach_committer(struct ledger *ledger, struct ledger_committer *com
 static enum ledger_err book_through_committer(struct ledger_committer *c,
                                               struct ledger_booking_request *request)
 {
-    struct pending pending = {request, false};
+    struct pending pending = {false};
     request->booking_waiter = &pending;
     pthread_mutex_lock(&c->mutex);
     if (c->queue_count >= LEDGER_QUEUE_MAX || c->stopping) {
         pthread_mutex_unlock(&c->mutex);
+        request->err = LEDGER_ERR_RETRY;
         return LEDGER_ERR_RETRY;
     }
     c->queue[(c->queue_start + c->queue_count) % LEDGER_QUEUE_MAX] = request;
@@ -453,9 +493,10 @@ static enum ledger_err fill_replay(struct ledger *ledger, struct ledger_booking_
                                       "SELECT hash FROM entries WHERE seq = $1", 1, params);
     if (result == NULL)
         return LEDGER_ERR_DB;
-    enum ledger_err err = PQntuples(result) == 1
-                              ? ledger_db_bytea(request->booking.hash, LEDGER_HASH_SIZE, result, 0, 0)
-                              : LEDGER_ERR_DB;
+    enum ledger_err err =
+        PQntuples(result) == 1
+            ? ledger_db_bytea(request->booking.hash, LEDGER_HASH_SIZE, result, 0, 0)
+            : LEDGER_ERR_DB;
     PQclear(result);
     return err;
 }

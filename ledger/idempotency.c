@@ -58,7 +58,7 @@ enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *key,
         ledger, PGRES_TUPLES_OK,
         "SELECT request_hash, entry_seq, object_id FROM idempotency WHERE key = $1", 1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     *found = PQntuples(result) == 1;
     if (*found) {

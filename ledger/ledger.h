@@ -231,8 +231,9 @@ enum ledger_err ledger_disbursement_return(struct ledger *ledger, const char *ac
                                            const char *reason, const char *idempotency_key,
                                            struct ledger_booking *booking) LEDGER_MUST_CHECK;
 
-/* Books the mirror image of entry seq (receipt, suspense_receipt, assign,
- * transfer only), once. Respects the case's non-negative balance. */
+/* Books the mirror image of entry seq (receipt, suspense_receipt, transfer
+ * only), once. Respects the case's non-negative balance. An assignment from
+ * suspense is corrected with a transfer between the cases instead. */
 enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t seq,
                                const char *reason, const char *idempotency_key,
                                struct ledger_booking *booking) LEDGER_MUST_CHECK;
@@ -242,7 +243,8 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
 struct ledger_verify_result {
     bool ok;
     int64_t checked;       /* entries checked */
-    int64_t first_bad_seq; /* 0 when ok */
+    int64_t first_bad_seq; /* 0 when ok, or when only derived data (a cached
+                              balance) disagrees with a sound journal */
     char reason[128];
 };
 /* Verifies every entry after `from` (NULL: from genesis) against the

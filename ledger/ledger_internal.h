@@ -10,15 +10,31 @@
 #define LEDGER_DETAIL_SIZE 256
 #define LEDGER_ACCESS_KEY_SIZE 32
 
+/* A small direct-mapped cache of lookups that do not change (a case
+ * number's or pay-in number's account, system and custody accounts) and of
+ * users' roles for a second. What can change (status, balances) is always
+ * checked by the database under lock. */
+#define LEDGER_CACHE_SLOTS 256
+#define LEDGER_CACHE_KEY_MAX (2 * LEDGER_CASE_NO_MAX + 8)
+#define LEDGER_ROLE_CACHE_US 1000000
+struct ledger_cache_slot {
+    bool used;
+    char key[LEDGER_CACHE_KEY_MAX];
+    int64_t value;
+    char currency[LEDGER_CURRENCY_SIZE];
+    int64_t stored_at_us;
+};
+
 struct ledger {
     PGconn *conn;
+    struct ledger_cache_slot cache[LEDGER_CACHE_SLOTS];
     bool has_signer;
     struct ledger_signer signer;
     bool has_access_key;
     uint8_t access_key[LEDGER_ACCESS_KEY_SIZE];
     struct ledger_committer *committer; /* borrowed; NULL: book inline */
-    bool book_prepared;                  /* cl_book is prepared on conn */
     char detail[LEDGER_DETAIL_SIZE];
+    enum ledger_err last_db_err; /* of the last failed statement */
 };
 
 /* ---- database helpers (store.c) ---- */
@@ -30,6 +46,8 @@ PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const cha
                          int params_count, const char *const *params);
 /* Maps the SQLSTATE of a failed result (or the connection) to an error. */
 enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result);
+/* The error of the last statement that failed in ledger_db_exec. */
+enum ledger_err ledger_db_last_error(const struct ledger *ledger);
 enum ledger_err ledger_db_command(struct ledger *ledger, const char *sql) LEDGER_MUST_CHECK;
 enum ledger_err ledger_db_begin(struct ledger *ledger) LEDGER_MUST_CHECK;
 enum ledger_err ledger_db_commit(struct ledger *ledger) LEDGER_MUST_CHECK;
@@ -76,6 +94,14 @@ enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *key,
                                          const uint8_t request_hash[LEDGER_HASH_SIZE],
                                          int64_t entry_seq, int64_t object_id) LEDGER_MUST_CHECK;
 
+/* ---- cache (cache.c) ---- */
+
+/* true and fills value/currency when key is cached (and younger than
+ * max_age_us, 0: any age). */
+bool ledger_cache_get(struct ledger *ledger, const char *key, int64_t max_age_us, int64_t *value,
+                      char currency[LEDGER_CURRENCY_SIZE]);
+void ledger_cache_put(struct ledger *ledger, const char *key, int64_t value, const char *currency);
+
 /* ---- users (users.c) ---- */
 
 /* LEDGER_OK when actor is an enabled user whose role is in allowed_roles. */
@@ -92,6 +118,11 @@ struct ledger_account_ref {
 };
 enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
                                  struct ledger_account_ref *account) LEDGER_MUST_CHECK;
+/* The account id and currency of a case by case number or by pay-in number
+ * (checked first), from the cache when it can; status is not known here. */
+enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
+                                    const char *payin_no, int64_t *account_id,
+                                    char currency[LEDGER_CURRENCY_SIZE]) LEDGER_MUST_CHECK;
 enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind,
                                       const char *currency, int64_t *account_id) LEDGER_MUST_CHECK;
 /* The custody bank account: bank_account_id when non-zero (must exist,
@@ -106,6 +137,7 @@ struct ledger_booking_request {
     struct ledger_entry entry; /* kind, actor, memo, bank_ref, value date,
                                   reverses_seq and postings filled in; seq,
                                   time, hashes and signature by the booker */
+    unsigned allowed_roles; /* the actor must have one of these (checked by the database) */
     const char *idempotency_key;
     const char *operation;
     uint8_t request_hash[LEDGER_HASH_SIZE];

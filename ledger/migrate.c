@@ -55,7 +55,8 @@ static enum ledger_err list_migrations(const char *sql_dir, struct migration *li
         }
         struct migration *migration = &list[*count];
         migration->version = atoi(item->d_name);
-        snprintf(migration->name, sizeof migration->name, "%s", item->d_name);
+        /* migration_name_valid() bounded the length below MIGRATION_NAME_MAX. */
+        memcpy(migration->name, item->d_name, strlen(item->d_name) + 1);
         (*count)++;
     }
     closedir(dir);

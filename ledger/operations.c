@@ -22,9 +22,11 @@ static enum ledger_err invalid(struct ledger *ledger, const char *what)
     return LEDGER_ERR_INVALID_ARGUMENT;
 }
 
+/* Starts a booking request; checks the key and the actor's role (the
+ * database checks the role again when it books). */
 static enum ledger_err booking_start(struct ledger *ledger, struct ledger_booking_request *request,
                                      const char *kind, const char *actor, const char *operation,
-                                     const char *idempotency_key)
+                                     const char *idempotency_key, unsigned roles)
 {
     memset(request, 0, sizeof *request);
     ledger->detail[0] = '\0';
@@ -35,7 +37,8 @@ static enum ledger_err booking_start(struct ledger *ledger, struct ledger_bookin
     request->entry.value_date_days = LEDGER_VALUE_DATE_NONE;
     request->idempotency_key = idempotency_key;
     request->operation = operation;
-    return LEDGER_OK;
+    request->allowed_roles = roles;
+    return ledger_actor_check(ledger, actor, roles);
 }
 
 static void add_posting(struct ledger_entry *entry, int64_t account_id, int64_t amount_minor,
@@ -73,27 +76,18 @@ static enum ledger_err receipt_target(struct ledger *ledger,
                                       struct ledger_account_ref *target, bool *to_suspense)
 {
     *to_suspense = false;
-    if (request->payin_no != NULL) {
-        char payin[LEDGER_PAYIN_DIGITS + 1];
-        if (ledger_payin_normalize(payin, request->payin_no, strlen(request->payin_no)) !=
-            LEDGER_OK) {
-            ledger_set_detail(ledger, "pay-in number is malformed or has a bad check digit");
-            return LEDGER_ERR_INVALID_PAYIN;
-        }
-        struct ledger_case_info info;
-        enum ledger_err err = ledger_case_info_by_payin(ledger, payin, &info);
-        if (err != LEDGER_OK)
+    if (request->payin_no != NULL || request->case_no != NULL) {
+        enum ledger_err err = ledger_case_account(ledger, request->case_no, request->payin_no,
+                                                  &target->id, target->currency);
+        if (err != LEDGER_OK || request->payin_no == NULL || request->case_no == NULL)
             return err;
-        if (request->case_no != NULL && ledger_case_find(ledger, request->case_no, target) ==
-                                            LEDGER_OK && target->id != info.account_id)
+        int64_t named_id = 0;
+        char currency[LEDGER_CURRENCY_SIZE];
+        if (ledger_case_account(ledger, request->case_no, NULL, &named_id, currency) != LEDGER_OK ||
+            named_id != target->id)
             return invalid(ledger, "pay-in number and case number name different cases");
-        target->id = info.account_id;
-        snprintf(target->currency, sizeof target->currency, "%s", info.currency);
-        snprintf(target->status, sizeof target->status, "%s", info.status);
         return LEDGER_OK;
     }
-    if (request->case_no != NULL)
-        return ledger_case_find(ledger, request->case_no, target);
     *to_suspense = true;
     const char *currency = request->currency ? request->currency : "CNY";
     snprintf(target->currency, sizeof target->currency, "%s", currency);
@@ -106,7 +100,8 @@ enum ledger_err ledger_receipt(struct ledger *ledger, const char *actor,
 {
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
-    enum ledger_err err = booking_start(ledger, &book, "receipt", actor, "receipt", idempotency_key);
+    enum ledger_err err = booking_start(ledger, &book, "receipt", actor, "receipt", idempotency_key,
+                                        LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN);
     if (err != LEDGER_OK)
         return err;
     if (request->amount_minor <= 0) {
@@ -119,10 +114,6 @@ enum ledger_err ledger_receipt(struct ledger *ledger, const char *actor,
         (request->currency != NULL && !ledger_currency_valid(request->currency)))
         return invalid(ledger, "a receipt needs a bank reference (1..128 bytes), a payer of at "
                                "most 256 bytes and a valid currency");
-    if ((err = ledger_actor_check(ledger, actor,
-                                  LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN)) !=
-        LEDGER_OK)
-        return err;
     struct ledger_account_ref target;
     bool to_suspense = false;
     int64_t bank_id = 0;
@@ -173,7 +164,7 @@ static enum ledger_err read_entry(struct ledger *ledger, int64_t seq, struct sto
                                       "WHERE e.seq = $1 ORDER BY p.idx",
                                       1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     int rows = PQntuples(result);
     enum ledger_err err = LEDGER_OK;
     if (rows < 2 || rows > LEDGER_POSTINGS_MAX) {
@@ -199,11 +190,9 @@ enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
 {
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
-    enum ledger_err err = booking_start(ledger, &book, "assign", actor, "assign", idempotency_key);
+    enum ledger_err err = booking_start(ledger, &book, "assign", actor, "assign", idempotency_key,
+                                        LEDGER_ROLE_CLERK | LEDGER_ROLE_ADMIN);
     if (err != LEDGER_OK)
-        return err;
-    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK | LEDGER_ROLE_ADMIN)) !=
-        LEDGER_OK)
         return err;
     struct stored_entry source;
     struct ledger_account_ref target;
@@ -258,14 +247,22 @@ static enum ledger_err insert_request(struct ledger *ledger, const char *actor,
 {
     char account_text[LEDGER_INT64_TEXT_SIZE];
     const char *lock_params[1] = {ledger_int64_text(account_text, row->account_id)};
-    PGresult *result = ledger_db_exec(
+    /* Lock first; the next statement's snapshot then sees every request
+     * committed by those who held the lock before us. */
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1,
+                                      lock_params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    PQclear(result);
+    result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT status, -balance - coalesce((SELECT sum(amount) FROM disbursements d "
         "WHERE d.account_id = a.id AND d.status = 'requested'), 0)::bigint "
-        "FROM accounts a WHERE id = $1 FOR UPDATE",
+        "FROM accounts a WHERE id = $1",
         1, lock_params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     const char *status = PQgetvalue(result, 0, 0);
     if (strcmp(status, "closed") == 0)
@@ -300,15 +297,16 @@ static enum ledger_err insert_request(struct ledger *ledger, const char *actor,
                             "RETURNING id",
                             10, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     *id = ledger_db_int64(result, 0, 0);
     PQclear(result);
     return LEDGER_OK;
 }
 
-static enum ledger_err record_request(struct ledger *ledger, const char *actor,
-                                      const struct request_row *row, const char *operation,
-                                      const char *idempotency_key, int64_t *id, bool *replayed)
+static enum ledger_err record_request_once(struct ledger *ledger, const char *actor,
+                                           const struct request_row *row, const char *operation,
+                                           const char *idempotency_key, int64_t *id,
+                                           bool *replayed)
 {
     uint8_t request_hash[LEDGER_HASH_SIZE];
     struct ledger_request_hash hash;
@@ -337,6 +335,18 @@ static enum ledger_err record_request(struct ledger *ledger, const char *actor,
         err = ledger_db_commit(ledger);
     if (err != LEDGER_OK)
         ledger_db_rollback(ledger);
+    return err;
+}
+
+/* Deadlocks, serialization failures and a concurrent twin of the same
+ * idempotency key are retried (bounded); the retry then replays. */
+static enum ledger_err record_request(struct ledger *ledger, const char *actor,
+                                      const struct request_row *row, const char *operation,
+                                      const char *idempotency_key, int64_t *id, bool *replayed)
+{
+    enum ledger_err err = LEDGER_ERR_RETRY;
+    for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
+        err = record_request_once(ledger, actor, row, operation, idempotency_key, id, replayed);
     return err;
 }
 
@@ -437,7 +447,7 @@ static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
                                       "WHERE id = $1",
                                       1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "no disbursement %lld", (long long)id);
@@ -473,10 +483,9 @@ enum ledger_err ledger_disbursement_approve(struct ledger *ledger, const char *a
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
     enum ledger_err err =
-        booking_start(ledger, &book, "disbursement", actor, "approve", idempotency_key);
+        booking_start(ledger, &book, "disbursement", actor, "approve", idempotency_key,
+                      LEDGER_ROLE_APPROVER);
     if (err != LEDGER_OK)
-        return err;
-    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_APPROVER)) != LEDGER_OK)
         return err;
     struct disbursement_row row;
     if ((err = read_disbursement(ledger, disbursement_id, &row)) != LEDGER_OK)
@@ -506,6 +515,11 @@ enum ledger_err ledger_disbursement_approve(struct ledger *ledger, const char *a
     return finish(ledger, &book, booking, row.account_id, row.amount_minor);
 }
 
+static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
+                                   int64_t disbursement_id, const char *reason,
+                                   const char *idempotency_key,
+                                   const uint8_t request_hash[LEDGER_HASH_SIZE], bool *replayed);
+
 enum ledger_err ledger_disbursement_reject(struct ledger *ledger, const char *actor,
                                            int64_t disbursement_id, const char *reason,
                                            const char *idempotency_key, bool *replayed)
@@ -521,11 +535,24 @@ enum ledger_err ledger_disbursement_reject(struct ledger *ledger, const char *ac
         return err;
     struct ledger_booking_request book; /* only for its request hash */
     decision_hash(&book, "reject", disbursement_id, reason);
+    err = LEDGER_ERR_RETRY;
+    for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
+        err = reject_once(ledger, actor, disbursement_id, reason, idempotency_key,
+                          book.request_hash, replayed);
+    return err;
+}
+
+static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
+                                   int64_t disbursement_id, const char *reason,
+                                   const char *idempotency_key,
+                                   const uint8_t request_hash[LEDGER_HASH_SIZE], bool *replayed)
+{
+    enum ledger_err err;
     int64_t seq = 0;
     int64_t object_id = 0;
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, book.request_hash, replayed, &seq,
+    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, replayed, &seq,
                                   &object_id);
     if (err == LEDGER_OK && !*replayed) {
         char id_text[LEDGER_INT64_TEXT_SIZE];
@@ -536,7 +563,7 @@ enum ledger_err ledger_disbursement_reject(struct ledger *ledger, const char *ac
             "reject_reason = $3 WHERE id = $1 AND status = 'requested' RETURNING id",
             3, params);
         if (result == NULL) {
-            err = LEDGER_ERR_DB;
+            err = ledger_db_last_error(ledger);
         } else {
             if (PQntuples(result) != 1)
                 err = read_disbursement(ledger, disbursement_id, &(struct disbursement_row){0}) ==
@@ -546,8 +573,8 @@ enum ledger_err ledger_disbursement_reject(struct ledger *ledger, const char *ac
             PQclear(result);
         }
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, "reject", book.request_hash,
-                                           0, disbursement_id);
+            err = ledger_idempotency_store(ledger, idempotency_key, "reject", request_hash, 0,
+                                           disbursement_id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);
@@ -565,16 +592,14 @@ static enum ledger_err close_payout(struct ledger *ledger, const char *actor, in
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
     const char *kind = is_return ? "return" : "settle";
-    enum ledger_err err = booking_start(ledger, &book, kind, actor, kind, idempotency_key);
+    enum ledger_err err = booking_start(ledger, &book, kind, actor, kind, idempotency_key,
+                                        LEDGER_ROLE_CLERK | LEDGER_ROLE_APPROVER |
+                                            LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN);
     if (err != LEDGER_OK)
         return err;
     if (bank_ref == NULL || bank_ref[0] == '\0' || !text_fits(bank_ref, LEDGER_BANK_REF_MAX) ||
         !text_fits(reason, LEDGER_MEMO_MAX - 64))
         return invalid(ledger, "a bank reference of 1..128 bytes is needed");
-    if ((err = ledger_actor_check(ledger, actor,
-                                  LEDGER_ROLE_CLERK | LEDGER_ROLE_APPROVER | LEDGER_ROLE_BANK |
-                                      LEDGER_ROLE_ADMIN)) != LEDGER_OK)
-        return err;
     struct disbursement_row row;
     int64_t in_transit = 0;
     int64_t other = 0;
@@ -591,7 +616,13 @@ static enum ledger_err close_payout(struct ledger *ledger, const char *actor, in
         other = row.account_id;
     else if ((err = ledger_bank_account(ledger, 0, row.currency, &other)) != LEDGER_OK)
         return err;
-    decision_hash(&book, kind, id, bank_ref);
+    struct ledger_request_hash hash;
+    ledger_request_hash_init(&hash, kind);
+    ledger_request_hash_int64(&hash, id);
+    ledger_request_hash_text(&hash, bank_ref);
+    ledger_request_hash_text(&hash, reason);
+    ledger_request_hash_int64(&hash, value_date_days);
+    ledger_request_hash_final(&hash, book.request_hash);
     snprintf(book.entry.bank_ref, sizeof book.entry.bank_ref, "%s", bank_ref);
     snprintf(book.entry.memo, sizeof book.entry.memo, "disbursement %lld %s%s%s", (long long)id,
              is_return ? "returned" : "paid", reason ? ": " : "", reason ? reason : "");
@@ -630,17 +661,18 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
 {
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
-    enum ledger_err err = booking_start(ledger, &book, "reversal", actor, "reverse", idempotency_key);
+    enum ledger_err err = booking_start(ledger, &book, "reversal", actor, "reverse", idempotency_key,
+                                        LEDGER_ROLE_APPROVER);
     if (err != LEDGER_OK)
         return err;
     if (reason == NULL || reason[0] == '\0' || !text_fits(reason, LEDGER_MEMO_MAX))
         return invalid(ledger, "a reversal needs a reason of 1..512 bytes");
-    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_APPROVER)) != LEDGER_OK)
-        return err;
     struct stored_entry source;
     if ((err = read_entry(ledger, seq, &source)) != LEDGER_OK)
         return err;
-    static const char *const reversible[] = {"receipt", "suspense_receipt", "assign", "transfer"};
+    /* An assignment from suspense is corrected by a transfer between the
+     * cases (four eyes), not reversed: the suspense receipt stays consumed. */
+    static const char *const reversible[] = {"receipt", "suspense_receipt", "transfer"};
     bool allowed = false;
     for (size_t i = 0; i < sizeof reversible / sizeof reversible[0]; i++)
         allowed = allowed || strcmp(source.kind, reversible[i]) == 0;

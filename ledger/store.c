@@ -69,16 +69,22 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
     const char *message = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (message == NULL)
         message = PQerrorMessage(ledger->conn);
-    ledger_set_detail(ledger, "database: %s (%s)", message ? message : "?", state ? state : "-");
-    if (state == NULL)
-        return LEDGER_ERR_DB;
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-        return LEDGER_ERR_RETRY;
-    if (strcmp(state, "23505") == 0)
-        return LEDGER_ERR_BAD_STATE; /* unique violation: callers refine */
-    if (strcmp(state, "23514") == 0)
-        return LEDGER_ERR_BAD_STATE; /* check violation: a rule the database enforces */
-    return LEDGER_ERR_DB;
+    /* One line, without server internals that follow it. */
+    size_t length = message ? strcspn(message, "\n") : 0;
+    ledger_set_detail(ledger, "database: %.*s (%s)", (int)(length > 160 ? 160 : length),
+                      message ? message : "", state ? state : "-");
+    enum ledger_err err = LEDGER_ERR_DB;
+    if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        err = LEDGER_ERR_RETRY;
+    else if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "23514") == 0))
+        err = LEDGER_ERR_BAD_STATE; /* unique or check violation: callers refine */
+    ledger->last_db_err = err;
+    return err;
+}
+
+enum ledger_err ledger_db_last_error(const struct ledger *ledger)
+{
+    return ledger->last_db_err;
 }
 
 PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const char *sql,

@@ -79,7 +79,7 @@ enum ledger_err ledger_user_by_token(struct ledger *ledger, const char *token,
         "SELECT name, role, token_hash FROM users WHERE token_hash = $1::bytea AND NOT disabled",
         1, params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_ERR_UNKNOWN_USER;
     if (PQntuples(result) == 1) {
         uint8_t stored[LEDGER_HASH_SIZE];
@@ -103,12 +103,18 @@ enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor,
         ledger_set_detail(ledger, "no acting user given");
         return LEDGER_ERR_UNKNOWN_USER;
     }
+    char key[LEDGER_CACHE_KEY_MAX];
+    int64_t cached_role = 0;
+    snprintf(key, sizeof key, "u:%s", actor);
+    if (ledger_cache_get(ledger, key, LEDGER_ROLE_CACHE_US, &cached_role, NULL) &&
+        ((unsigned)cached_role & allowed_roles) != 0)
+        return LEDGER_OK; /* bookings are checked again by the database */
     const char *params[1] = {actor};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK, "SELECT role FROM users WHERE name = $1 AND NOT disabled", 1,
         params);
     if (result == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "user %s does not exist or is disabled", actor);
@@ -117,6 +123,8 @@ enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor,
         ledger_set_detail(ledger, "user %s (role %s) may not do this", actor,
                           PQgetvalue(result, 0, 0));
         err = LEDGER_ERR_FORBIDDEN;
+    } else {
+        ledger_cache_put(ledger, key, ledger_role_parse(PQgetvalue(result, 0, 0)), NULL);
     }
     PQclear(result);
     return err;

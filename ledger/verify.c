@@ -56,7 +56,7 @@ static enum ledger_err verify_page(struct ledger *ledger, const struct ledger_ke
                                   ledger_int64_text(limit_text, LEDGER_VERIFY_PAGE)};
     PGresult *rows = ledger_db_exec(ledger, PGRES_TUPLES_OK, entries_page_sql, 2, page_params);
     if (rows == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     int count = PQntuples(rows);
     *more = count > 0;
     if (count == 0) {
@@ -125,7 +125,7 @@ static enum ledger_err verify_derived(struct ledger *ledger, int64_t last_seq,
     PGresult *head = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0,
                                     NULL);
     if (head == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     uint8_t head_hash[LEDGER_HASH_SIZE];
     int64_t head_seq = PQntuples(head) == 1 ? ledger_db_int64(head, 0, 0) : -1;
     bool head_ok = head_seq == last_seq &&
@@ -137,6 +137,20 @@ static enum ledger_err verify_derived(struct ledger *ledger, int64_t last_seq,
                     "chain head does not match the last entry (entries missing at the end?)");
         return LEDGER_OK;
     }
+    PGresult *orphans = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT min(p.entry_seq) FROM postings p LEFT JOIN entries e ON e.seq = p.entry_seq "
+        "WHERE e.seq IS NULL",
+        0, NULL);
+    if (orphans == NULL)
+        return ledger_db_last_error(ledger);
+    bool has_orphans = !PQgetisnull(orphans, 0, 0);
+    int64_t orphan_seq = has_orphans ? ledger_db_int64(orphans, 0, 0) : 0;
+    PQclear(orphans);
+    if (has_orphans) {
+        verify_fail(result, orphan_seq, "postings without an entry");
+        return LEDGER_OK;
+    }
     PGresult *balances = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total "
@@ -144,7 +158,7 @@ static enum ledger_err verify_derived(struct ledger *ledger, int64_t last_seq,
         "WHERE a.balance <> coalesce(p.total, 0) ORDER BY a.id LIMIT 1",
         0, NULL);
     if (balances == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     if (PQntuples(balances) > 0) {
         char reason[96];
         snprintf(reason, sizeof reason, "cached balance of account %s differs from its postings",
@@ -170,7 +184,7 @@ static enum ledger_err verify_from_head(struct ledger *ledger, const struct ledg
     PGresult *row =
         ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT hash FROM entries WHERE seq = $1", 1, params);
     if (row == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     uint8_t stored[LEDGER_HASH_SIZE];
     bool same = PQntuples(row) == 1 && ledger_db_bytea(stored, sizeof stored, row, 0, 0) == LEDGER_OK &&
                 memcmp(stored, from->hash, LEDGER_HASH_SIZE) == 0;
@@ -215,7 +229,7 @@ enum ledger_err ledger_head_current(struct ledger *ledger, struct ledger_head *h
     PGresult *row = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0,
                                    NULL);
     if (row == NULL)
-        return LEDGER_ERR_DB;
+        return ledger_db_last_error(ledger);
     memset(head, 0, sizeof *head);
     enum ledger_err err = LEDGER_ERR_DB;
     if (PQntuples(row) == 1) {

@@ -116,6 +116,9 @@ void recon_buffer_free(struct recon_buffer *buffer);
 bool recon_utf8_valid(const char *text, size_t length);
 /* Characters (code points) of valid UTF-8 text. */
 size_t recon_utf8_length(const char *text, size_t length);
+/* Cuts a NUL-terminated string at its first invalid UTF-8 byte (a sequence
+ * split by truncation, or foreign bytes), so that it is valid UTF-8. */
+void recon_utf8_trim(char *text);
 
 /* ---- reading lines of a buffer or a file ---- */
 
@@ -166,8 +169,7 @@ enum recon_err recon_converter_init(struct recon_converter *converter, const cha
  * Invalid bytes are RECON_ERR_ENCODING with line_number. */
 enum recon_err recon_converter_line(struct recon_converter *converter, const char *line,
                                     size_t length, uint64_t line_number, const char **out,
-                                    size_t *out_length,
-                                    struct recon_error *error) RECON_MUST_CHECK;
+                                    size_t *out_length, struct recon_error *error) RECON_MUST_CHECK;
 void recon_converter_close(struct recon_converter *converter);
 
 #endif

@@ -69,13 +69,18 @@ enum recon_err recon_fail(struct recon_error *error, enum recon_err code, uint64
 {
     va_list arguments;
 
-    if (error == NULL)
-        return code;
-    error->code = code;
-    error->line = line;
-    snprintf(error->path, sizeof error->path, "%s", path != NULL ? path : "");
     va_start(arguments, format);
-    vsnprintf(error->message, sizeof error->message, format, arguments);
+    if (error != NULL) {
+        error->code = code;
+        error->line = line;
+        snprintf(error->path, sizeof error->path, "%s", path != NULL ? path : "");
+        /* The analyzer loses va_start when it inlines this variadic call. */
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
+        vsnprintf(error->message, sizeof error->message, format, arguments);
+        /* Truncation (or text from the file) must not leave broken UTF-8. */
+        recon_utf8_trim(error->path);
+        recon_utf8_trim(error->message);
+    }
     va_end(arguments);
     return code;
 }
@@ -289,9 +294,8 @@ enum recon_err recon_builder_add_line(struct recon_builder *builder, struct reco
                           "file has more than %zu statement lines",
                           builder->limits.lines_per_file_max);
     if (statement->line_count == statement->storage->line_capacity) {
-        size_t capacity = statement->storage->line_capacity == 0
-                              ? 16
-                              : statement->storage->line_capacity * 2;
+        size_t capacity =
+            statement->storage->line_capacity == 0 ? 16 : statement->storage->line_capacity * 2;
         if (capacity > builder->limits.lines_per_statement_max)
             capacity = builder->limits.lines_per_statement_max;
         struct recon_line *lines = realloc(statement->lines, capacity * sizeof *lines);
@@ -315,7 +319,8 @@ const char *recon_builder_text(struct recon_builder *builder, const char *text, 
 
 /* ---- fingerprints ---- */
 
-#define FINGERPRINT_BYTES 16
+#define FINGERPRINT_BYTES 16u
+_Static_assert(2 * FINGERPRINT_BYTES + 1 == RECON_FINGERPRINT_SIZE, "hex digits and a NUL");
 
 struct fingerprint_row {
     unsigned char hash[FINGERPRINT_BYTES];
@@ -348,8 +353,7 @@ static void hash_int64(crypto_generichash_state *state, int64_t value)
 
 /* The hash of what identifies a line, without its occurrence count. */
 static void fingerprint_base(unsigned char out[FINGERPRINT_BYTES],
-                             const struct recon_statement *statement,
-                             const struct recon_line *line)
+                             const struct recon_statement *statement, const struct recon_line *line)
 {
     crypto_generichash_state state;
     crypto_generichash_init(&state, NULL, 0, FINGERPRINT_BYTES);
@@ -390,7 +394,7 @@ static void fingerprint_final(struct recon_line *line, const unsigned char base[
         line->fingerprint[2 * index] = hex[hash[index] >> 4];
         line->fingerprint[2 * index + 1] = hex[hash[index] & 0x0f];
     }
-    line->fingerprint[2 * FINGERPRINT_BYTES] = '\0';
+    line->fingerprint[RECON_FINGERPRINT_SIZE - 1] = '\0';
 }
 
 static enum recon_err statement_fingerprint(struct recon_statement *statement,
@@ -536,11 +540,11 @@ enum recon_err recon_statement_check(const struct recon_statement *statement,
     if (statement == NULL)
         return recon_fail(error, RECON_ERR_INVALID_ARGUMENT, 0, "", "no statement");
     if (!statement->opening.present)
-        return recon_fail(error, RECON_ERR_MISSING_FIELD, statement->source_line,
-                          "opening balance", "statement has no opening balance");
+        return recon_fail(error, RECON_ERR_MISSING_FIELD, statement->source_line, "opening balance",
+                          "statement has no opening balance");
     if (!statement->closing.present)
-        return recon_fail(error, RECON_ERR_MISSING_FIELD, statement->source_line,
-                          "closing balance", "statement has no closing balance");
+        return recon_fail(error, RECON_ERR_MISSING_FIELD, statement->source_line, "closing balance",
+                          "statement has no closing balance");
     enum recon_err err = check_currencies(statement, error);
     if (err != RECON_OK)
         return err;

@@ -104,8 +104,8 @@ struct recon_limits {
 
 #define RECON_DATE_NONE INT32_MIN
 
-#define RECON_CURRENCY_SIZE 4         /* "CNY" + NUL */
-#define RECON_FINGERPRINT_SIZE 33     /* 32 hex digits + NUL */
+#define RECON_CURRENCY_SIZE 4     /* "CNY" + NUL */
+#define RECON_FINGERPRINT_SIZE 33 /* 32 hex digits + NUL */
 
 enum recon_format {
     RECON_FORMAT_CAMT053 = 1,
@@ -176,9 +176,9 @@ struct recon_statement {
     enum recon_format format;
     uint64_t source_line; /* input line where the statement begins */
 
-    const char *account_id;   /* camt Acct/Id/IBAN or Othr/Id, MT940 :25:, CSV mapping */
-    const char *statement_id; /* camt Stmt/Id, MT940 :20:, "" for CSV */
-    const char *sequence;     /* camt ElctrncSeqNb, MT940 :28C: */
+    const char *account_id;             /* camt Acct/Id/IBAN or Othr/Id, MT940 :25:, CSV mapping */
+    const char *statement_id;           /* camt Stmt/Id, MT940 :20:, "" for CSV */
+    const char *sequence;               /* camt ElctrncSeqNb, MT940 :28C: */
     char currency[RECON_CURRENCY_SIZE]; /* the account's currency (camt Acct/Ccy,
                                            else the opening balance's) */
     struct recon_balance opening;       /* camt OPBD (else PRCD), MT940 :60F:/:60M: */
@@ -186,7 +186,7 @@ struct recon_statement {
 
     struct recon_line *lines;
     size_t line_count;
-    int64_t lines_sum_minor;   /* sum of lines[].amount_minor, overflow-checked */
+    int64_t lines_sum_minor;    /* sum of lines[].amount_minor, overflow-checked */
     size_t skipped_entry_count; /* camt entries not booked (Sts PDNG, INFO) and left out */
 
     struct recon_statement_storage *storage;

@@ -173,95 +173,88 @@ CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON postings
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON postings
     FOR EACH STATEMENT EXECUTE FUNCTION cl_refuse_change();
 
--- A posting must match its account's currency, may not touch a closed
--- account, and moves the account's cached balance (whose CHECK refuses a
--- negative case balance). SECURITY DEFINER: the application role cannot
--- write balances itself.
-CREATE FUNCTION cl_posting_apply() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public AS $$
+-- Postings move the accounts' cached balances, once per statement and
+-- account (set-based: a batch of entries updates the hot custody account
+-- once). The CHECK on accounts.balance then refuses a negative case
+-- balance. A posting must match its account's currency and may not touch a
+-- closed account.
+CREATE FUNCTION cl_postings_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    account_status text;
-    account_currency char(3);
+    bad record;
 BEGIN
-    UPDATE accounts SET balance = balance + NEW.amount
-        WHERE id = NEW.account_id
-        RETURNING status, currency INTO account_status, account_currency;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'posting to unknown account %', NEW.account_id
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    IF account_status = 'closed' THEN
-        RAISE EXCEPTION 'posting to closed account %', NEW.account_id
+    SELECT n.account_id, a.status, a.currency, n.currency AS posted INTO bad
+        FROM new_postings n LEFT JOIN accounts a ON a.id = n.account_id
+        WHERE a.id IS NULL OR a.status = 'closed' OR a.currency <> n.currency
+        LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'posting to account % refused (status %, currency % vs %)',
+            bad.account_id, bad.status, bad.currency, bad.posted
             USING ERRCODE = 'check_violation';
     END IF;
-    IF account_currency <> NEW.currency THEN
-        RAISE EXCEPTION 'posting currency % differs from account % currency %',
-            NEW.currency, NEW.account_id, account_currency
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
+    UPDATE accounts a SET balance = a.balance + d.delta
+        FROM (SELECT account_id, sum(amount)::bigint AS delta FROM new_postings
+              GROUP BY account_id) AS d
+        WHERE a.id = d.account_id;
+    RETURN NULL;
 END
 $$;
 CREATE TRIGGER postings_apply AFTER INSERT ON postings
-    FOR EACH ROW EXECUTE FUNCTION cl_posting_apply();
+    REFERENCING NEW TABLE AS new_postings
+    FOR EACH STATEMENT EXECUTE FUNCTION cl_postings_apply();
 
--- At commit: every entry touched has at least two postings summing to zero
--- per currency.
-CREATE FUNCTION cl_check_entry_balanced(entry bigint) RETURNS void LANGUAGE plpgsql AS $$
+-- At commit: every entry has at least two postings summing to zero per
+-- currency (a deferred constraint trigger: postings follow their entry).
+CREATE FUNCTION cl_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     posting_count bigint;
     unbalanced_count bigint;
 BEGIN
-    SELECT count(*) INTO posting_count FROM postings WHERE entry_seq = entry;
-    IF posting_count < 2 THEN
-        RAISE EXCEPTION 'entry % has % postings (at least 2 needed)', entry, posting_count
+    SELECT coalesce(sum(n), 0), count(*) FILTER (WHERE total <> 0)
+        INTO posting_count, unbalanced_count
+        FROM (SELECT sum(amount) AS total, count(*) AS n FROM postings
+              WHERE entry_seq = NEW.seq GROUP BY currency) AS per_currency;
+    IF posting_count < 2 OR unbalanced_count > 0 THEN
+        RAISE EXCEPTION 'entry % postings are missing or do not sum to zero', NEW.seq
             USING ERRCODE = 'check_violation';
     END IF;
-    SELECT count(*) INTO unbalanced_count FROM (
-        SELECT currency FROM postings WHERE entry_seq = entry
-        GROUP BY currency HAVING sum(amount) <> 0) AS u;
-    IF unbalanced_count > 0 THEN
-        RAISE EXCEPTION 'entry % postings do not sum to zero', entry
-            USING ERRCODE = 'check_violation';
-    END IF;
-END
-$$;
-CREATE FUNCTION cl_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM cl_check_entry_balanced(NEW.seq);
-    RETURN NULL;
-END
-$$;
-CREATE FUNCTION cl_posting_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM cl_check_entry_balanced(NEW.entry_seq);
     RETURN NULL;
 END
 $$;
 CREATE CONSTRAINT TRIGGER entries_balanced AFTER INSERT ON entries
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cl_entry_balanced();
-CREATE CONSTRAINT TRIGGER postings_balanced AFTER INSERT ON postings
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cl_posting_balanced();
 
--- Entries follow the head: seq = head + 1 and prev_hash = head hash; the head
--- moves with each entry.
-CREATE FUNCTION cl_entry_chain() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public AS $$
+-- Entries follow the head: the new entries continue the chain from the head
+-- without gaps (seq head+1, head+2, ...; each prev_hash the hash before it),
+-- and the head moves to the last of them.
+CREATE FUNCTION cl_entries_chain() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    head_seq bigint;
-    head_hash bytea;
+    head record;
+    broken bigint;
+    last record;
 BEGIN
-    SELECT seq, hash INTO head_seq, head_hash FROM chain_head FOR UPDATE;
-    IF NEW.seq <> head_seq + 1 OR NEW.prev_hash <> head_hash THEN
-        RAISE EXCEPTION 'entry % does not follow the chain head %', NEW.seq, head_seq
+    SELECT seq, hash INTO head FROM chain_head FOR UPDATE;
+    SELECT n.seq INTO broken FROM (
+        SELECT seq, prev_hash,
+               lag(hash) OVER (ORDER BY seq) AS previous_hash,
+               row_number() OVER (ORDER BY seq) AS position
+        FROM new_entries) AS n
+    WHERE n.seq <> head.seq + n.position
+       OR n.prev_hash <> coalesce(n.previous_hash, head.hash)
+    ORDER BY n.seq LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'entry % does not continue the chain from head %', broken, head.seq
             USING ERRCODE = 'serialization_failure';
     END IF;
-    UPDATE chain_head SET seq = NEW.seq, hash = NEW.hash;
-    RETURN NEW;
+    SELECT seq, hash INTO last FROM new_entries ORDER BY seq DESC LIMIT 1;
+    IF FOUND THEN
+        UPDATE chain_head SET seq = last.seq, hash = last.hash;
+    END IF;
+    RETURN NULL;
 END
 $$;
-CREATE TRIGGER entries_chain BEFORE INSERT ON entries
-    FOR EACH ROW EXECUTE FUNCTION cl_entry_chain();
+CREATE TRIGGER entries_chain AFTER INSERT ON entries
+    REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION cl_entries_chain();
 
 -- A booking transaction's first step: wait for the head and read it. The
 -- application role may lock the head but not move it itself.
@@ -301,8 +294,8 @@ CREATE TRIGGER disbursements_no_delete BEFORE DELETE ON disbursements
 
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO caseledger_app;
-GRANT INSERT ON entries, postings, idempotency, disbursements, applicants,
-                signing_keys, users TO caseledger_app;
+-- Entries and postings are written only through cl_book_batch (migration 002).
+GRANT INSERT ON idempotency, disbursements, applicants, signing_keys, users TO caseledger_app;
 GRANT INSERT (kind, currency, case_no, case_no_norm, payin_no, court, title,
               access_code_hash, bank_account_no, bank_name) ON accounts TO caseledger_app;
 GRANT UPDATE (status) ON accounts TO caseledger_app;

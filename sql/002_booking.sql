@@ -1,154 +1,171 @@
--- caseledger migration 002: cl_book, the one call that books a sealed entry.
+-- caseledger migration 002: cl_book_batch, the one way entries are booked.
 --
--- The application seals an entry (seq, prev_hash, hash, Ed25519 signature)
--- against the head it has locked with cl_chain_lock(), then calls cl_book in
--- the same transaction. cl_book checks everything that depends on current
--- state and either books the entry completely or changes nothing and
--- answers with a code:
---   ok, replay (idempotency key seen with this request), idempotency_conflict,
---   stale (the head moved: reseal and call again), unknown_account,
---   currency_mismatch, account_closed, account_frozen, insufficient_funds,
---   already_reversed, unknown_disbursement, bad_state, same_user.
--- Constraints and triggers of migration 001 stay the backstop: if the code
--- here were wrong, the transaction fails instead of booking bad data.
+-- The application locks the chain head (cl_chain_lock), seals a batch of
+-- entries onto it (seq, prev_hash, hash, Ed25519 signature: done in C with
+-- the signing key, which the database never sees), and calls cl_book_batch
+-- once for the whole batch in the same transaction. cl_book_batch checks,
+-- set-based and in batch order, everything that depends on current state.
+-- If every entry passes it books them all (entries, postings, idempotency
+-- records, disbursement state) and answers (NULL, 'ok'); otherwise it books
+-- nothing and answers the 1-based index of the first entry that fails and
+-- why: stale (the head moved), forbidden (the actor is not an enabled user
+-- with one of the entry's allowed roles), unknown_account, currency_mismatch,
+-- account_closed, account_frozen, insufficient_funds, already_reversed,
+-- unknown_disbursement, bad_state, same_user. The application drops that
+-- entry, reseals the rest and calls again.
+--
+-- Idempotency keys are looked up by the application before sealing (a
+-- replayed request is not sealed at all); the primary key on idempotency is
+-- the backstop against a concurrent twin.
+--
+-- The batch is one jsonb document:
+--   {"head_seq": n, "head_hash": hex,
+--    "entries": [{"i", "seq", "kind", "created_at_us", "actor", "reverses_seq",
+--                 "value_date", "bank_ref", "memo", "key_id", "prev_hash", "hash",
+--                 "signature", "roles" (allowed roles, comma-separated), "idem_key", "idem_op", "idem_hash", "object_id",
+--                 "disbursement_id", "disbursement_from", "disbursement_to"}],
+--    "postings": [{"i", "o", "a", "m", "c"}]}   (entry index, order, account,
+--                                               amount, currency)
 
-CREATE FUNCTION cl_book(
-    p_seq bigint, p_prev_hash bytea, p_kind text, p_created_at_us bigint, p_actor text,
-    p_reverses_seq bigint, p_value_date date, p_bank_ref text, p_memo text, p_key_id text,
-    p_hash bytea, p_signature bytea,
-    p_accounts bigint[], p_amounts bigint[], p_currencies text[],
-    p_idem_key text, p_idem_op text, p_idem_hash bytea, p_object_id bigint,
-    p_disbursement_id bigint, p_disbursement_from text, p_disbursement_to text,
-    OUT code text, OUT booked_seq bigint, OUT object_id bigint)
-LANGUAGE plpgsql AS $$
-DECLARE
-    found_hash bytea;
-    found_seq bigint;
-    found_object bigint;
-    head record;
-    acc record;
-    distinct_count int;
-    locked_count int;
-    disb record;
+CREATE FUNCTION cl_batch_entries(p_batch jsonb) RETURNS TABLE (
+    i int, seq bigint, kind text, created_at_us bigint, actor text, reverses_seq bigint,
+    value_date date, bank_ref text, memo text, key_id text, prev_hash text, hash text,
+    signature text, roles text, idem_key text, idem_op text, idem_hash text, object_id bigint,
+    disbursement_id bigint, disbursement_from text, disbursement_to text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT * FROM jsonb_to_recordset(p_batch -> 'entries') AS x (
+        i int, seq bigint, kind text, created_at_us bigint, actor text, reverses_seq bigint,
+        value_date date, bank_ref text, memo text, key_id text, prev_hash text, hash text,
+        signature text, roles text, idem_key text, idem_op text, idem_hash text,
+        object_id bigint, disbursement_id bigint, disbursement_from text, disbursement_to text)
+$$;
+
+CREATE FUNCTION cl_batch_postings(p_batch jsonb) RETURNS TABLE (
+    i int, o int, a bigint, m bigint, c text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT * FROM jsonb_to_recordset(p_batch -> 'postings') AS x (i int, o int, a bigint,
+                                                                   m bigint, c text)
+$$;
+
+-- The first entry of the batch that a rule refuses, or no row.
+CREATE FUNCTION cl_batch_first_failure(p_batch jsonb, OUT failed_index int, OUT code text)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
 BEGIN
-    booked_seq := NULL;
-    object_id := p_object_id;
+    WITH e AS (SELECT * FROM cl_batch_entries(p_batch)),
+    actor_failures AS (
+        SELECT e.i, 'forbidden' AS code, 0 AS priority FROM e
+        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.name = e.actor AND NOT u.disabled
+                                                  AND u.role = ANY (string_to_array(e.roles, ',')))),
+    net AS (
+        SELECT p.i, p.a, sum(p.m) AS m, min(p.c) AS c FROM cl_batch_postings(p_batch) p
+        GROUP BY p.i, p.a),
+    running AS (
+        SELECT net.i, net.a, net.m, net.c, e.kind, acc.id IS NULL AS missing,
+               acc.kind AS account_kind, acc.status, acc.currency,
+               acc.balance + sum(net.m) OVER (PARTITION BY net.a ORDER BY net.i) AS balance_after
+        FROM net JOIN e ON e.i = net.i LEFT JOIN accounts acc ON acc.id = net.a),
+    account_failures AS (
+        SELECT i, 2 AS priority, CASE
+            WHEN missing THEN 'unknown_account'
+            WHEN currency <> c THEN 'currency_mismatch'
+            WHEN status = 'closed' THEN 'account_closed'
+            WHEN account_kind = 'case' AND m > 0 AND status = 'frozen'
+                 AND kind IN ('disbursement', 'transfer') THEN 'account_frozen'
+            WHEN account_kind = 'case' AND balance_after > 0 THEN 'insufficient_funds'
+            END AS code
+        FROM running),
+    reversal_failures AS (
+        SELECT e.i, 'already_reversed' AS code, 1 AS priority FROM e
+        WHERE e.reverses_seq IS NOT NULL AND (
+            EXISTS (SELECT 1 FROM entries x WHERE x.reverses_seq = e.reverses_seq)
+            OR EXISTS (SELECT 1 FROM e AS earlier
+                       WHERE earlier.reverses_seq = e.reverses_seq AND earlier.i < e.i))),
+    disbursement_rows AS (
+        SELECT e.i, e.actor, e.disbursement_from, e.disbursement_to, d.id IS NULL AS missing,
+               d.status, d.requested_by,
+               row_number() OVER (PARTITION BY e.disbursement_id ORDER BY e.i) AS nth
+        FROM e LEFT JOIN disbursements d ON d.id = e.disbursement_id
+        WHERE e.disbursement_id IS NOT NULL),
+    disbursement_failures AS (
+        SELECT i, 1 AS priority, CASE
+            WHEN missing THEN 'unknown_disbursement'
+            WHEN status <> disbursement_from OR nth > 1 THEN 'bad_state'
+            WHEN disbursement_to = 'approved' AND requested_by = actor THEN 'same_user'
+            END AS code
+        FROM disbursement_rows)
+    -- Within one entry: who may act, then the state of what it acts on,
+    -- then the money.
+    SELECT failures.i, failures.code FROM (
+        SELECT i, code, priority FROM actor_failures
+        UNION ALL SELECT i, code, priority FROM account_failures
+        UNION ALL SELECT i, code, priority FROM reversal_failures
+        UNION ALL SELECT i, code, priority FROM disbursement_failures) AS failures
+    WHERE failures.code IS NOT NULL
+    ORDER BY failures.i, failures.priority LIMIT 1
+    INTO failed_index, code;
+END
+$$;
 
-    IF p_idem_key IS NOT NULL THEN
-        SELECT i.request_hash, i.entry_seq, i.object_id INTO found_hash, found_seq, found_object
-            FROM idempotency i WHERE i.key = p_idem_key;
-        IF FOUND THEN
-            booked_seq := found_seq;
-            object_id := found_object;
-            code := CASE WHEN found_hash = p_idem_hash THEN 'replay' ELSE 'idempotency_conflict' END;
-            RETURN;
-        END IF;
-    END IF;
-
-    SELECT * INTO head FROM cl_chain_lock();
-    IF head.seq + 1 <> p_seq OR head.hash <> p_prev_hash THEN
+CREATE FUNCTION cl_book_batch(p_batch jsonb, OUT failed_index int, OUT code text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    head record;
+BEGIN
+    failed_index := NULL;
+    code := 'ok';
+    SELECT c.seq, c.hash INTO head FROM chain_head c FOR UPDATE;
+    IF head.seq <> (p_batch ->> 'head_seq')::bigint
+       OR head.hash <> decode(p_batch ->> 'head_hash', 'hex') THEN
+        failed_index := 1;
         code := 'stale';
-        booked_seq := head.seq;
         RETURN;
     END IF;
+    -- Lock what the rules read, in id order (no deadlocks between bookers);
+    -- NO KEY UPDATE leaves foreign-key checks of other transactions alone.
+    PERFORM 1 FROM accounts
+        WHERE id = ANY (ARRAY(SELECT p.a FROM cl_batch_postings(p_batch) p))
+        ORDER BY id FOR NO KEY UPDATE;
+    PERFORM 1 FROM disbursements
+        WHERE id = ANY (ARRAY(SELECT e.disbursement_id FROM cl_batch_entries(p_batch) e
+                              WHERE e.disbursement_id IS NOT NULL))
+        ORDER BY id FOR NO KEY UPDATE;
 
-    -- Lock the accounts in id order (no deadlocks between bookings).
-    SELECT count(DISTINCT a) INTO distinct_count FROM unnest(p_accounts) AS a;
-    WITH locked AS (
-        SELECT id FROM accounts WHERE id = ANY (p_accounts) ORDER BY id FOR UPDATE)
-    SELECT count(*) INTO locked_count FROM locked;
-    IF locked_count <> distinct_count THEN
-        code := 'unknown_account';
+    SELECT f.failed_index, f.code INTO failed_index, code FROM cl_batch_first_failure(p_batch) f;
+    IF failed_index IS NOT NULL THEN
         RETURN;
     END IF;
-
-    FOR acc IN
-        SELECT a.id, a.kind, a.status, a.currency, a.balance, x.net, x.currency AS posted_currency
-        FROM (SELECT u.account_id, sum(u.amount) AS net, min(u.currency) AS currency,
-                     max(u.currency) AS currency_max
-              FROM unnest(p_accounts, p_amounts, p_currencies) AS u(account_id, amount, currency)
-              GROUP BY u.account_id) AS x
-        JOIN accounts a ON a.id = x.account_id
-        ORDER BY a.id
-    LOOP
-        IF acc.currency <> acc.posted_currency THEN
-            code := 'currency_mismatch';
-            RETURN;
-        END IF;
-        IF acc.status = 'closed' THEN
-            code := 'account_closed';
-            RETURN;
-        END IF;
-        IF acc.kind = 'case' AND acc.net > 0 THEN
-            IF acc.status = 'frozen' AND p_kind IN ('disbursement', 'transfer') THEN
-                code := 'account_frozen';
-                RETURN;
-            END IF;
-            IF acc.balance + acc.net > 0 THEN
-                code := 'insufficient_funds';
-                RETURN;
-            END IF;
-        END IF;
-    END LOOP;
-
-    IF p_reverses_seq IS NOT NULL THEN
-        PERFORM 1 FROM entries e WHERE e.reverses_seq = p_reverses_seq;
-        IF FOUND THEN
-            code := 'already_reversed';
-            RETURN;
-        END IF;
-    END IF;
-
-    IF p_disbursement_id IS NOT NULL THEN
-        SELECT d.status, d.requested_by INTO disb FROM disbursements d
-            WHERE d.id = p_disbursement_id FOR UPDATE;
-        IF NOT FOUND THEN
-            code := 'unknown_disbursement';
-            RETURN;
-        END IF;
-        IF disb.status <> p_disbursement_from THEN
-            code := 'bad_state';
-            RETURN;
-        END IF;
-        IF p_disbursement_to = 'approved' AND disb.requested_by = p_actor THEN
-            code := 'same_user';
-            RETURN;
-        END IF;
-    END IF;
+    code := 'ok';
 
     INSERT INTO entries (seq, kind, created_at_us, actor, reverses_seq, value_date, bank_ref,
                          memo, key_id, prev_hash, hash, signature)
-    VALUES (p_seq, p_kind, p_created_at_us, p_actor, p_reverses_seq, p_value_date,
-            coalesce(p_bank_ref, ''), coalesce(p_memo, ''), p_key_id, p_prev_hash, p_hash,
-            p_signature);
+    SELECT e.seq, e.kind, e.created_at_us, e.actor, e.reverses_seq, e.value_date,
+           coalesce(e.bank_ref, ''), coalesce(e.memo, ''), e.key_id, decode(e.prev_hash, 'hex'),
+           decode(e.hash, 'hex'), decode(e.signature, 'hex')
+    FROM cl_batch_entries(p_batch) e ORDER BY e.i;
+
     INSERT INTO postings (entry_seq, idx, account_id, amount, currency)
-    SELECT p_seq, (u.ord - 1)::smallint, u.account_id, u.amount, u.currency
-    FROM unnest(p_accounts, p_amounts, p_currencies) WITH ORDINALITY
-         AS u(account_id, amount, currency, ord);
+    SELECT e.seq, p.o::smallint, p.a, p.m, p.c
+    FROM cl_batch_postings(p_batch) p JOIN cl_batch_entries(p_batch) e ON e.i = p.i;
 
-    IF p_disbursement_id IS NOT NULL THEN
-        UPDATE disbursements d SET
-            status = p_disbursement_to,
-            decided_by = CASE WHEN p_disbursement_to = 'approved' THEN p_actor ELSE d.decided_by END,
-            decided_at = CASE WHEN p_disbursement_to = 'approved' THEN now() ELSE d.decided_at END,
-            approve_seq = CASE WHEN p_disbursement_to = 'approved' THEN p_seq ELSE d.approve_seq END,
-            settle_seq = CASE WHEN p_disbursement_to = 'paid' THEN p_seq ELSE d.settle_seq END,
-            paid_at = CASE WHEN p_disbursement_to = 'paid' THEN now() ELSE d.paid_at END,
-            return_seq = CASE WHEN p_disbursement_to = 'returned' THEN p_seq ELSE d.return_seq END,
-            returned_at = CASE WHEN p_disbursement_to = 'returned' THEN now() ELSE d.returned_at END,
-            bank_ref = CASE WHEN p_disbursement_to IN ('paid', 'returned') THEN p_bank_ref
-                            ELSE d.bank_ref END
-        WHERE d.id = p_disbursement_id;
-    END IF;
+    INSERT INTO idempotency (key, operation, request_hash, entry_seq, object_id)
+    SELECT e.idem_key, e.idem_op, decode(e.idem_hash, 'hex'), e.seq, e.object_id
+    FROM cl_batch_entries(p_batch) e WHERE e.idem_key IS NOT NULL;
 
-    IF p_idem_key IS NOT NULL THEN
-        INSERT INTO idempotency (key, operation, request_hash, entry_seq, object_id)
-        VALUES (p_idem_key, p_idem_op, p_idem_hash, p_seq, p_object_id);
-    END IF;
-
-    code := 'ok';
-    booked_seq := p_seq;
+    UPDATE disbursements d SET
+        status = e.disbursement_to,
+        decided_by = CASE WHEN e.disbursement_to = 'approved' THEN e.actor ELSE d.decided_by END,
+        decided_at = CASE WHEN e.disbursement_to = 'approved' THEN now() ELSE d.decided_at END,
+        approve_seq = CASE WHEN e.disbursement_to = 'approved' THEN e.seq ELSE d.approve_seq END,
+        settle_seq = CASE WHEN e.disbursement_to = 'paid' THEN e.seq ELSE d.settle_seq END,
+        paid_at = CASE WHEN e.disbursement_to = 'paid' THEN now() ELSE d.paid_at END,
+        return_seq = CASE WHEN e.disbursement_to = 'returned' THEN e.seq ELSE d.return_seq END,
+        returned_at = CASE WHEN e.disbursement_to = 'returned' THEN now() ELSE d.returned_at END,
+        bank_ref = CASE WHEN e.disbursement_to IN ('paid', 'returned') THEN e.bank_ref
+                        ELSE d.bank_ref END
+    FROM cl_batch_entries(p_batch) e
+    WHERE d.id = e.disbursement_id;
 END
 $$;
-REVOKE ALL ON FUNCTION cl_book FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cl_book TO caseledger_app;
+REVOKE ALL ON FUNCTION cl_book_batch(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cl_book_batch(jsonb) TO caseledger_app;
