@@ -18,6 +18,14 @@
 
 #include <jansson.h>
 
+/* A booker's belief about the chain head (the committer keeps it between
+ * batches, so that a batch needs one round trip). */
+struct head_belief {
+    bool known;
+    int64_t seq;
+    uint8_t hash[LEDGER_HASH_SIZE];
+};
+
 struct ledger_committer {
     struct ledger *ledger; /* owns: its own connection and signer */
     pthread_t thread;
@@ -29,6 +37,8 @@ struct ledger_committer {
     size_t queue_count;
     bool stopping;
     struct ledger_booking_request *batch[LEDGER_BATCH_MAX]; /* committer thread only */
+    struct head_belief head;                                  /* committer thread only */
+    struct ledger_committer_stats stats;                      /* guarded by mutex */
 };
 
 /* A booking request's progress through one batch. */
@@ -37,6 +47,9 @@ enum slot_state { SLOT_PENDING, SLOT_DEFERRED, SLOT_SEALED, SLOT_DONE };
 struct batch {
     struct ledger_booking_request **requests;
     size_t count;
+    int64_t book_us;
+    bool head_known; /* head_seq/head_hash are believed current */
+    bool locked;     /* a transaction is open and holds the head */
     enum slot_state state[LEDGER_BATCH_MAX];
     int64_t head_seq;
     uint8_t head_hash[LEDGER_HASH_SIZE];
@@ -66,78 +79,28 @@ static enum ledger_err book_code_err(const char *code)
     return LEDGER_ERR_DB;
 }
 
-static enum ledger_err lock_head(struct ledger *ledger, struct batch *batch)
-{
-    PGresult *result =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM cl_chain_lock()", 0, NULL);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    enum ledger_err err = LEDGER_ERR_DB;
-    if (PQntuples(result) == 1) {
-        batch->head_seq = ledger_db_int64(result, 0, 0);
-        err = ledger_db_bytea(batch->head_hash, LEDGER_HASH_SIZE, result, 0, 1);
-    }
-    PQclear(result);
-    return err;
-}
-
 static void resolve(struct batch *batch, size_t index, enum ledger_err err)
 {
     batch->requests[index]->err = err;
     batch->state[index] = SLOT_DONE;
 }
 
-/* Answers the requests whose idempotency key is already recorded (replay or
- * conflict) and defers a second request with a key the batch already
- * carries (it is answered as a replay in the next round). */
-static enum ledger_err answer_known_keys(struct ledger *ledger, struct batch *batch)
+/* Marks the unresolved requests pending, deferring a second request with a
+ * key the round already carries: it is answered (as a replay) in the next
+ * round, once the first one is recorded. */
+static void defer_duplicates(struct batch *batch)
 {
-    json_t *keys = json_array();
     for (size_t i = 0; i < batch->count; i++) {
         if (batch->state[i] == SLOT_DONE)
             continue;
-        batch->state[i] = SLOT_PENDING;
-        json_array_append_new(keys, json_string(batch->requests[i]->idempotency_key));
-    }
-    char *keys_text = json_dumps(keys, JSON_COMPACT);
-    json_decref(keys);
-    if (keys_text == NULL)
-        return LEDGER_ERR_NOMEM;
-    const char *params[1] = {keys_text};
-    PGresult *result = ledger_db_exec(
-        ledger, PGRES_TUPLES_OK,
-        "SELECT key, request_hash, entry_seq, object_id FROM idempotency "
-        "WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))",
-        1, params);
-    free(keys_text);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    int rows = PQntuples(result);
-    for (size_t i = 0; i < batch->count; i++) {
-        struct ledger_booking_request *request = batch->requests[i];
-        if (batch->state[i] == SLOT_DONE)
-            continue;
-        for (int row = 0; row < rows; row++) {
-            if (strcmp(PQgetvalue(result, row, 0), request->idempotency_key) != 0)
-                continue;
-            uint8_t stored[LEDGER_HASH_SIZE];
-            if (ledger_db_bytea(stored, sizeof stored, result, row, 1) != LEDGER_OK ||
-                sodium_memcmp(stored, request->request_hash, LEDGER_HASH_SIZE) != 0) {
-                resolve(batch, i, LEDGER_ERR_IDEMPOTENCY_CONFLICT);
-            } else {
-                request->booking.replayed = true;
-                request->booking.seq = ledger_db_int64(result, row, 2);
-                request->booking.object_id = ledger_db_int64(result, row, 3);
-                resolve(batch, i, LEDGER_OK);
-            }
-        }
+        if (batch->state[i] == SLOT_DEFERRED)
+            batch->state[i] = SLOT_PENDING;
         for (size_t earlier = 0; earlier < i && batch->state[i] == SLOT_PENDING; earlier++)
-            if (batch->state[earlier] == SLOT_PENDING &&
-                strcmp(batch->requests[earlier]->idempotency_key, request->idempotency_key) == 0)
+            if ((batch->state[earlier] == SLOT_PENDING || batch->state[earlier] == SLOT_SEALED) &&
+                strcmp(batch->requests[earlier]->idempotency_key,
+                       batch->requests[i]->idempotency_key) == 0)
                 batch->state[i] = SLOT_DEFERRED;
     }
-    PQclear(result);
-    return LEDGER_OK;
 }
 
 /* Seals the pending requests in order onto the head; a request sealed in
@@ -252,34 +215,6 @@ static char *batch_document(const struct batch *batch)
     return text;
 }
 
-/* Books the sealed requests. *booked is true when all of them were booked;
- * else the first refused one is resolved with its error. */
-static enum ledger_err book_sealed(struct ledger *ledger, struct batch *batch, bool *booked)
-{
-    char *document = batch_document(batch);
-    if (document == NULL)
-        return LEDGER_ERR_NOMEM;
-    const char *params[1] = {document};
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                                      "SELECT failed_index, code FROM cl_book_batch($1::jsonb)", 1,
-                                      params);
-    free(document);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    enum ledger_err err = LEDGER_OK;
-    *booked = PQgetisnull(result, 0, 0);
-    if (!*booked) {
-        int64_t failed = ledger_db_int64(result, 0, 0);
-        const char *code = PQgetvalue(result, 0, 1);
-        if (strcmp(code, "stale") == 0 || failed < 1 || (size_t)failed > batch->count)
-            err = LEDGER_ERR_RETRY; /* we hold the head: cannot happen; start over */
-        else
-            resolve(batch, (size_t)failed - 1, book_code_err(code));
-    }
-    PQclear(result);
-    return err;
-}
-
 static void mark_booked(struct batch *batch)
 {
     for (size_t i = 0; i < batch->count; i++) {
@@ -303,54 +238,208 @@ static bool batch_finished(const struct batch *batch)
     return true;
 }
 
-/* Inside an open transaction: resolves every request of the batch. An
- * error means the transaction must be rolled back and nothing of it
- * counts. */
-static enum ledger_err book_in_transaction(struct ledger *ledger, struct batch *batch)
+/* Sends the statements in one pipeline (one round trip) and collects one
+ * result per statement (the caller clears them). A statement after a
+ * failed one comes back PGRES_PIPELINE_ABORTED. */
+#define PIPELINE_MAX 3
+static enum ledger_err pipeline(struct ledger *ledger, size_t count, const char *const *sql,
+                                const char *const *param, PGresult **results)
 {
-    enum ledger_err err = lock_head(ledger, batch);
-    /* Each round resolves at least one request. */
+    assert(count <= PIPELINE_MAX);
+    enum ledger_err err = LEDGER_OK;
+    if (PQenterPipelineMode(ledger->conn) != 1)
+        return LEDGER_ERR_DB;
+    size_t sent = 0;
+    for (; sent < count; sent++)
+        if (PQsendQueryParams(ledger->conn, sql[sent], param[sent] ? 1 : 0, NULL, &param[sent],
+                              NULL, NULL, 0) != 1)
+            break;
+    if (sent < count || PQpipelineSync(ledger->conn) != 1)
+        err = LEDGER_ERR_DB;
+    for (size_t i = 0; i < count; i++)
+        results[i] = NULL;
+    for (size_t i = 0; i < sent; i++) {
+        results[i] = PQgetResult(ledger->conn);
+        PGresult *end;
+        while ((end = PQgetResult(ledger->conn)) != NULL) /* the NULL after each statement */
+            PQclear(end);
+    }
+    PGresult *sync;
+    while ((sync = PQgetResult(ledger->conn)) != NULL) {
+        bool is_sync = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (is_sync)
+            break;
+    }
+    if (PQexitPipelineMode(ledger->conn) != 1)
+        err = LEDGER_ERR_DB;
+    return err;
+}
+
+static bool result_ok(const PGresult *result)
+{
+    ExecStatusType status = PQresultStatus(result);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+static void clear_results(PGresult **results, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        PQclear(results[i]);
+}
+
+/* BEGIN and lock the head (one round trip): for a booker that does not know
+ * the head, or whose belief was stale. */
+static enum ledger_err lock_round(struct ledger *ledger, struct batch *batch)
+{
+    const char *sql[2] = {"BEGIN", "SELECT seq, hash FROM cl_chain_lock()"};
+    const char *param[2] = {NULL, NULL};
+    PGresult *results[2];
+    enum ledger_err err = pipeline(ledger, 2, sql, param, results);
+    if (err == LEDGER_OK && !(result_ok(results[0]) && result_ok(results[1]) &&
+                              PQntuples(results[1]) == 1))
+        err = ledger_db_error(ledger, result_ok(results[0]) ? results[1] : results[0]);
+    if (err == LEDGER_OK) {
+        batch->locked = true;
+        batch->head_seq = ledger_db_int64(results[1], 0, 0);
+        err = ledger_db_bytea(batch->head_hash, LEDGER_HASH_SIZE, results[1], 0, 1);
+        batch->head_known = err == LEDGER_OK;
+    }
+    clear_results(results, 2);
+    return err;
+}
+
+/* Maps cl_book_batch's answer into the batch. *stale: the head had moved
+ * (another booker); the next round locks it first. */
+static enum ledger_err book_answer(struct batch *batch, const PGresult *result, bool *stale)
+{
+    *stale = false;
+    if (PQgetisnull(result, 0, 0)) {
+        mark_booked(batch);
+        return LEDGER_OK;
+    }
+    int64_t failed = ledger_db_int64(result, 0, 0);
+    const char *code = PQgetvalue(result, 0, 1);
+    if (failed < 1 || (size_t)failed > batch->count)
+        return LEDGER_ERR_DB;
+    struct ledger_booking_request *request = batch->requests[failed - 1];
+    if (strcmp(code, "stale") == 0) {
+        *stale = true;
+        batch->head_known = false;
+    } else if (strcmp(code, "replay") == 0) {
+        request->booking.replayed = true;
+        request->booking.seq = ledger_db_int64(result, 0, 2);
+        request->booking.object_id = ledger_db_int64(result, 0, 3);
+        resolve(batch, (size_t)failed - 1, LEDGER_OK);
+    } else if (strcmp(code, "idempotency_conflict") == 0) {
+        resolve(batch, (size_t)failed - 1, LEDGER_ERR_IDEMPOTENCY_CONFLICT);
+    } else {
+        resolve(batch, (size_t)failed - 1, book_code_err(code));
+    }
+    return LEDGER_OK;
+}
+
+/* Books the sealed requests and commits in one round trip (BEGIN too when
+ * the head is not locked yet: the function locks it and checks it is the
+ * one the entries were sealed on). Refused or replayed requests are
+ * resolved one at a time; the COMMIT then commits nothing. */
+static enum ledger_err book_round(struct ledger *ledger, struct batch *batch, bool *stale)
+{
+    char *document = batch_document(batch);
+    if (document == NULL)
+        return LEDGER_ERR_NOMEM;
+    const char *sql[3] = {"BEGIN",
+                          "SELECT failed_index, code, replay_seq, replay_object_id "
+                          "FROM cl_book_batch($1::jsonb)",
+                          "COMMIT"};
+    const char *param[3] = {NULL, document, NULL};
+    size_t first = batch->locked ? 1 : 0;
+    PGresult *results[3] = {NULL, NULL, NULL};
+    int64_t started_us = ledger_now_us();
+    enum ledger_err err = pipeline(ledger, 3 - first, sql + first, param + first, results + first);
+    batch->book_us += ledger_now_us() - started_us;
+    batch->locked = false;
+    free(document);
+    for (size_t i = first; i < 3 && err == LEDGER_OK; i++)
+        if (!result_ok(results[i]) || (i == 1 && PQntuples(results[i]) != 1))
+            err = ledger_db_error(ledger, results[i]);
+    if (err == LEDGER_OK)
+        err = book_answer(batch, results[1], stale);
+    clear_results(results, 3);
+    return err;
+}
+
+/* Resolves every request of the batch, in one round trip when the head is
+ * known and nothing is refused. An error leaves the connection outside any
+ * transaction; requests booked by an earlier round stay booked. */
+static enum ledger_err book_rounds(struct ledger *ledger, struct batch *batch)
+{
+    enum ledger_err err = LEDGER_OK;
+    /* Each round resolves a request, or finds the head stale (then the next
+     * round holds the lock and cannot find it stale again). */
     for (size_t round = 0; err == LEDGER_OK && !batch_finished(batch); round++) {
-        if (round > batch->count) {
+        if (round > 2 * batch->count + 2) {
             err = LEDGER_ERR_RETRY;
             break;
         }
-        bool booked = false;
-        if ((err = answer_known_keys(ledger, batch)) != LEDGER_OK ||
-            (err = seal_pending(ledger, batch)) != LEDGER_OK)
+        defer_duplicates(batch);
+        if (!batch->head_known && (err = lock_round(ledger, batch)) != LEDGER_OK)
             break;
-        bool any_sealed = false;
-        for (size_t i = 0; i < batch->count; i++)
-            any_sealed = any_sealed || batch->state[i] == SLOT_SEALED;
-        if (!any_sealed)
-            continue;
-        err = book_sealed(ledger, batch, &booked);
-        if (err == LEDGER_OK && booked)
-            mark_booked(batch);
+        if ((err = seal_pending(ledger, batch)) != LEDGER_OK)
+            break;
+        bool stale = false;
+        err = book_round(ledger, batch, &stale);
+    }
+    if (err != LEDGER_OK) {
+        ledger_db_rollback(ledger);
+        batch->head_known = false;
     }
     return err;
 }
 
-/* One transaction for the whole batch. false: it failed as a whole and
- * nothing of it was booked. */
+static void mark_unbooked(struct batch *batch, enum ledger_err err)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->state[i] != SLOT_DONE)
+            resolve(batch, i, err);
+}
+
+/* true when every request was resolved (booked, replayed or refused by a
+ * rule); false when a round failed as a whole: its requests are marked
+ * with the error (err_out) and none of them was booked. head (may be NULL)
+ * is the booker's belief about the chain head, used and updated. */
 static bool book_batch(struct ledger *ledger, struct ledger_booking_request **requests,
-                       size_t count, enum ledger_err *err_out)
+                       size_t count, enum ledger_err *err_out, struct ledger_committer_stats *stats,
+                       struct head_belief *head)
 {
     struct batch batch;
     memset(&batch, 0, sizeof batch);
     batch.requests = requests;
     batch.count = count;
+    if (head != NULL && head->known) {
+        batch.head_known = true;
+        batch.head_seq = head->seq;
+        memcpy(batch.head_hash, head->hash, LEDGER_HASH_SIZE);
+    }
     for (size_t i = 0; i < count; i++) {
         requests[i]->err = LEDGER_ERR_DB;
         requests[i]->booking.replayed = false;
     }
-    enum ledger_err err = ledger_db_begin(ledger);
-    if (err == LEDGER_OK)
-        err = book_in_transaction(ledger, &batch);
-    if (err == LEDGER_OK)
-        err = ledger_db_commit(ledger);
+    int64_t started_us = ledger_now_us();
+    enum ledger_err err = book_rounds(ledger, &batch);
     if (err != LEDGER_OK)
-        ledger_db_rollback(ledger);
+        mark_unbooked(&batch, err);
+    if (head != NULL) {
+        head->known = batch.head_known;
+        head->seq = batch.head_seq;
+        memcpy(head->hash, batch.head_hash, LEDGER_HASH_SIZE);
+    }
+    if (stats != NULL) {
+        stats->batches += 1;
+        stats->requests += (int64_t)count;
+        stats->busy_us += ledger_now_us() - started_us;
+        stats->book_us += batch.book_us;
+    }
     *err_out = err;
     return err == LEDGER_OK;
 }
@@ -359,7 +448,7 @@ static enum ledger_err book_inline(struct ledger *ledger, struct ledger_booking_
 {
     enum ledger_err err = LEDGER_ERR_RETRY;
     for (int attempt = 0; attempt < LEDGER_RETRY_MAX; attempt++) {
-        if (book_batch(ledger, &request, 1, &err))
+        if (book_batch(ledger, &request, 1, &err, NULL, NULL))
             return request->err;
         if (err != LEDGER_ERR_RETRY)
             break;
@@ -391,12 +480,19 @@ static void *committer_main(void *argument)
         }
         pthread_mutex_unlock(&c->mutex);
         enum ledger_err err = LEDGER_OK;
-        if (!book_batch(c->ledger, c->batch, count, &err)) {
-            /* Isolate whatever broke the batch: one transaction each. */
+        struct ledger_committer_stats stats = {0};
+        if (!book_batch(c->ledger, c->batch, count, &err, &stats, &c->head)) {
+            /* Isolate whatever broke the round: one transaction each for the
+             * requests it left unbooked. */
             for (size_t i = 0; i < count; i++)
-                (void)book_inline(c->ledger, c->batch[i]);
+                if (c->batch[i]->err == err)
+                    (void)book_inline(c->ledger, c->batch[i]);
         }
         pthread_mutex_lock(&c->mutex);
+        c->stats.batches += stats.batches;
+        c->stats.requests += (int64_t)count;
+        c->stats.busy_us += stats.busy_us;
+        c->stats.book_us += stats.book_us;
         for (size_t i = 0; i < count; i++)
             ((struct pending *)c->batch[i]->booking_waiter)->done = true;
         pthread_cond_broadcast(&c->finished);
@@ -458,6 +554,13 @@ void ledger_committer_stop(struct ledger_committer *c)
     free(c->queue);
     ledger_close(c->ledger);
     free(c);
+}
+
+void ledger_committer_stats(struct ledger_committer *c, struct ledger_committer_stats *stats)
+{
+    pthread_mutex_lock(&c->mutex);
+    *stats = c->stats;
+    pthread_mutex_unlock(&c->mutex);
 }
 
 void ledger_attach_committer(struct ledger *ledger, struct ledger_committer *committer)

@@ -414,18 +414,23 @@ static size_t anchor_level(const struct camt_parser *parser)
     return SIZE_MAX;
 }
 
-/* "Acct/Id/IBAN" for the current element below its anchor; false when too long. */
+/* "Acct/Id/IBAN" for the current element below its anchor; false when too
+ * long. Built with memcpy: this runs for every element of the file. */
 static bool relative_path(const struct camt_parser *parser, size_t anchor, char *out, size_t size)
 {
     size_t used = 0;
-    out[0] = '\0';
     for (size_t level = anchor + 1; level < parser->depth; level++) {
-        int written = snprintf(out + used, size - used, "%s%s", used > 0 ? "/" : "",
-                               parser->stack[level].name);
-        if (written < 0 || (size_t)written >= size - used)
+        const char *name = parser->stack[level].name;
+        size_t length = strlen(name);
+        size_t separator = used > 0 ? 1 : 0;
+        if (used + separator + length + 1 > size)
             return false;
-        used += (size_t)written;
+        if (separator > 0)
+            out[used++] = '/';
+        memcpy(out + used, name, length);
+        used += length;
     }
+    out[used] = '\0';
     return true;
 }
 
@@ -1082,6 +1087,8 @@ static enum recon_err camt_run(struct recon_statement **out, struct camt_input *
     }
     xmlTextReaderSetStructuredErrorHandler(parser.reader, xml_error_handler, &parser);
     err = read_document(&parser);
+    if (err != RECON_OK && error != NULL)
+        error->statement_index = parser.builder.statement_count; /* the one being read */
     if (err == RECON_OK)
         err = recon_builder_finish(&parser.builder, out, flags, error);
 release:

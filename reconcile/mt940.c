@@ -17,6 +17,9 @@
  *   impossible date is RECON_ERR_INVALID_DATE.
  * - D/C marks: C, D, RC (reversal of a credit: a debit) and RD (reversal of
  *   a debit: a credit), optionally followed by the funds code letter.
+ * - References NONREF and NOTPROVIDED mean none. The customer reference is
+ *   16x, but one that runs on without a space (ASN writes an 18-character
+ *   IBAN there) is kept whole; text after it is supplementary detail.
  * - A statement that has its opening balance but ends before its closing
  *   balance is RECON_ERR_TRUNCATED. Fragments with neither parse (they fail
  *   the statement checks for want of balances).
@@ -982,6 +985,8 @@ static enum recon_err mt940_run(struct recon_statement **out, struct mt940_parse
                                               parser->builder.limits.line_bytes_max, parser->error);
     if (err == RECON_OK) {
         err = parse_input(parser, reader, &converter);
+        if (err != RECON_OK && parser->error != NULL)
+            parser->error->statement_index = parser->builder.statement_count;
         recon_converter_close(&converter);
     }
     if (err == RECON_OK)

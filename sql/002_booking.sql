@@ -14,9 +14,10 @@
 -- unknown_disbursement, bad_state, same_user. The application drops that
 -- entry, reseals the rest and calls again.
 --
--- Idempotency keys are looked up by the application before sealing (a
--- replayed request is not sealed at all); the primary key on idempotency is
--- the backstop against a concurrent twin.
+-- An entry whose idempotency key is already recorded is answered like a
+-- refusal: code 'replay' (same request: replay_seq and replay_object_id
+-- carry the first result) or 'idempotency_conflict'. The primary key on
+-- idempotency is the backstop against a concurrent twin.
 --
 -- The batch is one jsonb document:
 --   {"head_seq": n, "head_hash": hex,
@@ -55,8 +56,8 @@ BEGIN
     WITH e AS (SELECT * FROM cl_batch_entries(p_batch)),
     actor_failures AS (
         SELECT e.i, 'forbidden' AS code, 0 AS priority FROM e
-        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.name = e.actor AND NOT u.disabled
-                                                  AND u.role = ANY (string_to_array(e.roles, ',')))),
+        WHERE (SELECT count(*) FROM users u WHERE u.name = e.actor AND NOT u.disabled
+               AND u.role = ANY (string_to_array(e.roles, ','))) = 0),
     net AS (
         SELECT p.i, p.a, sum(p.m) AS m, min(p.c) AS c FROM cl_batch_postings(p_batch) p
         GROUP BY p.i, p.a),
@@ -64,7 +65,9 @@ BEGIN
         SELECT net.i, net.a, net.m, net.c, e.kind, acc.id IS NULL AS missing,
                acc.kind AS account_kind, acc.status, acc.currency,
                acc.balance + sum(net.m) OVER (PARTITION BY net.a ORDER BY net.i) AS balance_after
-        FROM net JOIN e ON e.i = net.i LEFT JOIN accounts acc ON acc.id = net.a),
+        FROM net JOIN e ON e.i = net.i
+        LEFT JOIN LATERAL (SELECT a.id, a.kind, a.status, a.currency, a.balance
+                           FROM accounts a WHERE a.id = net.a) AS acc ON true),
     account_failures AS (
         SELECT i, 2 AS priority, CASE
             WHEN missing THEN 'unknown_account'
@@ -78,14 +81,15 @@ BEGIN
     reversal_failures AS (
         SELECT e.i, 'already_reversed' AS code, 1 AS priority FROM e
         WHERE e.reverses_seq IS NOT NULL AND (
-            EXISTS (SELECT 1 FROM entries x WHERE x.reverses_seq = e.reverses_seq)
+            (SELECT count(*) FROM entries x WHERE x.reverses_seq = e.reverses_seq) > 0
             OR EXISTS (SELECT 1 FROM e AS earlier
                        WHERE earlier.reverses_seq = e.reverses_seq AND earlier.i < e.i))),
     disbursement_rows AS (
         SELECT e.i, e.actor, e.disbursement_from, e.disbursement_to, d.id IS NULL AS missing,
                d.status, d.requested_by,
                row_number() OVER (PARTITION BY e.disbursement_id ORDER BY e.i) AS nth
-        FROM e LEFT JOIN disbursements d ON d.id = e.disbursement_id
+        FROM e LEFT JOIN LATERAL (SELECT x.id, x.status, x.requested_by FROM disbursements x
+                                  WHERE x.id = e.disbursement_id) AS d ON true
         WHERE e.disbursement_id IS NOT NULL),
     disbursement_failures AS (
         SELECT i, 1 AS priority, CASE
@@ -107,10 +111,13 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION cl_book_batch(p_batch jsonb, OUT failed_index int, OUT code text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET plan_cache_mode = force_generic_plan AS $$
+CREATE FUNCTION cl_book_batch(p_batch jsonb, OUT failed_index int, OUT code text,
+                              OUT replay_seq bigint, OUT replay_object_id bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     head record;
+    locked_id bigint;
 BEGIN
     failed_index := NULL;
     code := 'ok';
@@ -121,15 +128,30 @@ BEGIN
         code := 'stale';
         RETURN;
     END IF;
+    -- A key already recorded: the first result again, or a conflict.
+    SELECT e.i, CASE WHEN k.request_hash = decode(e.idem_hash, 'hex') THEN 'replay'
+                     ELSE 'idempotency_conflict' END, k.entry_seq, k.object_id
+        INTO failed_index, code, replay_seq, replay_object_id
+        FROM cl_batch_entries(p_batch) e
+        JOIN LATERAL (SELECT x.request_hash, x.entry_seq, x.object_id FROM idempotency x
+                      WHERE x.key = e.idem_key) AS k ON true
+        ORDER BY e.i LIMIT 1;
+    IF failed_index IS NOT NULL THEN
+        RETURN;
+    END IF;
+    code := 'ok';
     -- Lock what the rules read, in id order (no deadlocks between bookers);
     -- NO KEY UPDATE leaves foreign-key checks of other transactions alone.
-    PERFORM 1 FROM accounts
-        WHERE id = ANY (ARRAY(SELECT p.a FROM cl_batch_postings(p_batch) p))
-        ORDER BY id FOR NO KEY UPDATE;
-    PERFORM 1 FROM disbursements
-        WHERE id = ANY (ARRAY(SELECT e.disbursement_id FROM cl_batch_entries(p_batch) e
-                              WHERE e.disbursement_id IS NOT NULL))
-        ORDER BY id FOR NO KEY UPDATE;
+    -- A batch is small next to the tables it touches: every access below is
+    -- an index probe per row of the batch, never a scan of a table that
+    -- grows with the journal.
+    FOR locked_id IN SELECT DISTINCT p.a FROM cl_batch_postings(p_batch) p ORDER BY p.a LOOP
+        PERFORM 1 FROM accounts WHERE id = locked_id FOR NO KEY UPDATE;
+    END LOOP;
+    FOR locked_id IN SELECT DISTINCT e.disbursement_id FROM cl_batch_entries(p_batch) e
+                     WHERE e.disbursement_id IS NOT NULL ORDER BY e.disbursement_id LOOP
+        PERFORM 1 FROM disbursements WHERE id = locked_id FOR NO KEY UPDATE;
+    END LOOP;
 
     SELECT f.failed_index, f.code INTO failed_index, code FROM cl_batch_first_failure(p_batch) f;
     IF failed_index IS NOT NULL THEN
@@ -164,7 +186,9 @@ BEGIN
         bank_ref = CASE WHEN e.disbursement_to IN ('paid', 'returned') THEN e.bank_ref
                         ELSE d.bank_ref END
     FROM cl_batch_entries(p_batch) e
-    WHERE d.id = e.disbursement_id;
+    WHERE d.id = ANY (ARRAY(SELECT x.disbursement_id FROM cl_batch_entries(p_batch) x
+                            WHERE x.disbursement_id IS NOT NULL))
+      AND d.id = e.disbursement_id;
 END
 $$;
 REVOKE ALL ON FUNCTION cl_book_batch(jsonb) FROM PUBLIC;

@@ -12,7 +12,8 @@
  * inline (one transaction per entry) and through the committer (group
  * commit), at 1 and 16 clients.
  *
- * usage: bench_ledger [SECONDS_PER_RUN]   (env as for the db tests) */
+ * usage: bench_ledger [SECONDS_PER_RUN [grouped]]   (env as for the db tests;
+ * "grouped" runs only the group-commit ledger at 16 clients, for profiling) */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -224,6 +225,7 @@ static int64_t prepare_ledger(const struct fixture *fixture)
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
+    bool grouped_only = argc > 2 && strcmp(argv[2], "grouped") == 0;
     struct fixture fixture;
     fixture_setup(&fixture, "bench");
     PGconn *conn = fixture_super(&fixture);
@@ -237,15 +239,18 @@ int main(int argc, char **argv)
 
     static const int client_counts[2] = {1, 16};
     double baseline[2] = {0}, baseline_hot[2] = {0}, inline_rate[2] = {0}, grouped[2] = {0};
-    for (int c = 0; c < 2; c++) {
+    for (int c = grouped_only ? 1 : 0; c < 2; c++) {
         struct run run = {.fixture = &fixture, .clients = client_counts[c], .seconds = seconds};
-        baseline[c] = timed_run(&run, baseline_client);
-        run.hot = true;
-        baseline_hot[c] = timed_run(&run, baseline_client);
-        run.hot = false;
+        if (!grouped_only) {
+            baseline[c] = timed_run(&run, baseline_client);
+            run.hot = true;
+            baseline_hot[c] = timed_run(&run, baseline_client);
+            run.hot = false;
+        }
         run.first_request_id = next_request;
         next_request += CLIENTS_MAX * REQUESTS_PER_CLIENT;
-        inline_rate[c] = timed_run(&run, ledger_client);
+        if (!grouped_only)
+            inline_rate[c] = timed_run(&run, ledger_client);
         if (atomic_load(&run.failed) > 0)
             fprintf(stderr, "bench: %ld inline bookings failed\n", atomic_load(&run.failed));
         if (ledger_committer_start(&run.committer, &fixture.config) != LEDGER_OK) {
@@ -257,6 +262,15 @@ int main(int argc, char **argv)
         grouped[c] = timed_run(&run, ledger_client);
         if (atomic_load(&run.failed) > 0)
             fprintf(stderr, "bench: %ld grouped bookings failed\n", atomic_load(&run.failed));
+        struct ledger_committer_stats stats;
+        ledger_committer_stats(run.committer, &stats);
+        if (stats.batches > 0)
+            printf("committer, %2d clients: %lld batches, %.1f entries/batch, per batch %.2f ms "
+                   "(cl_book_batch + commit %.2f ms)\n",
+                   run.clients, (long long)stats.batches,
+                   (double)stats.requests / (double)stats.batches,
+                   (double)stats.busy_us / 1000.0 / (double)stats.batches,
+                   (double)stats.book_us / 1000.0 / (double)stats.batches);
         ledger_committer_stop(run.committer);
     }
     printf("%-46s %12s %12s\n", "entries/s", "1 client", "16 clients");

@@ -106,30 +106,30 @@ struct corpus_row {
     const char *encoding;
     size_t statements;
     size_t lines;
-    bool balances;
     int64_t opening_minor;
     int64_t closing_minor;
     int64_t sum_minor;
-    enum recon_err checked;
     size_t checked_statement;
+    enum recon_err checked;
+    bool balances;
 };
 
 static const struct corpus_row corpus_rows[] = {
-    {"ASNB-mt940.txt", NULL, 31, 8, true, 44429, 50123, 5694, RECON_OK, 0},
-    {"betterplace-sepa_mt9401.sta", NULL, 26, 97, true, -123471836, 5005, -926913590, RECON_OK, 0},
-    {"citi-mt940.txt", NULL, 1, 5, true, 1737667, 1623392, -114275, RECON_OK, 0},
-    {"jejik-abnamro.sta", NULL, 2, 10, true, 323628, 184975, -34593, RECON_ERR_UNBALANCED, 0},
-    {"jejik-ing.sta", NULL, 1, 7, true, 0, 347, -4559, RECON_ERR_UNBALANCED, 0},
-    {"jejik-knab.sta", NULL, 2, 3, true, 0, 79898, -626000, RECON_ERR_UNBALANCED, 1},
-    {"jejik-postfinance.sta", NULL, 2, 4, true, 0, 15960, 15940, RECON_ERR_UNBALANCED, 1},
-    {"jejik-rabobank.sta", NULL, 4, 5, true, 47317, 410182, -158909, RECON_ERR_UNBALANCED, 0},
-    {"jejik-sns.sta", NULL, 2, 2, true, 123456, 120956, -2500, RECON_OK, 0},
-    {"jejik-triodos.sta", NULL, 1, 2, true, 497509, 437079, -71570, RECON_ERR_UNBALANCED, 0},
-    {"sberbank-171011_01234945.sta", NULL, 1, 3, true, 62731130, 61787430, -943700, RECON_OK, 0},
-    {"self-provided-february_30.sta", NULL, 1, 1, true, 120000, 119400, -600, RECON_OK, 0},
-    {"self-provided-raiffeisen-cmi.sta", "CP852", 1, 7, true, 2517063710, 2528168760, -101221350,
-     RECON_ERR_UNBALANCED, 0},
-    {"self-provided-sparkassen.sta", NULL, 1, 1, false, 0, 0, 3000, RECON_ERR_MISSING_FIELD, 0},
+    {"ASNB-mt940.txt", NULL, 31, 8, 44429, 50123, 5694, 0, RECON_OK, true},
+    {"betterplace-sepa_mt9401.sta", NULL, 26, 97, -123471836, 5005, -926913590, 0, RECON_OK, true},
+    {"citi-mt940.txt", NULL, 1, 5, 1737667, 1623392, -114275, 0, RECON_OK, true},
+    {"jejik-abnamro.sta", NULL, 2, 10, 323628, 184975, -34593, 0, RECON_ERR_UNBALANCED, true},
+    {"jejik-ing.sta", NULL, 1, 7, 0, 347, -4559, 0, RECON_ERR_UNBALANCED, true},
+    {"jejik-knab.sta", NULL, 2, 3, 0, 79898, -626000, 1, RECON_ERR_UNBALANCED, true},
+    {"jejik-postfinance.sta", NULL, 2, 4, 0, 15960, 15940, 1, RECON_ERR_UNBALANCED, true},
+    {"jejik-rabobank.sta", NULL, 4, 5, 47317, 410182, -158909, 0, RECON_ERR_UNBALANCED, true},
+    {"jejik-sns.sta", NULL, 2, 2, 123456, 120956, -2500, 0, RECON_OK, true},
+    {"jejik-triodos.sta", NULL, 1, 2, 497509, 437079, -71570, 0, RECON_ERR_UNBALANCED, true},
+    {"sberbank-171011_01234945.sta", NULL, 1, 3, 62731130, 61787430, -943700, 0, RECON_OK, true},
+    {"self-provided-february_30.sta", NULL, 1, 1, 120000, 119400, -600, 0, RECON_OK, true},
+    {"self-provided-raiffeisen-cmi.sta", "CP852", 1, 7, 2517063710, 2528168760, -101221350, 0,
+     RECON_ERR_UNBALANCED, true},
+    {"self-provided-sparkassen.sta", NULL, 1, 1, 0, 0, 3000, 0, RECON_ERR_MISSING_FIELD, false},
 };
 
 START_TEST(corpus_file)
@@ -146,6 +146,7 @@ START_TEST(corpus_file)
     ck_assert_msg(err == RECON_OK, "%s: %s at line %llu %s: %s", row->file, recon_err_code(err),
                   (unsigned long long)error.line, error.path, error.message);
     ck_assert_uint_eq(recon_statement_count(first), row->statements);
+    ck_assert_ptr_nonnull(first);
     const struct recon_statement *last = first;
     for (const struct recon_statement *statement = first; statement != NULL;
          statement = statement->next) {
@@ -598,6 +599,23 @@ START_TEST(refusal_truncated_corpus)
 }
 END_TEST
 
+/* An error names the statement it is in (0-based). */
+START_TEST(refusal_statement_index)
+{
+    static const char text[] =
+        ":20:S1\n:60F:C240104EUR0,\n:62F:C240104EUR0,\n-\n"
+        ":20:S2\n:60F:C240104EUR0,\n:61:240105C1,00NTRFNONREF\n"
+        ":62F:C240105EUR1,00\n-\n"
+        ":20:S3\n:60F:C240104EUR0,\n:61:240105C1,0x0NTRFNONREF\n:62F:C240105EUR1,00\n";
+    struct recon_statement *first = NULL;
+    struct recon_error error;
+    ck_assert_int_eq(parse_text(&first, text, 0, &error), RECON_ERR_SYNTAX);
+    ck_assert_uint_eq(error.statement_index, 2);
+    ck_assert_uint_eq(error.line, 12);
+    ck_assert_str_eq(error.path, ":61:");
+}
+END_TEST
+
 /* ---- limits ---- */
 
 START_TEST(limits_refused)
@@ -705,6 +723,7 @@ Suite *recon_mt940_suite(void)
 
     tcase_add_loop_test(errors, refusal, 0, ROWS(refusal_rows));
     tcase_add_test(errors, refusal_truncated_corpus);
+    tcase_add_test(errors, refusal_statement_index);
     tcase_add_test(errors, invalid_arguments);
     suite_add_tcase(suite, errors);
 
