@@ -97,6 +97,12 @@ static void checksum_text(char out[2 * LEDGER_HASH_SIZE + 1], const char *text)
     ledger_to_hex(out, digest, sizeof digest);
 }
 
+static void notice_quiet(void *argument, const char *message)
+{
+    (void)argument;
+    (void)message;
+}
+
 static bool exec_ok(PGconn *conn, const char *sql, char *detail, size_t detail_size)
 {
     PGresult *result = PQexec(conn, sql);
@@ -175,6 +181,7 @@ enum ledger_err ledger_migrate(const char *dsn, const char *sql_dir, int *applie
         err = LEDGER_ERR_DB;
         goto out;
     }
+    PQsetNoticeProcessor(conn, notice_quiet, NULL);
     if (!exec_ok(conn, "SET client_min_messages = warning", detail, detail_size) ||
         !exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATION_LOCK_ID ")", detail, detail_size) ||
         !exec_ok(conn,
