@@ -30,7 +30,6 @@ struct ledger_committer {
     pthread_t thread;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
-    pthread_cond_t finished;
     struct ledger_booking_request **queue; /* ring of LEDGER_QUEUE_MAX */
     size_t queue_start;
     size_t queue_count;
@@ -573,8 +572,11 @@ static enum ledger_err book_inline(struct ledger *ledger, struct ledger_booking_
 
 /* ---- the committer ---- */
 
+/* A waiting booker: the committer wakes only the bookers whose requests
+ * it has finished (one condition variable each, under the queue mutex). */
 struct pending {
     bool done;
+    pthread_cond_t finished;
 };
 
 static void *committer_main(void *argument)
@@ -607,9 +609,11 @@ static void *committer_main(void *argument)
         c->stats.requests += (int64_t)count;
         c->stats.busy_us += stats.busy_us;
         c->stats.book_us += stats.book_us;
-        for (size_t i = 0; i < count; i++)
-            ((struct pending *)c->batch[i]->booking_waiter)->done = true;
-        pthread_cond_broadcast(&c->finished);
+        for (size_t i = 0; i < count; i++) {
+            struct pending *pending = c->batch[i]->booking_waiter;
+            pending->done = true;
+            pthread_cond_signal(&pending->finished);
+        }
     }
     pthread_mutex_unlock(&c->mutex);
     return NULL;
@@ -636,9 +640,7 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
     }
     pthread_mutex_init(&c->mutex, NULL);
     pthread_cond_init(&c->wake, NULL);
-    pthread_cond_init(&c->finished, NULL);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
-        pthread_cond_destroy(&c->finished);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mutex);
         err = LEDGER_ERR_NOMEM;
@@ -662,7 +664,6 @@ void ledger_committer_stop(struct ledger_committer *c)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mutex);
     pthread_join(c->thread, NULL);
-    pthread_cond_destroy(&c->finished);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mutex);
     free(c->queue);
@@ -685,20 +686,25 @@ void ledger_attach_committer(struct ledger *ledger, struct ledger_committer *com
 static enum ledger_err book_through_committer(struct ledger_committer *c,
                                               struct ledger_booking_request *request)
 {
-    struct pending pending = {false};
+    struct pending pending = {.done = false};
+    if (pthread_cond_init(&pending.finished, NULL) != 0) {
+        request->err = LEDGER_ERR_NOMEM;
+        return LEDGER_ERR_NOMEM;
+    }
     request->booking_waiter = &pending;
     pthread_mutex_lock(&c->mutex);
     if (c->queue_count >= LEDGER_QUEUE_MAX || c->stopping) {
-        pthread_mutex_unlock(&c->mutex);
         request->err = LEDGER_ERR_RETRY;
-        return LEDGER_ERR_RETRY;
+        pending.done = true;
+    } else {
+        c->queue[(c->queue_start + c->queue_count) % LEDGER_QUEUE_MAX] = request;
+        c->queue_count++;
+        pthread_cond_signal(&c->wake);
     }
-    c->queue[(c->queue_start + c->queue_count) % LEDGER_QUEUE_MAX] = request;
-    c->queue_count++;
-    pthread_cond_signal(&c->wake);
     while (!pending.done)
-        pthread_cond_wait(&c->finished, &c->mutex);
+        pthread_cond_wait(&pending.finished, &c->mutex);
     pthread_mutex_unlock(&c->mutex);
+    pthread_cond_destroy(&pending.finished);
     return request->err;
 }
 
