@@ -104,7 +104,7 @@ CREATE TABLE entries (
                                                   'transfer', 'reversal')),
     created_at_us   bigint NOT NULL,
     actor           text NOT NULL,
-    reverses_seq    bigint UNIQUE REFERENCES entries (seq),
+    reverses_seq    bigint REFERENCES entries (seq), -- unique where set: entries_reverses_once
     value_date      date,
     bank_ref        text NOT NULL DEFAULT '',
     memo            text NOT NULL DEFAULT '',
@@ -113,6 +113,10 @@ CREATE TABLE entries (
     hash            bytea NOT NULL UNIQUE CHECK (octet_length(hash) = 32),
     signature       bytea NOT NULL CHECK (octet_length(signature) = 64)
 );
+
+-- An entry is reversed at most once. Partial: most entries reverse none,
+-- and an index of their NULLs would only cost an insertion per entry.
+CREATE UNIQUE INDEX entries_reverses_once ON entries (reverses_seq) WHERE reverses_seq IS NOT NULL;
 
 -- entry_seq and account_id are references (to entries and accounts),
 -- checked once per statement by cl_postings_apply rather than by a
