@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 /* A booker's belief about the chain head (the committer keeps it between
  * batches, so that a batch needs one round trip). */
@@ -31,7 +30,6 @@ struct ledger_committer {
     pthread_t thread;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
-    pthread_cond_t finished;
     struct ledger_booking_request **queue; /* ring of LEDGER_QUEUE_MAX */
     size_t queue_start;
     size_t queue_count;
@@ -132,19 +130,6 @@ static enum ledger_err seal_pending(struct ledger *ledger, struct batch *batch)
     return LEDGER_OK;
 }
 
-static json_t *hex_json(const uint8_t *bytes, size_t size)
-{
-    char text[2 * LEDGER_SIGNATURE_SIZE + 1];
-    assert(size <= LEDGER_SIGNATURE_SIZE);
-    ledger_to_hex(text, bytes, size);
-    return json_string(text);
-}
-
-static json_t *optional_int(int64_t value)
-{
-    return value ? json_integer((json_int_t)value) : json_null();
-}
-
 static void roles_text(char *out, size_t size, unsigned roles)
 {
     size_t used = 0;
@@ -160,59 +145,171 @@ static void roles_text(char *out, size_t size, unsigned roles)
     }
 }
 
-static json_t *entry_json(size_t index, const struct ledger_booking_request *request)
+/* cl_book_batch's parameters after the head: one array per entry field,
+ * then one per posting field, in its order. */
+enum batch_column {
+    COLUMN_INDEX,
+    COLUMN_SEQ,
+    COLUMN_KIND,
+    COLUMN_CREATED_AT_US,
+    COLUMN_ACTOR,
+    COLUMN_REVERSES_SEQ,
+    COLUMN_VALUE_DATE,
+    COLUMN_BANK_REF,
+    COLUMN_MEMO,
+    COLUMN_KEY_ID,
+    COLUMN_PREV_HASH,
+    COLUMN_HASH,
+    COLUMN_SIGNATURE,
+    COLUMN_ROLES,
+    COLUMN_IDEM_KEY,
+    COLUMN_IDEM_OP,
+    COLUMN_IDEM_HASH,
+    COLUMN_OBJECT_ID,
+    COLUMN_DISBURSEMENT_ID,
+    COLUMN_DISBURSEMENT_FROM,
+    COLUMN_DISBURSEMENT_TO,
+    COLUMN_POSTING_INDEX,
+    COLUMN_POSTING_ORDER,
+    COLUMN_POSTING_ACCOUNT,
+    COLUMN_POSTING_AMOUNT,
+    COLUMN_POSTING_CURRENCY,
+    COLUMNS_COUNT
+};
+
+/* Element types of the columns, and the array types of the parameters. */
+static const uint32_t column_types[COLUMNS_COUNT] = {
+    LEDGER_PG_INT4,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,
+    LEDGER_PG_INT8,  LEDGER_PG_DATE,  LEDGER_PG_TEXT,  LEDGER_PG_TEXT,  LEDGER_PG_TEXT,
+    LEDGER_PG_BYTEA, LEDGER_PG_BYTEA, LEDGER_PG_BYTEA, LEDGER_PG_TEXT,  LEDGER_PG_TEXT,
+    LEDGER_PG_TEXT,  LEDGER_PG_BYTEA, LEDGER_PG_INT8,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,
+    LEDGER_PG_TEXT,  LEDGER_PG_INT4,  LEDGER_PG_INT2,  LEDGER_PG_INT8,  LEDGER_PG_INT8,
+    LEDGER_PG_TEXT,
+};
+
+static Oid array_type(uint32_t element_oid)
+{
+    switch (element_oid) {
+    case LEDGER_PG_BYTEA:
+        return 1001;
+    case LEDGER_PG_INT2:
+        return 1005;
+    case LEDGER_PG_INT4:
+        return 1007;
+    case LEDGER_PG_TEXT:
+        return 1009;
+    case LEDGER_PG_INT8:
+        return 1016;
+    default:
+        assert(element_oid == LEDGER_PG_DATE);
+        return 1182;
+    }
+}
+
+#define BATCH_PARAMS_COUNT (2 + COLUMNS_COUNT)
+#define BOOK_BATCH_SQL                                                                             \
+    "SELECT failed_index, code, replay_seq, replay_object_id FROM cl_book_batch($1, $2, $3, $4, "  \
+    "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "   \
+    "$24, $25, $26, $27, $28)"
+
+/* cl_book_batch's parameters for the sealed requests, all in binary. */
+struct batch_params {
+    uint8_t head_seq[8];
+    struct ledger_pg_array columns[COLUMNS_COUNT];
+    Oid types[BATCH_PARAMS_COUNT];
+    const char *values[BATCH_PARAMS_COUNT];
+    int lengths[BATCH_PARAMS_COUNT];
+    int formats[BATCH_PARAMS_COUNT];
+};
+
+static void optional_int64(struct ledger_pg_array *array, int64_t value)
+{
+    if (value != 0)
+        ledger_pg_array_int64(array, value);
+    else
+        ledger_pg_array_null(array);
+}
+
+static void entry_columns(struct ledger_pg_array *columns, size_t index,
+                          const struct ledger_booking_request *request)
 {
     const struct ledger_entry *entry = &request->entry;
     char roles[64];
     roles_text(roles, sizeof roles, request->allowed_roles);
-    char date[LEDGER_DATE_TEXT_SIZE];
-    json_t *value_date = entry->value_date_days == LEDGER_VALUE_DATE_NONE
-                             ? json_null()
-                             : json_string(ledger_date_text(date, entry->value_date_days));
-    return json_pack(
-        "{s:I, s:I, s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:o, "
-        "s:o, s:s?, s:s?, s:s}",
-        "i", (json_int_t)index, "seq", (json_int_t)entry->seq, "kind", entry->kind,
-        "created_at_us", (json_int_t)entry->created_at_us, "actor", entry->actor, "reverses_seq",
-        optional_int(entry->reverses_seq), "value_date", value_date, "bank_ref", entry->bank_ref,
-        "memo", entry->memo, "key_id", entry->key_id, "prev_hash",
-        hex_json(entry->prev_hash, LEDGER_HASH_SIZE), "hash",
-        hex_json(entry->hash, LEDGER_HASH_SIZE), "signature",
-        hex_json(entry->signature, LEDGER_SIGNATURE_SIZE), "idem_key", request->idempotency_key,
-        "idem_op", request->operation, "idem_hash",
-        hex_json(request->request_hash, LEDGER_HASH_SIZE), "object_id",
-        optional_int(request->object_id), "disbursement_id",
-        optional_int(request->disbursement_id), "disbursement_from", request->disbursement_from,
-        "disbursement_to", request->disbursement_to, "roles", roles);
+    ledger_pg_array_int32(&columns[COLUMN_INDEX], (int32_t)index);
+    ledger_pg_array_int64(&columns[COLUMN_SEQ], entry->seq);
+    ledger_pg_array_text(&columns[COLUMN_KIND], entry->kind);
+    ledger_pg_array_int64(&columns[COLUMN_CREATED_AT_US], entry->created_at_us);
+    ledger_pg_array_text(&columns[COLUMN_ACTOR], entry->actor);
+    optional_int64(&columns[COLUMN_REVERSES_SEQ], entry->reverses_seq);
+    if (entry->value_date_days == LEDGER_VALUE_DATE_NONE)
+        ledger_pg_array_null(&columns[COLUMN_VALUE_DATE]);
+    else
+        ledger_pg_array_int32(&columns[COLUMN_VALUE_DATE],
+                              entry->value_date_days - LEDGER_PG_DATE_EPOCH_DAYS);
+    ledger_pg_array_text(&columns[COLUMN_BANK_REF], entry->bank_ref);
+    ledger_pg_array_text(&columns[COLUMN_MEMO], entry->memo);
+    ledger_pg_array_text(&columns[COLUMN_KEY_ID], entry->key_id);
+    ledger_pg_array_bytea(&columns[COLUMN_PREV_HASH], entry->prev_hash, LEDGER_HASH_SIZE);
+    ledger_pg_array_bytea(&columns[COLUMN_HASH], entry->hash, LEDGER_HASH_SIZE);
+    ledger_pg_array_bytea(&columns[COLUMN_SIGNATURE], entry->signature, LEDGER_SIGNATURE_SIZE);
+    ledger_pg_array_text(&columns[COLUMN_ROLES], roles);
+    ledger_pg_array_text(&columns[COLUMN_IDEM_KEY], request->idempotency_key);
+    ledger_pg_array_text(&columns[COLUMN_IDEM_OP], request->operation);
+    ledger_pg_array_bytea(&columns[COLUMN_IDEM_HASH], request->request_hash, LEDGER_HASH_SIZE);
+    optional_int64(&columns[COLUMN_OBJECT_ID], request->object_id);
+    optional_int64(&columns[COLUMN_DISBURSEMENT_ID], request->disbursement_id);
+    ledger_pg_array_text(&columns[COLUMN_DISBURSEMENT_FROM], request->disbursement_from);
+    ledger_pg_array_text(&columns[COLUMN_DISBURSEMENT_TO], request->disbursement_to);
+    for (size_t p = 0; p < entry->postings_count; p++) {
+        const struct ledger_posting *posting = &entry->postings[p];
+        ledger_pg_array_int32(&columns[COLUMN_POSTING_INDEX], (int32_t)index);
+        ledger_pg_array_int16(&columns[COLUMN_POSTING_ORDER], (int16_t)p);
+        ledger_pg_array_int64(&columns[COLUMN_POSTING_ACCOUNT], posting->account_id);
+        ledger_pg_array_int64(&columns[COLUMN_POSTING_AMOUNT], posting->amount_minor);
+        ledger_pg_array_text(&columns[COLUMN_POSTING_CURRENCY], posting->currency);
+    }
 }
 
-/* The cl_book_batch document for the sealed requests; index i is 1-based
- * over batch->requests. */
-static char *batch_document(const struct batch *batch)
+static void batch_params_free(struct batch_params *params)
 {
-    json_t *entries = json_array();
-    json_t *postings = json_array();
-    for (size_t i = 0; i < batch->count; i++) {
-        if (batch->state[i] != SLOT_SEALED)
-            continue;
-        const struct ledger_booking_request *request = batch->requests[i];
-        json_array_append_new(entries, entry_json(i + 1, request));
-        for (size_t p = 0; p < request->entry.postings_count; p++) {
-            const struct ledger_posting *posting = &request->entry.postings[p];
-            json_array_append_new(postings,
-                                  json_pack("{s:I, s:I, s:I, s:I, s:s}", "i", (json_int_t)(i + 1),
-                                            "o", (json_int_t)p, "a",
-                                            (json_int_t)posting->account_id, "m",
-                                            (json_int_t)posting->amount_minor, "c",
-                                            posting->currency));
+    for (size_t c = 0; c < COLUMNS_COUNT; c++)
+        ledger_pg_array_free(&params->columns[c]);
+}
+
+/* The cl_book_batch parameters for the sealed requests; index i is 1-based
+ * over batch->requests. false when out of memory (params freed). */
+static bool batch_params_build(struct batch_params *params, const struct batch *batch)
+{
+    _Static_assert(LEDGER_BATCH_MAX < INT32_MAX && LEDGER_POSTINGS_MAX < INT16_MAX,
+                   "batch indexes fit their SQL types");
+    uint64_t head_seq = (uint64_t)batch->head_seq;
+    for (int i = 0; i < 8; i++)
+        params->head_seq[i] = (uint8_t)(head_seq >> (56 - 8 * i));
+    for (size_t c = 0; c < COLUMNS_COUNT; c++)
+        ledger_pg_array_init(&params->columns[c], column_types[c]);
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->state[i] == SLOT_SEALED)
+            entry_columns(params->columns, i + 1, batch->requests[i]);
+    params->types[0] = LEDGER_PG_INT8;
+    params->types[1] = LEDGER_PG_BYTEA;
+    params->values[0] = (const char *)params->head_seq;
+    params->lengths[0] = (int)sizeof params->head_seq;
+    params->values[1] = (const char *)batch->head_hash;
+    params->lengths[1] = LEDGER_HASH_SIZE;
+    for (size_t c = 0; c < COLUMNS_COUNT; c++) {
+        if (!ledger_pg_array_finish(&params->columns[c]) ||
+            params->columns[c].size > (size_t)INT32_MAX) {
+            batch_params_free(params);
+            return false;
         }
+        params->types[2 + c] = array_type(column_types[c]);
+        params->values[2 + c] = (const char *)params->columns[c].data;
+        params->lengths[2 + c] = (int)params->columns[c].size;
     }
-    json_t *document = json_pack("{s:I, s:o, s:o, s:o}", "head_seq", (json_int_t)batch->head_seq,
-                                 "head_hash", hex_json(batch->head_hash, LEDGER_HASH_SIZE),
-                                 "entries", entries, "postings", postings);
-    char *text = document ? json_dumps(document, JSON_COMPACT) : NULL;
-    json_decref(document);
-    return text;
+    for (size_t p = 0; p < BATCH_PARAMS_COUNT; p++)
+        params->formats[p] = 1;
+    return true;
 }
 
 static void mark_booked(struct batch *batch)
@@ -238,22 +335,35 @@ static bool batch_finished(const struct batch *batch)
     return true;
 }
 
+/* A statement of a pipeline: no parameters, or params_count of them. */
+struct statement {
+    const char *sql;
+    int params_count;
+    const Oid *types;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+};
+
 /* Sends the statements in one pipeline (one round trip) and collects one
  * result per statement (the caller clears them). A statement after a
  * failed one comes back PGRES_PIPELINE_ABORTED. */
 #define PIPELINE_MAX 3
-static enum ledger_err pipeline(struct ledger *ledger, size_t count, const char *const *sql,
-                                const char *const *param, PGresult **results)
+static enum ledger_err pipeline(struct ledger *ledger, size_t count,
+                                const struct statement *statements, PGresult **results)
 {
     assert(count <= PIPELINE_MAX);
     enum ledger_err err = LEDGER_OK;
     if (PQenterPipelineMode(ledger->conn) != 1)
         return LEDGER_ERR_DB;
     size_t sent = 0;
-    for (; sent < count; sent++)
-        if (PQsendQueryParams(ledger->conn, sql[sent], param[sent] ? 1 : 0, NULL, &param[sent],
-                              NULL, NULL, 0) != 1)
+    for (; sent < count; sent++) {
+        const struct statement *statement = &statements[sent];
+        if (PQsendQueryParams(ledger->conn, statement->sql, statement->params_count,
+                              statement->types, statement->values, statement->lengths,
+                              statement->formats, 0) != 1)
             break;
+    }
     if (sent < count || PQpipelineSync(ledger->conn) != 1)
         err = LEDGER_ERR_DB;
     for (size_t i = 0; i < count; i++)
@@ -292,10 +402,10 @@ static void clear_results(PGresult **results, size_t count)
  * the head, or whose belief was stale. */
 static enum ledger_err lock_round(struct ledger *ledger, struct batch *batch)
 {
-    const char *sql[2] = {"BEGIN", "SELECT seq, hash FROM cl_chain_lock()"};
-    const char *param[2] = {NULL, NULL};
+    const struct statement statements[2] = {{.sql = "BEGIN"},
+                                            {.sql = "SELECT seq, hash FROM cl_chain_lock()"}};
     PGresult *results[2];
-    enum ledger_err err = pipeline(ledger, 2, sql, param, results);
+    enum ledger_err err = pipeline(ledger, 2, statements, results);
     if (err == LEDGER_OK && !(result_ok(results[0]) && result_ok(results[1]) &&
                               PQntuples(results[1]) == 1))
         err = ledger_db_error(ledger, result_ok(results[0]) ? results[1] : results[0]);
@@ -345,21 +455,24 @@ static enum ledger_err book_answer(struct batch *batch, const PGresult *result, 
  * resolved one at a time; the COMMIT then commits nothing. */
 static enum ledger_err book_round(struct ledger *ledger, struct batch *batch, bool *stale)
 {
-    char *document = batch_document(batch);
-    if (document == NULL)
+    struct batch_params params;
+    if (!batch_params_build(&params, batch))
         return LEDGER_ERR_NOMEM;
-    const char *sql[3] = {"BEGIN",
-                          "SELECT failed_index, code, replay_seq, replay_object_id "
-                          "FROM cl_book_batch($1::jsonb)",
-                          "COMMIT"};
-    const char *param[3] = {NULL, document, NULL};
+    const struct statement statements[3] = {{.sql = "BEGIN"},
+                                            {.sql = BOOK_BATCH_SQL,
+                                             .params_count = BATCH_PARAMS_COUNT,
+                                             .types = params.types,
+                                             .values = params.values,
+                                             .lengths = params.lengths,
+                                             .formats = params.formats},
+                                            {.sql = "COMMIT"}};
     size_t first = batch->locked ? 1 : 0;
     PGresult *results[3] = {NULL, NULL, NULL};
     int64_t started_us = ledger_now_us();
-    enum ledger_err err = pipeline(ledger, 3 - first, sql + first, param + first, results + first);
+    enum ledger_err err = pipeline(ledger, 3 - first, statements + first, results + first);
     batch->book_us += ledger_now_us() - started_us;
     batch->locked = false;
-    free(document);
+    batch_params_free(&params);
     for (size_t i = first; i < 3 && err == LEDGER_OK; i++)
         if (!result_ok(results[i]) || (i == 1 && PQntuples(results[i]) != 1))
             err = ledger_db_error(ledger, results[i]);
@@ -459,8 +572,11 @@ static enum ledger_err book_inline(struct ledger *ledger, struct ledger_booking_
 
 /* ---- the committer ---- */
 
+/* A waiting booker: the committer wakes only the bookers whose requests
+ * it has finished (one condition variable each, under the queue mutex). */
 struct pending {
     bool done;
+    pthread_cond_t finished;
 };
 
 static void *committer_main(void *argument)
@@ -493,9 +609,11 @@ static void *committer_main(void *argument)
         c->stats.requests += (int64_t)count;
         c->stats.busy_us += stats.busy_us;
         c->stats.book_us += stats.book_us;
-        for (size_t i = 0; i < count; i++)
-            ((struct pending *)c->batch[i]->booking_waiter)->done = true;
-        pthread_cond_broadcast(&c->finished);
+        for (size_t i = 0; i < count; i++) {
+            struct pending *pending = c->batch[i]->booking_waiter;
+            pending->done = true;
+            pthread_cond_signal(&pending->finished);
+        }
     }
     pthread_mutex_unlock(&c->mutex);
     return NULL;
@@ -522,9 +640,7 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
     }
     pthread_mutex_init(&c->mutex, NULL);
     pthread_cond_init(&c->wake, NULL);
-    pthread_cond_init(&c->finished, NULL);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
-        pthread_cond_destroy(&c->finished);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mutex);
         err = LEDGER_ERR_NOMEM;
@@ -548,7 +664,6 @@ void ledger_committer_stop(struct ledger_committer *c)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mutex);
     pthread_join(c->thread, NULL);
-    pthread_cond_destroy(&c->finished);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mutex);
     free(c->queue);
@@ -571,20 +686,25 @@ void ledger_attach_committer(struct ledger *ledger, struct ledger_committer *com
 static enum ledger_err book_through_committer(struct ledger_committer *c,
                                               struct ledger_booking_request *request)
 {
-    struct pending pending = {false};
+    struct pending pending = {.done = false};
+    if (pthread_cond_init(&pending.finished, NULL) != 0) {
+        request->err = LEDGER_ERR_NOMEM;
+        return LEDGER_ERR_NOMEM;
+    }
     request->booking_waiter = &pending;
     pthread_mutex_lock(&c->mutex);
     if (c->queue_count >= LEDGER_QUEUE_MAX || c->stopping) {
-        pthread_mutex_unlock(&c->mutex);
         request->err = LEDGER_ERR_RETRY;
-        return LEDGER_ERR_RETRY;
+        pending.done = true;
+    } else {
+        c->queue[(c->queue_start + c->queue_count) % LEDGER_QUEUE_MAX] = request;
+        c->queue_count++;
+        pthread_cond_signal(&c->wake);
     }
-    c->queue[(c->queue_start + c->queue_count) % LEDGER_QUEUE_MAX] = request;
-    c->queue_count++;
-    pthread_cond_signal(&c->wake);
     while (!pending.done)
-        pthread_cond_wait(&c->finished, &c->mutex);
+        pthread_cond_wait(&pending.finished, &c->mutex);
     pthread_mutex_unlock(&c->mutex);
+    pthread_cond_destroy(&pending.finished);
     return request->err;
 }
 

@@ -68,6 +68,40 @@ enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *resul
 
 int64_t ledger_now_us(void);
 
+/* ---- array parameters in binary format (pg_array.c) ---- */
+
+/* Element type OIDs (pg_type.dat; fixed since PostgreSQL 7). */
+#define LEDGER_PG_BYTEA 17u
+#define LEDGER_PG_INT8 20u
+#define LEDGER_PG_INT2 21u
+#define LEDGER_PG_INT4 23u
+#define LEDGER_PG_TEXT 25u
+#define LEDGER_PG_DATE 1082u /* int32 days since 2000-01-01 */
+#define LEDGER_PG_DATE_EPOCH_DAYS 10957 /* 2000-01-01 in days since 1970-01-01 */
+
+/* A growing one-dimensional array parameter; appends after a failed
+ * allocation are ignored and finish reports it. */
+struct ledger_pg_array {
+    uint32_t element_oid;
+    int32_t count;
+    bool has_null;
+    bool failed;
+    uint8_t *data; /* owns; the header is filled in by finish */
+    size_t size;
+    size_t capacity;
+};
+void ledger_pg_array_init(struct ledger_pg_array *array, uint32_t element_oid);
+void ledger_pg_array_free(struct ledger_pg_array *array);
+void ledger_pg_array_null(struct ledger_pg_array *array);
+void ledger_pg_array_int64(struct ledger_pg_array *array, int64_t value);
+void ledger_pg_array_int32(struct ledger_pg_array *array, int32_t value); /* also dates */
+void ledger_pg_array_int16(struct ledger_pg_array *array, int16_t value);
+void ledger_pg_array_text(struct ledger_pg_array *array, const char *text); /* NULL: null */
+void ledger_pg_array_bytea(struct ledger_pg_array *array, const uint8_t *bytes, size_t size);
+/* Writes the header; false when an append failed. data/size are then the
+ * parameter's value (binary format). */
+bool ledger_pg_array_finish(struct ledger_pg_array *array) LEDGER_MUST_CHECK;
+
 /* ---- requests and idempotency (idempotency.c) ---- */
 
 /* A request digest: BLAKE2b-256 over the operation name and length-prefixed

@@ -295,6 +295,9 @@ int main(int argc, char **argv)
     }
     printf("verify: %" PRId64 " entries ok in %.2f s\n", result.checked, now_seconds() - verify_start);
     ledger_close(ledger);
-    fixture_teardown(&fixture);
+    if (getenv("CASELEDGER_BENCH_KEEP") != NULL) /* keep the database for profiling */
+        printf("kept database %s\n", fixture.database);
+    else
+        fixture_teardown(&fixture);
     return 0;
 }

@@ -1874,6 +1874,41 @@ START_TEST(db_unbalanced_entry_refused_at_commit)
 }
 END_TEST
 
+/* The references of the journal, checked per statement rather than by
+ * foreign-key triggers per row: still refused, with SQLSTATE 23503. */
+START_TEST(db_journal_references_enforced)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    small_story(ledger);
+    int64_t case_id = query_int("SELECT id FROM accounts WHERE kind = 'case'");
+    char *before = fixture_books_digest(&fx);
+    PGconn *super = fixture_super(&fx);
+    /* Postings of an entry that does not exist. */
+    EXPECT_SQL(super, "23503",
+               "INSERT INTO postings (entry_seq, idx, account_id, amount, currency) "
+               "SELECT seq + 1, i, %lld, (1 - 2 * i) * 100, 'CNY' FROM chain_head, "
+               "generate_series(0, 1) i",
+               (long long)case_id);
+    /* An entry signed with a key that is not registered. */
+    EXPECT_SQL(super, "23503",
+               "INSERT INTO entries (seq, kind, created_at_us, actor, key_id, prev_hash, hash, "
+               "signature) SELECT h.seq + 1, 'receipt', 0, 'intruder', '0123456789abcdef', "
+               "h.hash, sha256('unknown key'::bytea), decode(repeat('00', 64), 'hex') "
+               "FROM chain_head h");
+    /* What the journal refers to cannot go away. */
+    EXPECT_SQL(super, "23503", "DELETE FROM accounts WHERE id = %lld", (long long)case_id);
+    EXPECT_SQL(super, "23503", "UPDATE accounts SET id = id + 1000000 WHERE id = %lld",
+               (long long)case_id);
+    EXPECT_SQL(super, "23503", "DELETE FROM signing_keys");
+    EXPECT_SQL(super, "23503", "TRUNCATE accounts CASCADE");
+    EXPECT_SQL(super, "23503", "TRUNCATE signing_keys");
+    PQfinish(super);
+    EXPECT_BOOKS_UNCHANGED(before);
+    free(before);
+    ledger_close(ledger);
+}
+END_TEST
+
 START_TEST(db_case_balance_not_below_zero)
 {
     struct ledger *ledger = fixture_ledger(&fx);
@@ -2171,6 +2206,7 @@ Suite *ledger_db_suite(void)
     tcase_add_test(rules, db_app_cannot_change_journal);
     tcase_add_test(rules, db_superuser_blocked_by_triggers);
     tcase_add_test(rules, db_unbalanced_entry_refused_at_commit);
+    tcase_add_test(rules, db_journal_references_enforced);
     tcase_add_test(rules, db_case_balance_not_below_zero);
     tcase_add_test(rules, db_closed_account_takes_no_postings);
     tcase_add_test(rules, db_four_eyes_and_transitions);
