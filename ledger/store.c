@@ -297,3 +297,12 @@ void ledger_close(struct ledger *ledger)
     sodium_memzero(ledger->access_key, sizeof ledger->access_key);
     free(ledger);
 }
+
+enum ledger_err ledger_ping(struct ledger *ledger)
+{
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT 1", 0, NULL);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    PQclear(result);
+    return LEDGER_OK;
+}
