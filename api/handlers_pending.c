@@ -10,4 +10,3 @@
         api_respond_problem(response, 501, "not_implemented", #name);                             \
     }
 
-PENDING(api_post_status)

@@ -175,7 +175,9 @@ int http_client_parse(struct http_client_response *response, const char *bytes, 
         if (memcmp(bytes + i, "\r\n\r\n", 4) == 0)
             head_end = bytes + i;
     if (head_end == NULL)
-        return set_error(response, "no end of headers in the answer"), -1;
+        return set_error(response, size == 0 ? "the connection closed without an answer"
+                                             : "no end of headers in the answer"),
+               -1;
     size_t head_size = (size_t)(head_end - bytes);
     response->head = malloc(head_size + 3);
     if (response->head == NULL)
