@@ -60,20 +60,19 @@ static bool parse_applicants(struct api_handler_context *context, struct api_res
     }
     for (size_t i = 0; i < json_array_size(array); i++) {
         json_t *item = json_array_get(array, i);
-        char label[32];
+        char label[48]; /* "applicants[N]" */
         snprintf(label, sizeof label, "applicants[%zu]", i);
         struct ledger_applicant *applicant = &applicants[i];
         if (!json_is_object(item)) {
-            api_respond_problem(response, 400, "invalid_field",
-                                "each applicant must be an object");
+            api_respond_problem(response, 400, "invalid_field", "each applicant must be an object");
             return false;
         }
         if (!api_member_string(response, item, label, "name", true, LEDGER_NAME_MAX,
-                           &applicant->name) ||
+                               &applicant->name) ||
             !api_member_string(response, item, label, "id_no", false, LEDGER_NAME_MAX,
-                           &applicant->id_no) ||
+                               &applicant->id_no) ||
             !api_member_string(response, item, label, "phone", false, LEDGER_NAME_MAX,
-                           &applicant->phone))
+                               &applicant->phone))
             return false;
     }
     *count = json_array_size(array);
@@ -192,9 +191,8 @@ static void case_action(struct api_handler_context *context, struct api_response
 {
     if (!api_require_idempotency_key(context, response))
         return;
-    enum ledger_err err = ledger_case_set_status(context->ledger, context->user,
-                                                 context->params[0], action,
-                                                 context->idempotency_key);
+    enum ledger_err err = ledger_case_set_status(context->ledger, context->user, context->params[0],
+                                                 action, context->idempotency_key);
     if (err != LEDGER_OK) {
         api_respond_ledger_failure(context, response, err);
         return;

@@ -116,8 +116,7 @@ static bool payout_request(struct api_handler_context *context, struct api_respo
     if (!api_body_string(context, response, "case_no", true, LEDGER_CASE_NO_MAX,
                          &request->case_no) ||
         !api_body_amount(context, response, "amount", &request->amount_minor) ||
-        !api_body_string(context, response, "purpose", false, LEDGER_MEMO_MAX,
-                         &request->purpose))
+        !api_body_string(context, response, "purpose", false, LEDGER_MEMO_MAX, &request->purpose))
         return false;
     json_t *payee = json_object_get(context->body, "payee");
     if (!json_is_object(payee)) {
@@ -164,9 +163,9 @@ void api_post_transfers(struct api_handler_context *context, struct api_response
         return;
     int64_t id = 0;
     bool replayed = false;
-    enum ledger_err err = ledger_transfer_request(context->ledger, context->user, from, to,
-                                                  amount_minor, reason, context->idempotency_key,
-                                                  &id, &replayed);
+    enum ledger_err err =
+        ledger_transfer_request(context->ledger, context->user, from, to, amount_minor, reason,
+                                context->idempotency_key, &id, &replayed);
     if (err != LEDGER_OK) {
         api_respond_ledger_failure(context, response, err);
         return;
@@ -354,6 +353,8 @@ void api_get_disbursements(struct api_handler_context *context, struct api_respo
     int64_t cursor = 0;
     if (!api_list_limit(context, response, &limit) || !api_list_cursor(context, response, &cursor))
         return;
+    /* api_query hands out API_QUERY_SLOTS (4) rotating buffers: limit and
+     * cursor are parsed already, so these three may reuse theirs. */
     struct ledger_disbursement_filter filter = {.status = api_query(context, "status"),
                                                 .kind = api_query(context, "kind"),
                                                 .case_no = api_query(context, "case_no")};

@@ -8,8 +8,8 @@
 
 #define ID_DIGITS_MAX 18 /* ids and cursors are positive int64 below 10^18 */
 
-void api_respond_ledger_failure(struct api_handler_context *context,
-                                struct api_response *response, enum ledger_err err)
+void api_respond_ledger_failure(struct api_handler_context *context, struct api_response *response,
+                                enum ledger_err err)
 {
     api_respond_ledger_error(response, err, ledger_last_detail(context->ledger));
 }
@@ -86,13 +86,14 @@ bool api_member_string(struct api_response *response, json_t *object, const char
 {
     json_t *value = json_object_get(object, name);
     char detail[160];
+    bool missing = value == NULL || json_is_null(value);
     *out = NULL;
-    if ((value == NULL || json_is_null(value)) && !required)
+    if (missing && !required)
         return true;
-    if (value == NULL || json_is_null(value) || !json_is_string(value)) {
-        snprintf(detail, sizeof detail, "\"%s.%s\" must be a string", label, name);
-        api_respond_problem(response, 400, value == NULL ? "missing_field" : "invalid_field",
-                            detail);
+    if (missing || !json_is_string(value)) {
+        snprintf(detail, sizeof detail, "\"%s.%s\" %s", label, name,
+                 missing ? "is required" : "must be a string");
+        api_respond_problem(response, 400, missing ? "missing_field" : "invalid_field", detail);
         return false;
     }
     size_t length = json_string_length(value);

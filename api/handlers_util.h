@@ -7,12 +7,11 @@
 
 /* The ledger's error with the handle's detail (internal errors keep theirs
  * out of the answer: api_respond_ledger_error). */
-void api_respond_ledger_failure(struct api_handler_context *context,
-                                struct api_response *response, enum ledger_err err);
+void api_respond_ledger_failure(struct api_handler_context *context, struct api_response *response,
+                                enum ledger_err err);
 
 /* Sets object[name] to the amount and object["<name>_text"] to its text. */
-void api_set_amount(json_t *object, const char *name, int64_t amount_minor,
-                    const char *currency);
+void api_set_amount(json_t *object, const char *name, int64_t amount_minor, const char *currency);
 /* New JSON strings: ISO 8601 UTC of microseconds since the epoch; hex of
  * a hash. */
 json_t *api_time_json(int64_t time_us);

@@ -10,9 +10,6 @@
 
 #include "ledger_internal.h"
 
-/* Microseconds since the epoch of a timestamptz column, in SQL. */
-#define SQL_US(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
-
 const char *ledger_time_text(char buffer[LEDGER_TIME_TEXT_SIZE], int64_t time_us)
 {
     int64_t seconds = time_us / 1000000;
@@ -31,8 +28,7 @@ const char *ledger_time_text(char buffer[LEDGER_TIME_TEXT_SIZE], int64_t time_us
     snprintf(buffer, LEDGER_TIME_TEXT_SIZE, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
              (unsigned)(utc.tm_year + 1900) % 10000u, (unsigned)(utc.tm_mon + 1) % 100u,
              (unsigned)utc.tm_mday % 100u, (unsigned)utc.tm_hour % 100u,
-             (unsigned)utc.tm_min % 100u, (unsigned)utc.tm_sec % 100u,
-             (unsigned)micros % 1000000u);
+             (unsigned)utc.tm_min % 100u, (unsigned)utc.tm_sec % 100u, (unsigned)micros % 1000000u);
     return buffer;
 }
 
@@ -40,7 +36,8 @@ const char *ledger_time_text(char buffer[LEDGER_TIME_TEXT_SIZE], int64_t time_us
 
 static void copy_text(char *out, size_t size, const PGresult *result, int row, int column)
 {
-    snprintf(out, size, "%s", PQgetisnull(result, row, column) ? "" : PQgetvalue(result, row, column));
+    snprintf(out, size, "%s",
+             PQgetisnull(result, row, column) ? "" : PQgetvalue(result, row, column));
 }
 
 /* A day count column (date - DATE '1970-01-01'), NULL: LEDGER_VALUE_DATE_NONE. */
@@ -172,19 +169,24 @@ enum ledger_err ledger_case_entries(struct ledger *ledger, const char *case_no, 
         if (err == LEDGER_OK)
             err = visit(context, &entry);
     }
-    if (err == LEDGER_OK && rows > limit)
-        *next_cursor = entry.seq;
+    if (err == LEDGER_OK && rows > limit) /* the last row delivered (column 0: seq or id) */
+        *next_cursor = ledger_db_int64(result, limit - 1, 0);
     PQclear(result);
     return err;
 }
 
 /* ---- disbursements ---- */
 
+/* Times as microseconds since the epoch: extract(epoch ...) is numeric,
+ * exact to the microsecond. */
 static const char disbursements_sql[] =
     "SELECT d.id, d.kind, d.status, a.case_no, t.case_no, d.amount, d.currency, d.payee_name, "
-    "  d.payee_account, d.payee_bank, d.purpose, d.requested_by, " SQL_US("d.requested_at") ", "
-    "  d.decided_by, " SQL_US("d.decided_at") ", d.reject_reason, d.bank_ref, "
-    SQL_US("d.paid_at") ", " SQL_US("d.returned_at") ", d.approve_seq, d.settle_seq, d.return_seq "
+    "  d.payee_account, d.payee_bank, d.purpose, d.requested_by, "
+    "  (extract(epoch FROM d.requested_at) * 1000000)::bigint, d.decided_by, "
+    "  (extract(epoch FROM d.decided_at) * 1000000)::bigint, d.reject_reason, d.bank_ref, "
+    "  (extract(epoch FROM d.paid_at) * 1000000)::bigint, "
+    "  (extract(epoch FROM d.returned_at) * 1000000)::bigint, "
+    "  d.approve_seq, d.settle_seq, d.return_seq "
     "FROM disbursements d JOIN accounts a ON a.id = d.account_id "
     "LEFT JOIN accounts t ON t.id = d.to_account_id "
     "WHERE ($1::bigint IS NULL OR d.id = $1::bigint) AND ($2::text IS NULL OR d.status = $2) "
@@ -232,8 +234,7 @@ static enum ledger_err filter_check(struct ledger *ledger,
                                     const struct ledger_disbursement_filter *filter,
                                     int64_t *account_id)
 {
-    static const char *const statuses[] = {"requested", "approved", "rejected", "paid",
-                                           "returned"};
+    static const char *const statuses[] = {"requested", "approved", "rejected", "paid", "returned"};
     static const char *const kinds[] = {"payout", "transfer"};
     *account_id = 0;
     if (filter == NULL)
@@ -281,8 +282,8 @@ enum ledger_err ledger_disbursements_list(struct ledger *ledger,
         fill_disbursement(&item, result, row);
         err = visit(context, &item);
     }
-    if (err == LEDGER_OK && rows > limit)
-        *next_cursor = item.id;
+    if (err == LEDGER_OK && rows > limit) /* the last row delivered (column 0: seq or id) */
+        *next_cursor = ledger_db_int64(result, limit - 1, 0);
     PQclear(result);
     return err;
 }
@@ -344,8 +345,8 @@ enum ledger_err ledger_bank_accounts_list(struct ledger *ledger, int64_t cursor,
         fill_bank_account(&item, result, row);
         err = visit(context, &item);
     }
-    if (err == LEDGER_OK && rows > limit)
-        *next_cursor = item.id;
+    if (err == LEDGER_OK && rows > limit) /* the last row delivered (column 0: seq or id) */
+        *next_cursor = ledger_db_int64(result, limit - 1, 0);
     PQclear(result);
     return err;
 }
@@ -387,9 +388,10 @@ static const char status_receipts_sql[] =
     "ORDER BY p.entry_seq DESC LIMIT $2::bigint";
 
 static const char status_payouts_sql[] =
-    "SELECT amount, status, " SQL_US("requested_at") ", "
-    "  CASE WHEN status IN ('approved', 'paid', 'returned') THEN " SQL_US("decided_at") " END, "
-    SQL_US("paid_at") " "
+    "SELECT amount, status, (extract(epoch FROM requested_at) * 1000000)::bigint, "
+    "  CASE WHEN status IN ('approved', 'paid', 'returned') "
+    "    THEN (extract(epoch FROM decided_at) * 1000000)::bigint END, "
+    "  (extract(epoch FROM paid_at) * 1000000)::bigint "
     "FROM disbursements WHERE account_id = $1 AND kind = 'payout' "
     "ORDER BY id DESC LIMIT $2::bigint";
 
