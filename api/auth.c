@@ -4,6 +4,7 @@
 #include "server_internal.h"
 
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -20,7 +21,8 @@ enum ledger_err api_auth_token(struct api_server *server, struct ledger *ledger,
                                unsigned *role)
 {
     static const char prefix[] = "Bearer ";
-    if (strncmp(authorization, prefix, sizeof prefix - 1) != 0)
+    /* The scheme name is case-insensitive (RFC 9110). */
+    if (strncasecmp(authorization, prefix, sizeof prefix - 1) != 0)
         return LEDGER_ERR_UNKNOWN_USER;
     const char *token = authorization + sizeof prefix - 1;
     if (strlen(token) != 64)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +132,8 @@ struct MHD_Response *api_response_build(struct api_request *request,
     MHD_add_response_header(built, "Cache-Control", "no-store");
     if (response->retry_after[0] != '\0')
         MHD_add_response_header(built, "Retry-After", response->retry_after);
+    if (response->www_authenticate)
+        MHD_add_response_header(built, "WWW-Authenticate", "Bearer realm=\"caseledger\"");
     request->status = response->status;
     return built;
 }
@@ -202,7 +205,9 @@ static bool parse_body(struct api_request *request, struct api_handler_context *
     }
     const char *type =
         MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Content-Type");
-    if (type == NULL || strncmp(type, "application/json", 16) != 0) {
+    /* Media types are case-insensitive (RFC 9110); parameters may follow. */
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
+        (type[16] != '\0' && type[16] != ';' && type[16] != ' ')) {
         api_respond_problem(response, 415, "unsupported_media_type",
                             "send the body as application/json");
         return false;
@@ -244,6 +249,7 @@ static bool authorise(struct api_request *request, const struct api_route *route
     if (err == LEDGER_ERR_UNKNOWN_USER) {
         api_respond_problem(response, 401, "unauthenticated",
                             "send Authorization: Bearer <token> of an enabled user");
+        response->www_authenticate = true;
         return false;
     }
     if (err != LEDGER_OK) {
@@ -326,6 +332,7 @@ static struct api_request *request_new(struct api_server *server,
         return NULL;
     request->server = server;
     request->connection = connection;
+    atomic_fetch_add(&server->requests_open, 1);
     request->started_us = now_us();
     request->route_index = API_ROUTES_MAX;
     uint8_t id[8];
@@ -446,6 +453,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     api_metrics_record(request->server->metrics, request->route_index, request->status,
                        duration_us);
     log_request(request, duration_us);
+    atomic_fetch_sub(&request->server->requests_open, 1);
     free(request->body);
     free(request);
     *con_cls = NULL;
@@ -547,6 +555,13 @@ int api_server_run(const struct api_server_config *config)
     MHD_socket listener = MHD_quiesce_daemon(server->daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
+    /* Let the requests already begun finish and their answers go out. */
+    for (int waited_ms = 0; atomic_load(&server->requests_open) > 0 &&
+                            waited_ms < API_REQUEST_TIMEOUT_S * 1000;
+         waited_ms += 10) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     status = 0;
 out:
     server_close(server);

@@ -46,6 +46,7 @@ struct api_response {
     size_t raw_size;
     const char *content_type;
     char retry_after[16];    /* "" or seconds, for 429 */
+    bool www_authenticate;   /* 401: ask for a bearer token */
 };
 
 struct api_handler_context {

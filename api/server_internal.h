@@ -93,6 +93,7 @@ struct api_server {
     bool has_keyring;
     pthread_mutex_t token_mutex;
     struct api_token_entry tokens[API_TOKEN_CACHE_SLOTS];
+    atomic_size_t requests_open; /* begun and not yet completed */
 };
 
 /* Per request: lives from the first callback to MHD's completion notice. */
