@@ -129,6 +129,30 @@ static void suite_setup(void)
 
 /* ---- the server ---- */
 
+static char *file_text(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return strdup("");
+    char *text = NULL;
+    size_t size = 0;
+    char block[4096];
+    size_t got = 0;
+    while ((got = fread(block, 1, sizeof block, file)) > 0) {
+        char *grown = realloc(text, size + got + 1);
+        ck_assert_ptr_nonnull(grown);
+        text = grown;
+        memcpy(text + size, block, got);
+        size += got;
+    }
+    fclose(file);
+    if (text == NULL)
+        return strdup("");
+    text[size] = '\0';
+    return text;
+}
+
+
 static void server_start(void)
 {
     snprintf(server_log, sizeof server_log, "%s/server.log", db.key_dir);
@@ -142,9 +166,20 @@ static void server_start(void)
     }
 }
 
+/* Set when a server did not exit cleanly on SIGTERM (a crash, or a
+ * sanitizer's report at exit): the suite then fails. */
+static bool server_exit_unclean;
+
 static void server_stop(void)
 {
-    (void)http_server_stop(&server, SERVER_STOP_TIMEOUT_MS);
+    int status = http_server_stop(&server, SERVER_STOP_TIMEOUT_MS);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *log = file_text(server_log);
+        fprintf(stderr, "test_http_applicant: the server exited with status %d; its log:\n%s\n",
+                status, log);
+        free(log);
+        server_exit_unclean = true;
+    }
     unlink(server_log);
 }
 
@@ -182,29 +217,6 @@ static long long integer_of(json_t *object, const char *name)
     json_t *value = json_object_get(object, name);
     ck_assert_msg(json_is_integer(value), "no integer \"%s\"", name);
     return (long long)json_integer_value(value);
-}
-
-static char *file_text(const char *path)
-{
-    FILE *file = fopen(path, "rb");
-    if (file == NULL)
-        return strdup("");
-    char *text = NULL;
-    size_t size = 0;
-    char block[4096];
-    size_t got = 0;
-    while ((got = fread(block, 1, sizeof block, file)) > 0) {
-        char *grown = realloc(text, size + got + 1);
-        ck_assert_ptr_nonnull(grown);
-        text = grown;
-        memcpy(text + size, block, got);
-        size += got;
-    }
-    fclose(file);
-    if (text == NULL)
-        return strdup("");
-    text[size] = '\0';
-    return text;
 }
 
 /* ---- status ---- */
@@ -619,5 +631,5 @@ int main(void)
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
     fixture_teardown(&db);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return failed == 0 && !server_exit_unclean ? EXIT_SUCCESS : EXIT_FAILURE;
 }
