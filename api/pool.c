@@ -69,6 +69,8 @@ struct ledger *api_pool_acquire(struct api_pool *pool)
         atomic_fetch_add(&pool->in_use, 1);
     }
     pthread_mutex_unlock(&pool->mutex);
+    if (ledger != NULL)
+        ledger_clear_detail(ledger);
     return ledger;
 }
 

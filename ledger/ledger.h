@@ -41,6 +41,8 @@ enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *con
 void ledger_close(struct ledger *ledger);
 /* The last error's detail (never SQL text meant for clients); never NULL. */
 const char *ledger_last_detail(const struct ledger *ledger);
+/* Forgets the last error's detail (a pooled handle starts each request so). */
+void ledger_clear_detail(struct ledger *ledger);
 
 /* Group commit: one thread with its own connection books the entries that
  * attached handles submit, many per transaction. */

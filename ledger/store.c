@@ -24,6 +24,12 @@ const char *ledger_last_detail(const struct ledger *ledger)
     return ledger->detail;
 }
 
+void ledger_clear_detail(struct ledger *ledger)
+{
+    ledger->detail[0] = '\0';
+    ledger->last_db_err = LEDGER_OK;
+}
+
 const char *ledger_int64_text(char buffer[LEDGER_INT64_TEXT_SIZE], int64_t value)
 {
     snprintf(buffer, LEDGER_INT64_TEXT_SIZE, "%" PRId64, value);
