@@ -50,7 +50,8 @@ static int hex_value(char c)
 }
 
 /* Percent-decodes one path segment [start, end) into out; false when it is
- * malformed, too long, or decodes to a NUL or a '/'. */
+ * malformed, too long, or decodes to a NUL. (An encoded '/' stays inside
+ * its segment: the path was split before decoding.) */
 static bool decode_segment(char out[API_PARAM_MAX], const char *start, const char *end)
 {
     size_t used = 0;
@@ -66,7 +67,7 @@ static bool decode_segment(char out[API_PARAM_MAX], const char *start, const cha
             value = (char)(high * 16 + low);
             c += 2;
         }
-        if (value == '\0' || value == '/' || used + 1 >= API_PARAM_MAX)
+        if (value == '\0' || used + 1 >= API_PARAM_MAX)
             return false;
         out[used++] = value;
     }

@@ -82,6 +82,8 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
     enum ledger_err err = LEDGER_ERR_DB;
     if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         err = LEDGER_ERR_RETRY;
+    else if (state != NULL && strcmp(state, "22003") == 0)
+        err = LEDGER_ERR_OVERFLOW; /* bigint out of range: a balance would overflow */
     else if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "23514") == 0))
         err = LEDGER_ERR_BAD_STATE; /* unique or check violation: callers refine */
     ledger->last_db_err = err;
