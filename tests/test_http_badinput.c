@@ -569,8 +569,9 @@ static const struct bad_request route_rows[] = {
      NULL, 404, "not_found"},
     {"percent-encoded NUL", "GET", "/v1/cases/a%00b", AUDITOR, NULL, NULL, NULL, NULL, NULL, NULL,
      404, "not_found"},
+    /* An encoded '/' stays inside its segment: one (unknown) case number. */
     {"percent-encoded slash in a segment", "GET", "/v1/cases/a%2Fb/entries", AUDITOR, NULL, NULL,
-     NULL, NULL, NULL, NULL, 404, "not_found"},
+     NULL, NULL, NULL, NULL, 404, "unknown_case"},
     {"bad percent-encoding in an id", "POST", "/v1/disbursements/%G1/approve", CLERK, JSON, "pct",
      NULL, "{}", NULL, NULL, 404, "not_found"},
     {"encoded letters in a fixed segment", "GET", "/%68ealthz", NOBODY, NULL, NULL, NULL, NULL,
