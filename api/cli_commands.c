@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "money.h"
+#include "server.h"
 
 #ifndef CASELEDGER_SQL_DIR
 #define CASELEDGER_SQL_DIR "sql"
@@ -574,4 +575,39 @@ int api_cmd_verify(struct api_config *config, struct api_args *args, const char 
         fprintf(stderr, "caseledger: verification failed at seq %lld: %s\n",
                 (long long)result.first_bad_seq, result.reason);
     return result.ok ? 0 : 1;
+}
+
+/* ---- the HTTP server ---- */
+
+int api_cmd_serve(struct api_config *config, struct api_args *args, const char *sub)
+{
+    (void)sub;
+    const char *listen = api_arg(args, "listen", getenv("CASELEDGER_LISTEN"));
+    const char *port = api_arg(args, "port", getenv("CASELEDGER_PORT"));
+    const char *threads = api_arg(args, "threads", getenv("CASELEDGER_THREADS"));
+    const char *body_max = api_arg(args, "body-max", getenv("CASELEDGER_BODY_MAX"));
+    const char *quiet = api_arg(args, "quiet", NULL);
+    if (unused_check(args))
+        return 2;
+    int64_t port_value = 8080;
+    int64_t threads_value = API_THREADS_DEFAULT;
+    int64_t body_value = API_BODY_MAX;
+    if ((port != NULL && strcmp(port, "0") != 0 && !parse_int64(&port_value, port)) ||
+        port_value > 65535 || (threads != NULL && !parse_int64(&threads_value, threads)) ||
+        threads_value > 256 || (body_max != NULL && !parse_int64(&body_value, body_max)))
+        return api_usage("--port 0..65535, --threads 1..256, --body-max BYTES");
+    if (port != NULL && strcmp(port, "0") == 0)
+        port_value = 0;
+    struct api_server_config server_config = {
+        .listen_address = listen ? listen : "127.0.0.1",
+        .port = (unsigned)port_value,
+        .dsn = config->dsn,
+        .key_file = config->key_file,
+        .access_key_file = config->access_key_file,
+        .keyring_file = config->keyring_file,
+        .threads = (unsigned)threads_value,
+        .body_max = (size_t)body_value,
+        .quiet = quiet != NULL,
+    };
+    return api_server_run(&server_config);
 }

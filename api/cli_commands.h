@@ -16,6 +16,7 @@ int api_cmd_transfer(struct api_config *config, struct api_args *args, const cha
 int api_cmd_reverse(struct api_config *config, struct api_args *args, const char *sub);
 int api_cmd_balance(struct api_config *config, struct api_args *args, const char *sub);
 int api_cmd_head(struct api_config *config, struct api_args *args, const char *sub);
+int api_cmd_serve(struct api_config *config, struct api_args *args, const char *sub);
 int api_cmd_verify(struct api_config *config, struct api_args *args, const char *sub);
 
 #endif

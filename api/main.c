@@ -16,6 +16,8 @@ static const char usage_text[] =
     "usage: caseledger COMMAND [--flag value ...]\n"
     "\n"
     "  migrate [--dsn DSN] [--sql-dir DIR]          apply schema migrations (owner role)\n"
+    "  serve [--listen 127.0.0.1] [--port 8080] [--threads 16] [--quiet]\n"
+    "                                                the HTTP API (SIGTERM/SIGINT: stop)\n"
     "  keygen [--key-dir DIR]                        new signing key (becomes current)\n"
     "  setup --bank-account NO [--bank-name N] [--currency CNY]\n"
     "  user add --name N --role clerk|approver|auditor|admin|bank\n"
@@ -45,6 +47,7 @@ struct command {
 
 static const struct command commands[] = {
     {"migrate", NULL, api_cmd_migrate},
+    {"serve", NULL, api_cmd_serve},
     {"keygen", NULL, api_cmd_keygen},
     {"setup", NULL, api_cmd_setup},
     {"user", "add", api_cmd_user},

@@ -41,6 +41,8 @@ enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *con
 void ledger_close(struct ledger *ledger);
 /* The last error's detail (never SQL text meant for clients); never NULL. */
 const char *ledger_last_detail(const struct ledger *ledger);
+/* Forgets the last error's detail (a pooled handle starts each request so). */
+void ledger_clear_detail(struct ledger *ledger);
 
 /* Group commit: one thread with its own connection books the entries that
  * attached handles submit, many per transaction. */
@@ -247,6 +249,9 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
                                const char *reason, const char *idempotency_key,
                                struct ledger_booking *booking) LEDGER_MUST_CHECK;
 
+/* LEDGER_OK when the database answers. */
+enum ledger_err ledger_ping(struct ledger *ledger) LEDGER_MUST_CHECK;
+
 /* ---- integrity ---- */
 
 struct ledger_verify_result {
@@ -264,6 +269,12 @@ struct ledger_verify_result {
 enum ledger_err ledger_verify(struct ledger *ledger, const struct ledger_keyring *keyring,
                               const struct ledger_head *from,
                               struct ledger_verify_result *result) LEDGER_MUST_CHECK;
+/* Verifies the entries from from_seq on (1: everything), anchored on the
+ * stored hash of entry from_seq - 1 (unsigned: for a signed anchor use
+ * ledger_verify with a saved head). */
+enum ledger_err ledger_verify_from_seq(struct ledger *ledger, const struct ledger_keyring *keyring,
+                                       int64_t from_seq,
+                                       struct ledger_verify_result *result) LEDGER_MUST_CHECK;
 /* The current head, signed now with the handle's key. */
 enum ledger_err ledger_head_current(struct ledger *ledger, struct ledger_head *head) LEDGER_MUST_CHECK;
 

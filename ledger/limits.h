@@ -30,4 +30,22 @@
 /* Verification */
 #define LEDGER_VERIFY_PAGE 2000          /* entries read per query while verifying */
 
+/* HTTP API (api/) */
+#define API_BODY_MAX (1024 * 1024)       /* bytes of a JSON request body: 413 past it */
+#define API_JSON_DEPTH_MAX 8             /* nesting of a JSON request body */
+#define API_JSON_STRING_MAX 4096         /* bytes of any JSON string in a request */
+#define API_HEADER_MEMORY 32768          /* per-connection memory for headers (431/413) */
+#define API_CONNECTIONS_MAX 512          /* open connections */
+#define API_CONNECTIONS_PER_IP 64
+#define API_REQUEST_TIMEOUT_S 30         /* idle connection / slow request timeout */
+#define API_THREADS_DEFAULT 16           /* MHD worker threads = database handles */
+#define API_POOL_WAIT_MS 5000            /* waiting for a free database handle: 503 past it */
+#define API_LIST_LIMIT_DEFAULT 50
+#define API_LIST_LIMIT_MAX 1000
+#define API_STATUS_FAILURES_PER_IP 10    /* wrong status lookups per window per client */
+#define API_STATUS_FAILURES_PER_CASE 5   /* wrong status lookups per window per case */
+#define API_STATUS_WINDOW_S 600
+#define API_RATE_SLOTS 4096              /* tracked clients/cases (oldest forgotten first) */
+#define API_TOKEN_CACHE_US 2000000       /* a bearer token's user is re-read after this */
+
 #endif

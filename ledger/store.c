@@ -24,6 +24,12 @@ const char *ledger_last_detail(const struct ledger *ledger)
     return ledger->detail;
 }
 
+void ledger_clear_detail(struct ledger *ledger)
+{
+    ledger->detail[0] = '\0';
+    ledger->last_db_err = LEDGER_OK;
+}
+
 const char *ledger_int64_text(char buffer[LEDGER_INT64_TEXT_SIZE], int64_t value)
 {
     snprintf(buffer, LEDGER_INT64_TEXT_SIZE, "%" PRId64, value);
@@ -76,6 +82,8 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
     enum ledger_err err = LEDGER_ERR_DB;
     if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         err = LEDGER_ERR_RETRY;
+    else if (state != NULL && strcmp(state, "22003") == 0)
+        err = LEDGER_ERR_OVERFLOW; /* bigint out of range: a balance would overflow */
     else if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "23514") == 0))
         err = LEDGER_ERR_BAD_STATE; /* unique or check violation: callers refine */
     ledger->last_db_err = err;
@@ -296,4 +304,13 @@ void ledger_close(struct ledger *ledger)
     ledger_signer_wipe(&ledger->signer);
     sodium_memzero(ledger->access_key, sizeof ledger->access_key);
     free(ledger);
+}
+
+enum ledger_err ledger_ping(struct ledger *ledger)
+{
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT 1", 0, NULL);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    PQclear(result);
+    return LEDGER_OK;
 }

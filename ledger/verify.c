@@ -194,8 +194,11 @@ static enum ledger_err verify_from_head(struct ledger *ledger, const struct ledg
     return LEDGER_OK;
 }
 
-enum ledger_err ledger_verify(struct ledger *ledger, const struct ledger_keyring *keyring,
-                              const struct ledger_head *from, struct ledger_verify_result *result)
+/* Walks the chain after `from` (NULL: genesis); signed: `from` is a signed
+ * head to check first. */
+static enum ledger_err verify_walk(struct ledger *ledger, const struct ledger_keyring *keyring,
+                                   const struct ledger_head *from, bool signed_anchor,
+                                   struct ledger_verify_result *result)
 {
     memset(result, 0, sizeof *result);
     result->ok = true;
@@ -207,7 +210,8 @@ enum ledger_err ledger_verify(struct ledger *ledger, const struct ledger_keyring
     if (err != LEDGER_OK)
         return err;
     if (from != NULL) {
-        err = verify_from_head(ledger, keyring, from, result);
+        if (signed_anchor)
+            err = verify_from_head(ledger, keyring, from, result);
         last_seq = from->seq;
         memcpy(prev_hash, from->hash, LEDGER_HASH_SIZE);
     }
@@ -218,6 +222,36 @@ enum ledger_err ledger_verify(struct ledger *ledger, const struct ledger_keyring
         err = verify_derived(ledger, last_seq, prev_hash, result);
     ledger_db_rollback(ledger);
     return err;
+}
+
+enum ledger_err ledger_verify(struct ledger *ledger, const struct ledger_keyring *keyring,
+                              const struct ledger_head *from, struct ledger_verify_result *result)
+{
+    return verify_walk(ledger, keyring, from, true, result);
+}
+
+enum ledger_err ledger_verify_from_seq(struct ledger *ledger, const struct ledger_keyring *keyring,
+                                       int64_t from_seq, struct ledger_verify_result *result)
+{
+    if (from_seq <= 1)
+        return ledger_verify(ledger, keyring, NULL, result);
+    struct ledger_head anchor;
+    memset(&anchor, 0, sizeof anchor);
+    anchor.seq = from_seq - 1;
+    char seq_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[1] = {ledger_int64_text(seq_text, anchor.seq)};
+    PGresult *row =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT hash FROM entries WHERE seq = $1", 1, params);
+    if (row == NULL)
+        return ledger_db_last_error(ledger);
+    bool found = PQntuples(row) == 1 &&
+                 ledger_db_bytea(anchor.hash, LEDGER_HASH_SIZE, row, 0, 0) == LEDGER_OK;
+    PQclear(row);
+    if (!found) {
+        ledger_set_detail(ledger, "no entry %lld to start from", (long long)anchor.seq);
+        return LEDGER_ERR_UNKNOWN_ENTRY;
+    }
+    return verify_walk(ledger, keyring, &anchor, false, result);
 }
 
 enum ledger_err ledger_head_current(struct ledger *ledger, struct ledger_head *head)

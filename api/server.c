@@ -1,0 +1,570 @@
+/* The HTTP server's request lifecycle: accept a request, bound its body,
+ * route it, authenticate and authorise it, parse its JSON strictly, call
+ * one handler with a pooled ledger handle, answer, log one JSON line, count
+ * it. Shutdown on SIGTERM/SIGINT lets in-flight requests finish. */
+#include "server_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define QUERY_VALUE_MAX 512
+
+static int64_t now_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* Paths reach us undecoded: segments are decoded one by one by the router,
+ * so that an encoded '/' inside a case number stays inside its segment. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *connection, char *text)
+{
+    (void)cls;
+    (void)connection;
+    return strlen(text);
+}
+
+const struct api_server_config *api_server_config_of(const struct api_server *server)
+{
+    return &server->config;
+}
+
+struct api_server *api_context_server(struct api_handler_context *context)
+{
+    return context->request->server;
+}
+
+const char *api_client_address(struct api_handler_context *context)
+{
+    return context->request->client_address;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Query values are percent-decoded here ('+' is a space); a malformed or
+ * over-long one reads as absent. Each call decodes into the next of the
+ * request's API_QUERY_SLOTS buffers. */
+const char *api_query(struct api_handler_context *context, const char *name)
+{
+    const char *raw =
+        MHD_lookup_connection_value(context->request->connection, MHD_GET_ARGUMENT_KIND, name);
+    if (raw == NULL)
+        return NULL;
+    struct api_request *request = context->request;
+    size_t slot = request->query_used % API_QUERY_SLOTS;
+    char *out = request->query_values[slot];
+    size_t used = 0;
+    for (const char *c = raw; *c != '\0'; c++) {
+        char value = *c == '+' ? ' ' : *c;
+        if (*c == '%') {
+            int high = c[1] ? hex_digit(c[1]) : -1;
+            int low = high >= 0 && c[2] ? hex_digit(c[2]) : -1;
+            if (low < 0)
+                return NULL;
+            value = (char)(high * 16 + low);
+            c += 2;
+        }
+        if (value == '\0' || used + 1 >= QUERY_VALUE_MAX)
+            return NULL;
+        out[used++] = value;
+    }
+    out[used] = '\0';
+    request->query_used++;
+    return out;
+}
+
+/* ---- answering ---- */
+
+struct MHD_Response *api_response_build(struct api_request *request,
+                                        struct api_response *response)
+{
+    struct MHD_Response *built = NULL;
+    if (response->json != NULL) {
+        char *text = json_dumps(response->json, JSON_COMPACT);
+        json_decref(response->json);
+        response->json = NULL;
+        if (text != NULL) {
+            built = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+            free(text);
+        }
+    } else if (response->owned != NULL) {
+        built = MHD_create_response_from_buffer(strlen(response->owned), response->owned,
+                                                MHD_RESPMEM_MUST_COPY);
+        free(response->owned);
+        response->owned = NULL;
+    } else if (response->raw != NULL) {
+        built = MHD_create_response_from_buffer(response->raw_size, (void *)response->raw,
+                                                MHD_RESPMEM_PERSISTENT);
+    }
+    if (built == NULL) {
+        static const char failed[] =
+            "{\"type\":\"https://caseledger.invalid/problems/internal\",\"title\":\"Internal "
+            "Server Error\",\"status\":500,\"detail\":\"could not render the answer\","
+            "\"code\":\"internal\"}";
+        response->status = 500;
+        response->content_type = "application/problem+json; charset=utf-8";
+        built = MHD_create_response_from_buffer(sizeof failed - 1, (void *)failed,
+                                                MHD_RESPMEM_PERSISTENT);
+    }
+    MHD_add_response_header(built, "Content-Type",
+                            response->content_type ? response->content_type
+                                                   : "application/json; charset=utf-8");
+    MHD_add_response_header(built, "X-Request-Id", request->request_id);
+    MHD_add_response_header(built, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(built, "Cache-Control", "no-store");
+    if (response->retry_after[0] != '\0')
+        MHD_add_response_header(built, "Retry-After", response->retry_after);
+    if (response->www_authenticate)
+        MHD_add_response_header(built, "WWW-Authenticate", "Bearer realm=\"caseledger\"");
+    request->status = response->status;
+    return built;
+}
+
+/* ---- request checks ---- */
+
+static bool idempotency_key_valid(const char *key)
+{
+    size_t length = strlen(key);
+    if (length < 1 || length > LEDGER_IDEMPOTENCY_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* Depth and string sizes of a parsed document, without recursion: an
+ * explicit stack bounded by API_JSON_DEPTH_MAX. */
+static bool json_within_limits(json_t *root, const char **why)
+{
+    struct frame {
+        json_t *value;
+        void *iterator;
+        size_t index;
+    } stack[API_JSON_DEPTH_MAX + 1];
+    size_t depth = 0;
+    stack[0] = (struct frame){root, json_is_object(root) ? json_object_iter(root) : NULL, 0};
+    for (;;) {
+        struct frame *top = &stack[depth];
+        json_t *child = NULL;
+        if (json_is_object(top->value) && top->iterator != NULL) {
+            if (strlen(json_object_iter_key(top->iterator)) > API_JSON_STRING_MAX) {
+                *why = "a key is too long";
+                return false;
+            }
+            child = json_object_iter_value(top->iterator);
+            top->iterator = json_object_iter_next(top->value, top->iterator);
+        } else if (json_is_array(top->value) && top->index < json_array_size(top->value)) {
+            child = json_array_get(top->value, top->index++);
+        } else if (depth == 0) {
+            return true;
+        } else {
+            depth--;
+            continue;
+        }
+        if (json_is_string(child) && json_string_length(child) > API_JSON_STRING_MAX) {
+            *why = "a string is too long";
+            return false;
+        }
+        if (json_is_object(child) || json_is_array(child)) {
+            if (depth + 1 >= API_JSON_DEPTH_MAX) {
+                *why = "the document is nested too deeply";
+                return false;
+            }
+            stack[++depth] = (struct frame){
+                child, json_is_object(child) ? json_object_iter(child) : NULL, 0};
+        }
+    }
+}
+
+/* Parses the request body as a JSON object (an empty body is {}). */
+static bool parse_body(struct api_request *request, struct api_handler_context *context,
+                       struct api_response *response)
+{
+    if (request->body_size == 0) {
+        context->body = json_object();
+        return true;
+    }
+    const char *type =
+        MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Content-Type");
+    /* Media types are case-insensitive (RFC 9110); parameters may follow. */
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
+        (type[16] != '\0' && type[16] != ';' && type[16] != ' ')) {
+        api_respond_problem(response, 415, "unsupported_media_type",
+                            "send the body as application/json");
+        return false;
+    }
+    json_error_t error;
+    context->body = json_loadb(request->body, request->body_size, JSON_REJECT_DUPLICATES, &error);
+    char detail[256];
+    if (context->body == NULL) {
+        snprintf(detail, sizeof detail, "malformed JSON at line %d column %d: %s", error.line,
+                 error.column, error.text);
+        api_respond_problem(response, 400, "malformed_json", detail);
+        return false;
+    }
+    const char *why = NULL;
+    if (!json_is_object(context->body)) {
+        api_respond_problem(response, 400, "malformed_json", "the body must be a JSON object");
+        return false;
+    }
+    if (!json_within_limits(context->body, &why)) {
+        api_respond_problem(response, 400, "json_limits", why);
+        return false;
+    }
+    return true;
+}
+
+static bool authorise(struct api_request *request, const struct api_route *route,
+                      struct api_handler_context *context, struct api_response *response)
+{
+    if (route->roles == API_ROLES_PUBLIC)
+        return true;
+    const char *authorization =
+        MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Authorization");
+    char user[LEDGER_NAME_MAX + 1];
+    unsigned role = 0;
+    enum ledger_err err = authorization == NULL
+                              ? LEDGER_ERR_UNKNOWN_USER
+                              : api_auth_token(request->server, context->ledger, authorization,
+                                               user, &role);
+    if (err == LEDGER_ERR_UNKNOWN_USER) {
+        api_respond_problem(response, 401, "unauthenticated",
+                            "send Authorization: Bearer <token> of an enabled user");
+        response->www_authenticate = true;
+        return false;
+    }
+    if (err != LEDGER_OK) {
+        api_respond_ledger_error(response, err, NULL);
+        return false;
+    }
+    snprintf(request->user, sizeof request->user, "%s", user);
+    context->user = request->user;
+    context->role = role;
+    if ((role & route->roles) == 0) {
+        api_respond_problem(response, 403, "forbidden_role",
+                            "your role may not use this endpoint");
+        return false;
+    }
+    return true;
+}
+
+static bool read_idempotency_key(struct api_request *request, struct api_handler_context *context,
+                                 struct api_response *response)
+{
+    const char *key =
+        MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Idempotency-Key");
+    if (key != NULL && !idempotency_key_valid(key)) {
+        api_respond_problem(response, 400, "invalid_idempotency_key",
+                            "Idempotency-Key must be 1-128 printable ASCII characters");
+        return false;
+    }
+    context->idempotency_key = key;
+    return true;
+}
+
+/* Route, check, and run the handler. */
+static void dispatch(struct api_request *request, struct api_response *response)
+{
+    struct api_server *server = request->server;
+    struct api_handler_context context;
+    memset(&context, 0, sizeof context);
+    context.request = request;
+    bool path_known = false;
+    const struct api_route *route =
+        api_route_find(request->method, request->path, context.params, &path_known);
+    if (request->body_too_large) {
+        api_respond_problem(response, 413, "body_too_large", "the request body is too large");
+        return;
+    }
+    if (route == NULL) {
+        api_respond_problem(response, path_known ? 405 : 404,
+                            path_known ? "method_not_allowed" : "not_found",
+                            path_known ? "this path does not take that method" : "no such path");
+        return;
+    }
+    request->route_index = (size_t)(route - api_routes);
+    if (!route->json_body && request->body_size > 0) {
+        api_respond_problem(response, 400, "unexpected_body", "this request takes no body");
+        return;
+    }
+    bool needs_ledger = route->uses_ledger || route->roles != API_ROLES_PUBLIC;
+    if (needs_ledger && (context.ledger = api_pool_acquire(&server->pool)) == NULL) {
+        api_respond_problem(response, 503, "busy", "all database connections are busy");
+        snprintf(response->retry_after, sizeof response->retry_after, "1");
+        return;
+    }
+    if (authorise(request, route, &context, response) &&
+        read_idempotency_key(request, &context, response) &&
+        (!route->json_body || parse_body(request, &context, response)))
+        route->handler(&context, response);
+    json_decref(context.body);
+    if (context.ledger != NULL)
+        api_pool_release(&server->pool, context.ledger);
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static struct api_request *request_new(struct api_server *server,
+                                       struct MHD_Connection *connection, const char *url,
+                                       const char *method)
+{
+    struct api_request *request = calloc(1, sizeof *request);
+    if (request == NULL)
+        return NULL;
+    request->server = server;
+    request->connection = connection;
+    atomic_fetch_add(&server->requests_open, 1);
+    request->started_us = now_us();
+    request->route_index = API_ROUTES_MAX;
+    uint8_t id[8];
+    randombytes_buf(id, sizeof id);
+    sodium_bin2hex(request->request_id, sizeof request->request_id, id, sizeof id);
+    snprintf(request->method, sizeof request->method, "%s", method);
+    /* An over-long path stays empty and is answered 414. */
+    if (strlen(url) < sizeof request->path)
+        snprintf(request->path, sizeof request->path, "%s", url);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info != NULL && info->client_addr != NULL) {
+        const struct sockaddr *address = info->client_addr;
+        if (address->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)address)->sin_addr,
+                      request->client_address, sizeof request->client_address);
+        else if (address->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr,
+                      request->client_address, sizeof request->client_address);
+    }
+    return request;
+}
+
+static bool append_body(struct api_request *request, const char *data, size_t size)
+{
+    if (request->body_too_large)
+        return true;
+    if (request->body_size + size > request->server->config.body_max) {
+        request->body_too_large = true;
+        free(request->body);
+        request->body = NULL;
+        request->body_size = 0;
+        return true;
+    }
+    char *grown = realloc(request->body, request->body_size + size + 1);
+    if (grown == NULL)
+        return false;
+    memcpy(grown + request->body_size, data, size);
+    request->body = grown;
+    request->body_size += size;
+    request->body[request->body_size] = '\0';
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct api_request *request = *con_cls;
+    if (request == NULL) {
+        request = request_new(cls, connection, url, method);
+        if (request == NULL)
+            return MHD_NO;
+        *con_cls = request;
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length != NULL && strtoull(length, NULL, 10) > request->server->config.body_max)
+            request->body_too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!append_body(request, upload_data, *upload_data_size))
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct api_response response;
+    memset(&response, 0, sizeof response);
+    if (request->path[0] == '\0')
+        api_respond_problem(&response, 414, "uri_too_long", "the path is too long");
+    else
+        dispatch(request, &response);
+    struct MHD_Response *built = api_response_build(request, &response);
+    enum MHD_Result result = MHD_queue_response(connection, response.status, built);
+    MHD_destroy_response(built);
+    request->responded = true;
+    return result;
+}
+
+/* One JSON line per request: never the query string, tokens or codes. */
+static void log_request(const struct api_request *request, int64_t duration_us)
+{
+    if (request->server->config.quiet)
+        return;
+    char timestamp[32];
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(timestamp, sizeof timestamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    json_t *line = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "ts", timestamp, "level", "info",
+        "request_id", request->request_id, "method", request->method, "path", request->path,
+        "route",
+        request->route_index < api_routes_count ? api_routes[request->route_index].pattern : "",
+        "status", (int)request->status, "duration_ms", (double)(duration_us / 10) / 100.0);
+    if (line != NULL && request->user[0] != '\0')
+        json_object_set_new(line, "user", json_string(request->user));
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    if (text != NULL)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)connection;
+    struct api_request *request = *con_cls;
+    if (request == NULL)
+        return;
+    int64_t duration_us = now_us() - request->started_us;
+    if (!request->responded || code != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        request->status = request->responded ? request->status : 499;
+    api_metrics_record(request->server->metrics, request->route_index, request->status,
+                       duration_us);
+    log_request(request, duration_us);
+    atomic_fetch_sub(&request->server->requests_open, 1);
+    free(request->body);
+    free(request);
+    *con_cls = NULL;
+}
+
+/* ---- start and stop ---- */
+
+static enum ledger_err server_open(struct api_server *server, char *detail, size_t detail_size)
+{
+    struct ledger_config ledger_config = {.dsn = server->config.dsn,
+                                          .key_file = server->config.key_file,
+                                          .access_key_file = server->config.access_key_file};
+    server->metrics = calloc(1, sizeof *server->metrics);
+    if (server->metrics == NULL)
+        return LEDGER_ERR_NOMEM;
+    pthread_mutex_init(&server->token_mutex, NULL);
+    api_rate_init(&server->limiter);
+    server->has_keyring = server->config.keyring_file != NULL &&
+                          ledger_keyring_load(&server->keyring, server->config.keyring_file) ==
+                              LEDGER_OK;
+    enum ledger_err err = ledger_committer_start(&server->committer, &ledger_config);
+    if (err != LEDGER_OK) {
+        snprintf(detail, detail_size, "could not start the committer (database, signing key?)");
+        return err;
+    }
+    return api_pool_open(&server->pool, server->config.threads, &ledger_config, server->committer,
+                         detail, detail_size);
+}
+
+static void server_close(struct api_server *server)
+{
+    if (server->daemon != NULL)
+        MHD_stop_daemon(server->daemon);
+    if (server->pool.handles != NULL)
+        api_pool_close(&server->pool);
+    ledger_committer_stop(server->committer);
+    api_rate_destroy(&server->limiter);
+    pthread_mutex_destroy(&server->token_mutex);
+    free(server->metrics);
+}
+
+static bool server_listen(struct api_server *server, char *detail, size_t detail_size)
+{
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons((uint16_t)server->config.port);
+    if (inet_pton(AF_INET, server->config.listen_address, &address.sin_addr) != 1) {
+        snprintf(detail, detail_size, "listen address must be an IPv4 address");
+        return false;
+    }
+    server->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
+        NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, &address,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)server->config.threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS_MAX,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_REQUEST_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADER_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK,
+        keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(detail, detail_size, "could not listen on %s:%u: %s",
+                 server->config.listen_address, server->config.port, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+int api_server_run(const struct api_server_config *config)
+{
+    struct api_server *server = calloc(1, sizeof *server);
+    if (server == NULL)
+        return 1;
+    server->config = *config;
+    char detail[256] = "";
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    /* Worker threads inherit the mask: only the main thread takes signals. */
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int status = 1;
+    if (server_open(server, detail, sizeof detail) != LEDGER_OK ||
+        !server_listen(server, detail, sizeof detail)) {
+        fprintf(stderr, "caseledger: %s\n", detail);
+        goto out;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
+                                                           MHD_DAEMON_INFO_BIND_PORT);
+    printf("{\"listening\":\"http://%s:%u\"}\n", config->listen_address,
+           info ? (unsigned)info->port : config->port);
+    fflush(stdout);
+    int received = 0;
+    sigwait(&signals, &received);
+    fprintf(stderr, "{\"level\":\"info\",\"event\":\"shutdown\",\"signal\":%d}\n", received);
+    /* Stop accepting; MHD_stop_daemon then lets running handlers finish. */
+    MHD_socket listener = MHD_quiesce_daemon(server->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    /* Let the requests already begun finish and their answers go out. */
+    for (int waited_ms = 0; atomic_load(&server->requests_open) > 0 &&
+                            waited_ms < API_REQUEST_TIMEOUT_S * 1000;
+         waited_ms += 10) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    status = 0;
+out:
+    server_close(server);
+    free(server);
+    return status;
+}

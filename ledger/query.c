@@ -1,0 +1,470 @@
+/* Reading the ledger: pages of a case's postings, of disbursements and of
+ * custody bank accounts, single lookups, and the applicant's view of a
+ * case. Every statement is parameterized and bounded by a LIMIT; a page
+ * asks for one row more than it delivers to know whether another follows. */
+#include "query.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ledger_internal.h"
+
+const char *ledger_time_text(char buffer[LEDGER_TIME_TEXT_SIZE], int64_t time_us)
+{
+    int64_t seconds = time_us / 1000000;
+    int64_t micros = time_us % 1000000;
+    if (micros < 0) {
+        micros += 1000000;
+        seconds -= 1;
+    }
+    time_t whole = (time_t)seconds;
+    struct tm utc;
+    if (gmtime_r(&whole, &utc) == NULL) {
+        snprintf(buffer, LEDGER_TIME_TEXT_SIZE, "1970-01-01T00:00:00.000000Z");
+        return buffer;
+    }
+    /* gmtime_r gives fields in range; the casts and modulos bound the text. */
+    snprintf(buffer, LEDGER_TIME_TEXT_SIZE, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
+             (unsigned)(utc.tm_year + 1900) % 10000u, (unsigned)(utc.tm_mon + 1) % 100u,
+             (unsigned)utc.tm_mday % 100u, (unsigned)utc.tm_hour % 100u,
+             (unsigned)utc.tm_min % 100u, (unsigned)utc.tm_sec % 100u, (unsigned)micros % 1000000u);
+    return buffer;
+}
+
+/* ---- small helpers ---- */
+
+static void copy_text(char *out, size_t size, const PGresult *result, int row, int column)
+{
+    snprintf(out, size, "%s",
+             PQgetisnull(result, row, column) ? "" : PQgetvalue(result, row, column));
+}
+
+/* A day count column (date - DATE '1970-01-01'), NULL: LEDGER_VALUE_DATE_NONE. */
+static int32_t days_value(const PGresult *result, int row, int column)
+{
+    if (PQgetisnull(result, row, column))
+        return LEDGER_VALUE_DATE_NONE;
+    int64_t days = ledger_db_int64(result, row, column);
+    return days < INT32_MIN + 1 || days > INT32_MAX ? LEDGER_VALUE_DATE_NONE : (int32_t)days;
+}
+
+static enum ledger_err page_check(struct ledger *ledger, int64_t cursor, int limit,
+                                  int64_t *next_cursor)
+{
+    *next_cursor = 0;
+    if (limit < 1 || limit > LEDGER_QUERY_PAGE_MAX || cursor < 0) {
+        ledger_set_detail(ledger, "a page needs a limit of 1..%d and a cursor from a previous page",
+                          LEDGER_QUERY_PAGE_MAX);
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    return LEDGER_OK;
+}
+
+/* Parameters of a page: the cursor (NULL: first page) and limit + 1. */
+struct page_params {
+    char cursor[LEDGER_INT64_TEXT_SIZE];
+    char limit[LEDGER_INT64_TEXT_SIZE];
+};
+
+static const char *page_cursor(struct page_params *params, int64_t cursor)
+{
+    return cursor > 0 ? ledger_int64_text(params->cursor, cursor) : NULL;
+}
+
+static const char *page_limit(struct page_params *params, int limit)
+{
+    return ledger_int64_text(params->limit, (int64_t)limit + 1);
+}
+
+/* ---- accounts ---- */
+
+enum ledger_err ledger_account_get(struct ledger *ledger, int64_t account_id,
+                                   struct ledger_account_summary *account)
+{
+    char id_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[1] = {ledger_int64_text(id_text, account_id)};
+    memset(account, 0, sizeof *account);
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT id, kind, status, currency, case_no FROM accounts WHERE id = $1", 1, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    if (PQntuples(result) != 1) {
+        ledger_set_detail(ledger, "no account %lld", (long long)account_id);
+        err = LEDGER_ERR_UNKNOWN_ACCOUNT;
+    } else {
+        account->id = ledger_db_int64(result, 0, 0);
+        copy_text(account->kind, sizeof account->kind, result, 0, 1);
+        copy_text(account->status, sizeof account->status, result, 0, 2);
+        copy_text(account->currency, sizeof account->currency, result, 0, 3);
+        copy_text(account->case_no, sizeof account->case_no, result, 0, 4);
+    }
+    PQclear(result);
+    return err;
+}
+
+/* ---- a case's postings ---- */
+
+/* One row per entry touching the case: the case's share summed (an entry
+ * may post to one account more than once), and the first posting on
+ * another account as the counterpart. */
+static const char case_entries_sql[] =
+    "WITH page AS (SELECT p.entry_seq, -sum(p.amount)::bigint AS amount, "
+    "  min(p.currency) AS currency FROM postings p "
+    "  WHERE p.account_id = $1 AND ($2::bigint IS NULL OR p.entry_seq < $2::bigint) "
+    "  GROUP BY p.entry_seq ORDER BY p.entry_seq DESC LIMIT $3::bigint) "
+    "SELECT e.seq, e.kind, page.amount, e.created_at_us, e.hash, e.reverses_seq, "
+    "  (SELECT x.seq FROM entries x WHERE x.reverses_seq = e.seq AND x.kind = 'reversal'), "
+    "  e.value_date - DATE '1970-01-01', e.actor, e.memo, e.bank_ref, c.id, c.kind, c.case_no, "
+    "  page.currency "
+    "FROM page JOIN entries e ON e.seq = page.entry_seq "
+    "LEFT JOIN LATERAL (SELECT o.id, o.kind, o.case_no FROM postings q "
+    "  JOIN accounts o ON o.id = q.account_id "
+    "  WHERE q.entry_seq = e.seq AND q.account_id <> $1 ORDER BY q.idx LIMIT 1) c ON true "
+    "ORDER BY e.seq DESC";
+
+static enum ledger_err fill_case_entry(struct ledger_case_entry *entry, const PGresult *result,
+                                       int row)
+{
+    memset(entry, 0, sizeof *entry);
+    entry->seq = ledger_db_int64(result, row, 0);
+    copy_text(entry->kind, sizeof entry->kind, result, row, 1);
+    entry->amount_minor = ledger_db_int64(result, row, 2);
+    entry->created_at_us = ledger_db_int64(result, row, 3);
+    enum ledger_err err = ledger_db_bytea(entry->hash, sizeof entry->hash, result, row, 4);
+    entry->reverses_seq = ledger_db_int64(result, row, 5);
+    entry->reversed_by_seq = ledger_db_int64(result, row, 6);
+    entry->value_date_days = days_value(result, row, 7);
+    copy_text(entry->actor, sizeof entry->actor, result, row, 8);
+    copy_text(entry->memo, sizeof entry->memo, result, row, 9);
+    copy_text(entry->bank_ref, sizeof entry->bank_ref, result, row, 10);
+    entry->counterpart_id = ledger_db_int64(result, row, 11);
+    copy_text(entry->counterpart_kind, sizeof entry->counterpart_kind, result, row, 12);
+    copy_text(entry->counterpart_case_no, sizeof entry->counterpart_case_no, result, row, 13);
+    copy_text(entry->currency, sizeof entry->currency, result, row, 14);
+    return err;
+}
+
+enum ledger_err ledger_case_entries(struct ledger *ledger, const char *case_no, int64_t cursor,
+                                    int limit, int64_t *next_cursor, ledger_case_entry_visit visit,
+                                    void *context)
+{
+    enum ledger_err err = page_check(ledger, cursor, limit, next_cursor);
+    struct ledger_account_ref account;
+    if (err != LEDGER_OK || (err = ledger_case_find(ledger, case_no, &account)) != LEDGER_OK)
+        return err;
+    char account_text[LEDGER_INT64_TEXT_SIZE];
+    struct page_params page;
+    const char *params[3] = {ledger_int64_text(account_text, account.id),
+                             page_cursor(&page, cursor), page_limit(&page, limit)};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, case_entries_sql, 3, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    int rows = PQntuples(result);
+    struct ledger_case_entry entry;
+    for (int row = 0; row < rows && row < limit && err == LEDGER_OK; row++) {
+        err = fill_case_entry(&entry, result, row);
+        if (err == LEDGER_OK)
+            err = visit(context, &entry);
+    }
+    if (err == LEDGER_OK && rows > limit) /* the last row delivered (column 0: seq or id) */
+        *next_cursor = ledger_db_int64(result, limit - 1, 0);
+    PQclear(result);
+    return err;
+}
+
+/* ---- disbursements ---- */
+
+/* Times as microseconds since the epoch: extract(epoch ...) is numeric,
+ * exact to the microsecond. */
+static const char disbursements_sql[] =
+    "SELECT d.id, d.kind, d.status, a.case_no, t.case_no, d.amount, d.currency, d.payee_name, "
+    "  d.payee_account, d.payee_bank, d.purpose, d.requested_by, "
+    "  (extract(epoch FROM d.requested_at) * 1000000)::bigint, d.decided_by, "
+    "  (extract(epoch FROM d.decided_at) * 1000000)::bigint, d.reject_reason, d.bank_ref, "
+    "  (extract(epoch FROM d.paid_at) * 1000000)::bigint, "
+    "  (extract(epoch FROM d.returned_at) * 1000000)::bigint, "
+    "  d.approve_seq, d.settle_seq, d.return_seq "
+    "FROM disbursements d JOIN accounts a ON a.id = d.account_id "
+    "LEFT JOIN accounts t ON t.id = d.to_account_id "
+    "WHERE ($1::bigint IS NULL OR d.id = $1::bigint) AND ($2::text IS NULL OR d.status = $2) "
+    "  AND ($3::text IS NULL OR d.kind = $3) AND ($4::bigint IS NULL OR d.account_id = $4::bigint) "
+    "  AND ($5::bigint IS NULL OR d.id < $5::bigint) "
+    "ORDER BY d.id DESC LIMIT $6::bigint";
+
+static void fill_disbursement(struct ledger_disbursement_item *item, const PGresult *result,
+                              int row)
+{
+    memset(item, 0, sizeof *item);
+    item->id = ledger_db_int64(result, row, 0);
+    copy_text(item->kind, sizeof item->kind, result, row, 1);
+    copy_text(item->status, sizeof item->status, result, row, 2);
+    copy_text(item->case_no, sizeof item->case_no, result, row, 3);
+    copy_text(item->to_case_no, sizeof item->to_case_no, result, row, 4);
+    item->amount_minor = ledger_db_int64(result, row, 5);
+    copy_text(item->currency, sizeof item->currency, result, row, 6);
+    copy_text(item->payee_name, sizeof item->payee_name, result, row, 7);
+    copy_text(item->payee_account, sizeof item->payee_account, result, row, 8);
+    copy_text(item->payee_bank, sizeof item->payee_bank, result, row, 9);
+    copy_text(item->purpose, sizeof item->purpose, result, row, 10);
+    copy_text(item->requested_by, sizeof item->requested_by, result, row, 11);
+    item->requested_at_us = ledger_db_int64(result, row, 12);
+    copy_text(item->decided_by, sizeof item->decided_by, result, row, 13);
+    item->decided_at_us = ledger_db_int64(result, row, 14);
+    copy_text(item->reject_reason, sizeof item->reject_reason, result, row, 15);
+    copy_text(item->bank_ref, sizeof item->bank_ref, result, row, 16);
+    item->paid_at_us = ledger_db_int64(result, row, 17);
+    item->returned_at_us = ledger_db_int64(result, row, 18);
+    item->approve_seq = ledger_db_int64(result, row, 19);
+    item->settle_seq = ledger_db_int64(result, row, 20);
+    item->return_seq = ledger_db_int64(result, row, 21);
+}
+
+static bool one_of(const char *value, const char *const *allowed, size_t allowed_count)
+{
+    for (size_t i = 0; i < allowed_count; i++)
+        if (strcmp(value, allowed[i]) == 0)
+            return true;
+    return false;
+}
+
+static enum ledger_err filter_check(struct ledger *ledger,
+                                    const struct ledger_disbursement_filter *filter,
+                                    int64_t *account_id)
+{
+    static const char *const statuses[] = {"requested", "approved", "rejected", "paid", "returned"};
+    static const char *const kinds[] = {"payout", "transfer"};
+    *account_id = 0;
+    if (filter == NULL)
+        return LEDGER_OK;
+    if (filter->status != NULL && !one_of(filter->status, statuses, 5)) {
+        ledger_set_detail(ledger, "status must be requested, approved, rejected, paid or returned");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    if (filter->kind != NULL && !one_of(filter->kind, kinds, 2)) {
+        ledger_set_detail(ledger, "kind must be payout or transfer");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    if (filter->case_no == NULL)
+        return LEDGER_OK;
+    struct ledger_account_ref account;
+    enum ledger_err err = ledger_case_find(ledger, filter->case_no, &account);
+    if (err == LEDGER_OK)
+        *account_id = account.id;
+    return err;
+}
+
+enum ledger_err ledger_disbursements_list(struct ledger *ledger,
+                                          const struct ledger_disbursement_filter *filter,
+                                          int64_t cursor, int limit, int64_t *next_cursor,
+                                          ledger_disbursement_visit visit, void *context)
+{
+    int64_t account_id = 0;
+    enum ledger_err err = page_check(ledger, cursor, limit, next_cursor);
+    if (err != LEDGER_OK || (err = filter_check(ledger, filter, &account_id)) != LEDGER_OK)
+        return err;
+    char account_text[LEDGER_INT64_TEXT_SIZE];
+    struct page_params page;
+    const char *params[6] = {NULL,
+                             filter ? filter->status : NULL,
+                             filter ? filter->kind : NULL,
+                             account_id ? ledger_int64_text(account_text, account_id) : NULL,
+                             page_cursor(&page, cursor),
+                             page_limit(&page, limit)};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, disbursements_sql, 6, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    int rows = PQntuples(result);
+    struct ledger_disbursement_item item;
+    for (int row = 0; row < rows && row < limit && err == LEDGER_OK; row++) {
+        fill_disbursement(&item, result, row);
+        err = visit(context, &item);
+    }
+    if (err == LEDGER_OK && rows > limit) /* the last row delivered (column 0: seq or id) */
+        *next_cursor = ledger_db_int64(result, limit - 1, 0);
+    PQclear(result);
+    return err;
+}
+
+enum ledger_err ledger_disbursement_get(struct ledger *ledger, int64_t id,
+                                        struct ledger_disbursement_item *item)
+{
+    char id_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[6] = {ledger_int64_text(id_text, id), NULL, NULL, NULL, NULL, "1"};
+    memset(item, 0, sizeof *item);
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, disbursements_sql, 6, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    if (PQntuples(result) != 1) {
+        ledger_set_detail(ledger, "no disbursement %lld", (long long)id);
+        err = LEDGER_ERR_UNKNOWN_DISBURSEMENT;
+    } else {
+        fill_disbursement(item, result, 0);
+    }
+    PQclear(result);
+    return err;
+}
+
+/* ---- custody bank accounts ---- */
+
+static const char bank_accounts_sql[] =
+    "SELECT id, bank_account_no, bank_name, currency, status, balance FROM accounts "
+    "WHERE kind = 'bank' AND ($1::text IS NULL OR bank_account_no = $1) "
+    "  AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id LIMIT $3::bigint";
+
+static void fill_bank_account(struct ledger_bank_account_item *item, const PGresult *result,
+                              int row)
+{
+    memset(item, 0, sizeof *item);
+    item->id = ledger_db_int64(result, row, 0);
+    copy_text(item->account_no, sizeof item->account_no, result, row, 1);
+    copy_text(item->bank_name, sizeof item->bank_name, result, row, 2);
+    copy_text(item->currency, sizeof item->currency, result, row, 3);
+    copy_text(item->status, sizeof item->status, result, row, 4);
+    item->balance_minor = ledger_db_int64(result, row, 5);
+}
+
+enum ledger_err ledger_bank_accounts_list(struct ledger *ledger, int64_t cursor, int limit,
+                                          int64_t *next_cursor, ledger_bank_account_visit visit,
+                                          void *context)
+{
+    enum ledger_err err = page_check(ledger, cursor, limit, next_cursor);
+    if (err != LEDGER_OK)
+        return err;
+    struct page_params page;
+    const char *params[3] = {NULL, page_cursor(&page, cursor), page_limit(&page, limit)};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, bank_accounts_sql, 3, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    int rows = PQntuples(result);
+    struct ledger_bank_account_item item;
+    for (int row = 0; row < rows && row < limit && err == LEDGER_OK; row++) {
+        fill_bank_account(&item, result, row);
+        err = visit(context, &item);
+    }
+    if (err == LEDGER_OK && rows > limit) /* the last row delivered (column 0: seq or id) */
+        *next_cursor = ledger_db_int64(result, limit - 1, 0);
+    PQclear(result);
+    return err;
+}
+
+enum ledger_err ledger_bank_account_find(struct ledger *ledger, const char *account_no,
+                                         struct ledger_bank_account_item *item)
+{
+    memset(item, 0, sizeof *item);
+    if (account_no == NULL || account_no[0] == '\0') {
+        ledger_set_detail(ledger, "no bank account number given");
+        return LEDGER_ERR_UNKNOWN_ACCOUNT;
+    }
+    const char *params[3] = {account_no, NULL, "1"};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, bank_accounts_sql, 3, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    if (PQntuples(result) != 1) {
+        ledger_set_detail(ledger, "no custody bank account with that number");
+        err = LEDGER_ERR_UNKNOWN_ACCOUNT;
+    } else {
+        fill_bank_account(item, result, 0);
+    }
+    PQclear(result);
+    return err;
+}
+
+/* ---- the applicant's view ---- */
+
+/* Receipts and assignments credited to the case that no reversal undid;
+ * an assignment's value date is that of its suspense receipt. */
+static const char status_receipts_sql[] =
+    "SELECT -p.amount, coalesce(e.value_date, s.value_date) - DATE '1970-01-01', e.created_at_us "
+    "FROM postings p JOIN entries e ON e.seq = p.entry_seq "
+    "LEFT JOIN entries s ON s.seq = e.reverses_seq AND e.kind = 'assign' "
+    "WHERE p.account_id = $1 AND p.amount < 0 AND e.kind IN ('receipt', 'assign') "
+    "  AND NOT EXISTS (SELECT 1 FROM entries x WHERE x.reverses_seq = e.seq "
+    "                  AND x.kind = 'reversal') "
+    "ORDER BY p.entry_seq DESC LIMIT $2::bigint";
+
+static const char status_payouts_sql[] =
+    "SELECT amount, status, (extract(epoch FROM requested_at) * 1000000)::bigint, "
+    "  CASE WHEN status IN ('approved', 'paid', 'returned') "
+    "    THEN (extract(epoch FROM decided_at) * 1000000)::bigint END, "
+    "  (extract(epoch FROM paid_at) * 1000000)::bigint "
+    "FROM disbursements WHERE account_id = $1 AND kind = 'payout' "
+    "ORDER BY id DESC LIMIT $2::bigint";
+
+static PGresult *status_query(struct ledger *ledger, const char *sql, const char *account_text,
+                              size_t max)
+{
+    char limit_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[2] = {account_text, ledger_int64_text(limit_text, (int64_t)max + 1)};
+    return ledger_db_exec(ledger, PGRES_TUPLES_OK, sql, 2, params);
+}
+
+static enum ledger_err status_receipts(struct ledger *ledger, const char *account_text,
+                                       struct ledger_status_lists *lists)
+{
+    PGresult *result = status_query(ledger, status_receipts_sql, account_text, lists->receipts_max);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    size_t rows = (size_t)PQntuples(result);
+    for (size_t i = 0; i < rows && i < lists->receipts_max; i++) {
+        struct ledger_status_receipt *receipt = &lists->receipts[i];
+        receipt->amount_minor = ledger_db_int64(result, (int)i, 0);
+        receipt->value_date_days = days_value(result, (int)i, 1);
+        receipt->booked_at_us = ledger_db_int64(result, (int)i, 2);
+        lists->receipts_count = i + 1;
+    }
+    lists->receipts_more = rows > lists->receipts_max;
+    PQclear(result);
+    return LEDGER_OK;
+}
+
+static enum ledger_err status_payouts(struct ledger *ledger, const char *account_text,
+                                      struct ledger_status_lists *lists)
+{
+    PGresult *result = status_query(ledger, status_payouts_sql, account_text, lists->payouts_max);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    size_t rows = (size_t)PQntuples(result);
+    for (size_t i = 0; i < rows && i < lists->payouts_max; i++) {
+        struct ledger_status_payout *payout = &lists->payouts[i];
+        payout->amount_minor = ledger_db_int64(result, (int)i, 0);
+        copy_text(payout->status, sizeof payout->status, result, (int)i, 1);
+        payout->requested_at_us = ledger_db_int64(result, (int)i, 2);
+        payout->approved_at_us = ledger_db_int64(result, (int)i, 3);
+        payout->paid_at_us = ledger_db_int64(result, (int)i, 4);
+        lists->payouts_count = i + 1;
+    }
+    lists->payouts_more = rows > lists->payouts_max;
+    PQclear(result);
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_status_lists(struct ledger *ledger, const char *case_no,
+                                    struct ledger_status_lists *lists)
+{
+    lists->receipts_count = 0;
+    lists->payouts_count = 0;
+    lists->receipts_more = false;
+    lists->payouts_more = false;
+    if (lists->receipts_max > LEDGER_QUERY_PAGE_MAX || lists->payouts_max > LEDGER_QUERY_PAGE_MAX ||
+        (lists->receipts_max > 0 && lists->receipts == NULL) ||
+        (lists->payouts_max > 0 && lists->payouts == NULL)) {
+        ledger_set_detail(ledger, "status lists need arrays of at most %d rows",
+                          LEDGER_QUERY_PAGE_MAX);
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    struct ledger_account_ref account;
+    enum ledger_err err = ledger_case_find(ledger, case_no, &account);
+    if (err != LEDGER_OK)
+        return err;
+    char account_text[LEDGER_INT64_TEXT_SIZE];
+    ledger_int64_text(account_text, account.id);
+    err = status_receipts(ledger, account_text, lists);
+    if (err == LEDGER_OK)
+        err = status_payouts(ledger, account_text, lists);
+    return err;
+}
