@@ -12,6 +12,9 @@
 
 #include "money.h"
 #include "server.h"
+#include "import.h"
+#include "statements.h"
+#include <time.h>
 
 #ifndef CASELEDGER_SQL_DIR
 #define CASELEDGER_SQL_DIR "sql"
@@ -610,4 +613,200 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
         .quiet = quiet != NULL,
     };
     return api_server_run(&server_config);
+}
+
+/* ---- statements ---- */
+
+static enum recon_format format_of(const char *given, const char *path)
+{
+    if (given != NULL)
+        return recon_format_parse(given);
+    const char *dot = strrchr(path, '.');
+    if (dot == NULL)
+        return (enum recon_format)0;
+    if (strcmp(dot, ".xml") == 0)
+        return RECON_FORMAT_CAMT053;
+    if (strcmp(dot, ".csv") == 0)
+        return RECON_FORMAT_CSV;
+    if (strcmp(dot, ".sta") == 0 || strcmp(dot, ".mt940") == 0 || strcmp(dot, ".txt") == 0)
+        return RECON_FORMAT_MT940;
+    return (enum recon_format)0;
+}
+
+/* Reads a CSV mapping file (at most RECON_MAPPING_BYTES_MAX); NULL after
+ * printing the error. */
+static struct recon_csv_mapping *mapping_load(const char *path)
+{
+    char text[RECON_MAPPING_BYTES_MAX + 1];
+    FILE *file = fopen(path, "rb");
+    size_t size = file ? fread(text, 1, sizeof text, file) : 0;
+    if (file == NULL || ferror(file) || size > RECON_MAPPING_BYTES_MAX) {
+        if (file != NULL)
+            fclose(file);
+        (void)api_print_error(LEDGER_ERR_IO, "could not read the mapping file (at most 16 KiB)");
+        return NULL;
+    }
+    fclose(file);
+    struct recon_csv_mapping *mapping = NULL;
+    struct recon_error error;
+    if (recon_csv_mapping_parse(&mapping, text, size, &error) != RECON_OK) {
+        json_t *body = json_pack("{s:s, s:s, s:s, s:I}", "error", recon_err_code(error.code),
+                                 "message", error.message, "path", error.path, "line",
+                                 (json_int_t)error.line);
+        fprintf(stderr, "caseledger: bad CSV mapping: %s\n", error.message);
+        (void)api_print_json(body);
+        return NULL;
+    }
+    return mapping;
+}
+
+static json_t *summary_json(const struct recon_statement_summary *s, const char *currency)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o}",
+                     "statement_id", (json_int_t)s->statement_id, "lines", (json_int_t)s->lines,
+                     "booked", (json_int_t)(s->booked + s->settled + s->returned), "matched",
+                     (json_int_t)s->matched, "settled", (json_int_t)s->settled, "returned",
+                     (json_int_t)s->returned, "suspense", (json_int_t)s->suspense, "duplicates",
+                     (json_int_t)s->duplicates, "unmatched", (json_int_t)s->exceptions, "opening",
+                     (json_int_t)s->opening_minor, "opening_text",
+                     api_amount_text(s->opening_minor, currency), "closing",
+                     (json_int_t)s->closing_minor, "closing_text",
+                     api_amount_text(s->closing_minor, currency));
+}
+
+static json_t *import_json(const struct recon_import_result *result)
+{
+    json_t *output = summary_json(&result->total, result->currency);
+    json_t *statements = json_array();
+    for (size_t i = 0; i < result->statements_count; i++)
+        json_array_append_new(statements, summary_json(&result->statements[i], result->currency));
+    char digest[2 * LEDGER_HASH_SIZE + 1];
+    ledger_to_hex(digest, result->file_digest, LEDGER_HASH_SIZE);
+    json_object_set_new(output, "format", json_string(recon_format_name(result->format)));
+    json_object_set_new(output, "currency", json_string(result->currency));
+    json_object_set_new(output, "file_digest", json_string(digest));
+    json_object_set_new(output, "book_balance", json_integer(result->book_balance_minor));
+    json_object_set_new(output, "difference", json_integer(result->difference_minor));
+    json_object_set_new(output, "statements", statements);
+    return output;
+}
+
+static int import_error(const struct recon_import_error *error)
+{
+    json_t *body = json_pack("{s:s, s:s, s:I, s:I}", "error", recon_import_err_code(error),
+                             "message", error->message, "status",
+                             (json_int_t)recon_import_http_status(error), "statement",
+                             (json_int_t)error->statement_index + 1);
+    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED) {
+        json_object_set_new(body, "path", json_string(error->parse.path));
+        json_object_set_new(body, "line", json_integer((json_int_t)error->parse.line));
+    }
+    fprintf(stderr, "caseledger: statement refused, nothing booked: %s\n", error->message);
+    (void)api_print_json(body);
+    return 1;
+}
+
+int api_cmd_import(struct api_config *config, struct api_args *args, const char *sub)
+{
+    const char *path = sub;
+    struct recon_import_options options = {
+        .bank_account_no = api_arg(args, "bank-account", NULL),
+        .encoding = api_arg(args, "encoding", NULL),
+        .actor = config->actor,
+    };
+    const char *format = api_arg(args, "format", NULL);
+    const char *mapping_path = api_arg(args, "mapping", NULL);
+    if (unused_check(args))
+        return 2;
+    options.format = format_of(format, path);
+    if (options.bank_account_no == NULL || options.format == 0 ||
+        (options.format == RECON_FORMAT_CSV && mapping_path == NULL))
+        return api_usage("import needs FILE, --bank-account, a known --format (camt053, mt940, "
+                         "csv) and --mapping for CSV");
+    struct recon_csv_mapping *mapping = NULL;
+    if (mapping_path != NULL && (mapping = mapping_load(mapping_path)) == NULL)
+        return 1;
+    options.mapping = mapping;
+    struct ledger *ledger = open_ledger(config, true, false);
+    if (ledger == NULL) {
+        recon_csv_mapping_free(mapping);
+        return 1;
+    }
+    struct recon_import_result result;
+    struct recon_import_error error;
+    int status;
+    if (recon_import_file(ledger, path, &options, &result, &error) != RECON_IMPORT_OK)
+        status = import_error(&error);
+    else
+        status = api_print_json(import_json(&result));
+    recon_import_result_free(&result);
+    recon_csv_mapping_free(mapping);
+    ledger_close(ledger);
+    return status;
+}
+
+static const char *report_kind_name(enum ledger_report_item_kind kind)
+{
+    return kind == LEDGER_REPORT_UNBOOKED_LINE    ? "unbooked_line"
+           : kind == LEDGER_REPORT_BOOK_ONLY_ENTRY ? "book_only_entry"
+                                                   : "opening_balance";
+}
+
+static json_t *report_json(const char *account_no, const struct ledger_report *r)
+{
+    char date[LEDGER_DATE_TEXT_SIZE];
+    char closing_date[LEDGER_DATE_TEXT_SIZE];
+    json_t *items = json_array();
+    for (size_t i = 0; i < r->items_count; i++) {
+        const struct ledger_report_item *item = &r->items[i];
+        json_array_append_new(
+            items, json_pack("{s:s, s:I, s:I, s:o, s:s?, s:s, s:s}", "kind",
+                             report_kind_name(item->kind), "id", (json_int_t)item->id, "amount",
+                             (json_int_t)item->amount_minor, "amount_text",
+                             api_amount_text(item->amount_minor, r->currency), "date",
+                             item->date_days == LEDGER_VALUE_DATE_NONE
+                                 ? NULL
+                                 : ledger_date_text(date, item->date_days),
+                             "status", item->status, "reason", item->reason));
+    }
+    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:s?, s:I, s:I, s:I, s:I, s:o, s:I}",
+                     "bank_account", account_no, "currency", r->currency, "date",
+                     ledger_date_text(date, r->date_days), "book_balance",
+                     (json_int_t)r->book_balance_minor, "statement_id",
+                     r->has_statement ? json_integer(r->statement_id) : json_null(), "closing",
+                     r->has_statement ? json_integer(r->closing_minor) : json_null(),
+                     "closing_date",
+                     r->has_statement ? ledger_date_text(closing_date, r->closing_date_days)
+                                      : NULL,
+                     "difference", (json_int_t)r->difference_minor, "explained",
+                     (json_int_t)r->explained_minor, "unexplained",
+                     (json_int_t)r->unexplained_minor, "items_total", (json_int_t)r->items_total,
+                     "items", items, "items_listed", (json_int_t)r->items_count);
+}
+
+int api_cmd_reconcile(struct api_config *config, struct api_args *args, const char *sub)
+{
+    (void)sub;
+    const char *account_no = api_arg(args, "bank-account", NULL);
+    const char *date_text = api_arg(args, "date", NULL);
+    if (unused_check(args))
+        return 2;
+    if (account_no == NULL)
+        return api_usage("reconcile needs --bank-account");
+    int32_t date_days = (int32_t)(time(NULL) / 86400);
+    if (date_text != NULL && ledger_date_parse(&date_days, date_text) != LEDGER_OK)
+        return api_print_error(LEDGER_ERR_INVALID_ARGUMENT, "date must be YYYY-MM-DD");
+    struct ledger *ledger = open_ledger(config, false, false);
+    if (ledger == NULL)
+        return 1;
+    struct ledger_custody_account account;
+    struct ledger_report report;
+    enum ledger_err err = ledger_custody_account_find(ledger, account_no, &account);
+    if (err == LEDGER_OK)
+        err = ledger_reconciliation_report(ledger, account.id, date_days, &report);
+    if (err != LEDGER_OK)
+        return finish_ledger(ledger, err, NULL);
+    json_t *output = report_json(account_no, &report);
+    ledger_report_free(&report);
+    return finish_ledger(ledger, LEDGER_OK, output);
 }

@@ -18,5 +18,8 @@ int api_cmd_balance(struct api_config *config, struct api_args *args, const char
 int api_cmd_head(struct api_config *config, struct api_args *args, const char *sub);
 int api_cmd_serve(struct api_config *config, struct api_args *args, const char *sub);
 int api_cmd_verify(struct api_config *config, struct api_args *args, const char *sub);
+/* import FILE: sub is the file. */
+int api_cmd_import(struct api_config *config, struct api_args *args, const char *sub);
+int api_cmd_reconcile(struct api_config *config, struct api_args *args, const char *sub);
 
 #endif

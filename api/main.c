@@ -35,13 +35,16 @@ static const char usage_text[] =
     "  balance (--case-no NO | --payin-no N)\n"
     "  head                                          signed chain head\n"
     "  verify [--head FILE]                          check the journal from genesis or a head\n"
+    "  import FILE --bank-account NO [--format camt053|mt940|csv] [--mapping FILE]\n"
+    "          [--encoding CP852]                    import, match and book a statement file\n"
+    "  reconcile --bank-account NO [--date YYYY-MM-DD]  book vs bank balance, line by line\n"
     "\n"
     "Common flags: --dsn (CASELEDGER_DSN), --key-dir (CASELEDGER_KEY_DIR, default var/keys),\n"
     "--as USER (CASELEDGER_USER), --idempotency-key KEY (default: a new random key).\n";
 
 struct command {
     const char *name;
-    const char *sub; /* NULL: no subcommand */
+    const char *sub; /* NULL: no subcommand; "*": one operand (a file) */
     int (*run)(struct api_config *config, struct api_args *args, const char *sub);
 };
 
@@ -70,6 +73,8 @@ static const struct command commands[] = {
     {"balance", NULL, api_cmd_balance},
     {"head", NULL, api_cmd_head},
     {"verify", NULL, api_cmd_verify},
+    {"import", "*", api_cmd_import},
+    {"reconcile", NULL, api_cmd_reconcile},
 };
 
 int main(int argc, char **argv)
@@ -85,7 +90,8 @@ int main(int argc, char **argv)
         if (strcmp(command->name, name) != 0)
             continue;
         bool sub_matches = command->sub == NULL ? sub == NULL
-                                                : sub != NULL && strcmp(command->sub, sub) == 0;
+                                                : sub != NULL && (strcmp(command->sub, "*") == 0 ||
+                                                                  strcmp(command->sub, sub) == 0);
         if (!sub_matches)
             continue;
         int first = sub ? 3 : 2;

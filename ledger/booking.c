@@ -741,3 +741,81 @@ enum ledger_err ledger_book(struct ledger *ledger, struct ledger_booking_request
         ledger_set_detail(ledger, "%s", ledger_err_message(request->err));
     return request->err;
 }
+
+/* ---- many entries in the caller's transaction ---- */
+
+/* Books one chunk (at most LEDGER_BATCH_MAX) sealed onto the locked head;
+ * on a refusal *failed_index is the chunk's 0-based index of the first
+ * refused request. */
+static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch,
+                                  size_t *failed_index)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        batch->state[i] = SLOT_PENDING;
+    enum ledger_err err = seal_pending(ledger, batch);
+    if (err != LEDGER_OK)
+        return err;
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->state[i] != SLOT_SEALED) {
+            *failed_index = i;
+            return batch->requests[i]->err;
+        }
+    struct batch_params params;
+    if (!batch_params_build(&params, batch))
+        return LEDGER_ERR_NOMEM;
+    PGresult *result = PQexecParams(ledger->conn, BOOK_BATCH_SQL, BATCH_PARAMS_COUNT,
+                                    params.types, params.values, params.lengths, params.formats,
+                                    0);
+    batch_params_free(&params);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+        err = ledger_db_error(ledger, result);
+        PQclear(result);
+        return err;
+    }
+    if (PQntuples(result) != 1) {
+        err = LEDGER_ERR_DB;
+    } else if (!PQgetisnull(result, 0, 0)) {
+        int64_t failed = ledger_db_int64(result, 0, 0);
+        const char *code = PQgetvalue(result, 0, 1);
+        *failed_index = failed >= 1 ? (size_t)failed - 1 : 0;
+        err = strcmp(code, "replay") == 0 || strcmp(code, "idempotency_conflict") == 0
+                  ? LEDGER_ERR_IDEMPOTENCY_CONFLICT
+                  : book_code_err(code);
+        ledger_set_detail(ledger, "entry %zu of the set refused: %s", *failed_index + 1, code);
+    } else {
+        mark_booked(batch);
+    }
+    PQclear(result);
+    return err;
+}
+
+enum ledger_err ledger_book_in_transaction(struct ledger *ledger,
+                                           struct ledger_booking_request **requests, size_t count,
+                                           size_t *failed_index)
+{
+    *failed_index = 0;
+    if (!ledger->has_signer) {
+        ledger_set_detail(ledger, "no signing key configured: cannot book");
+        return LEDGER_ERR_CRYPTO;
+    }
+    struct batch batch;
+    memset(&batch, 0, sizeof batch);
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT seq, hash FROM cl_chain_lock()", 0, NULL);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    batch.head_seq = ledger_db_int64(result, 0, 0);
+    enum ledger_err err = ledger_db_bytea(batch.head_hash, LEDGER_HASH_SIZE, result, 0, 1);
+    PQclear(result);
+    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_BATCH_MAX) {
+        batch.requests = requests + offset;
+        batch.count = count - offset < LEDGER_BATCH_MAX ? count - offset : LEDGER_BATCH_MAX;
+        batch.head_known = true;
+        batch.locked = true;
+        size_t chunk_failed = 0;
+        err = book_chunk(ledger, &batch, &chunk_failed);
+        if (err != LEDGER_OK)
+            *failed_index = offset + chunk_failed;
+    }
+    return err;
+}

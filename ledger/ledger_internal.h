@@ -189,4 +189,16 @@ struct ledger_booking_request {
  * attached committer. Fills request->booking; returns request->err. */
 enum ledger_err ledger_book(struct ledger *ledger, struct ledger_booking_request *request) LEDGER_MUST_CHECK;
 
+/* Books every request inside the caller's open transaction, in order, on
+ * the chain head it locks (cl_chain_lock; the caller may hold it already),
+ * in cl_book_batch calls of at most LEDGER_BATCH_MAX: all of them, or an
+ * error with *failed_index naming the first one refused (the caller then
+ * rolls back: the refused call booked nothing, earlier calls are undone by
+ * the rollback). A recorded idempotency key counts as a refusal
+ * (LEDGER_ERR_IDEMPOTENCY_CONFLICT). Fills each request's entry seq/hash
+ * and booking. Never uses the committer. */
+enum ledger_err ledger_book_in_transaction(struct ledger *ledger,
+                                           struct ledger_booking_request **requests, size_t count,
+                                           size_t *failed_index) LEDGER_MUST_CHECK;
+
 #endif

@@ -1,0 +1,640 @@
+/* Bank statements in the ledger: the import transaction, the reads of the
+ * matcher, booking a statement's entries (booking.c's sealing and
+ * cl_book_batch, in the caller's transaction), storing statements and
+ * lines, suspense assignment of a line, and the reconciliation report. */
+#include "statements.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ledger_internal.h"
+
+
+static const char *date_param(char buffer[LEDGER_DATE_TEXT_SIZE], int32_t days)
+{
+    return days == LEDGER_VALUE_DATE_NONE ? NULL : ledger_date_text(buffer, days);
+}
+
+static int32_t date_column(const PGresult *result, int row, int column)
+{
+    if (PQgetisnull(result, row, column))
+        return LEDGER_VALUE_DATE_NONE;
+    return (int32_t)ledger_db_int64(result, row, column);
+}
+
+static void copy_column(char *out, size_t size, const PGresult *result, int row, int column)
+{
+    snprintf(out, size, "%s", PQgetvalue(result, row, column));
+}
+
+enum ledger_err ledger_custody_account_find(struct ledger *ledger, const char *account_no,
+                                            struct ledger_custody_account *out)
+{
+    memset(out, 0, sizeof *out);
+    if (account_no == NULL || account_no[0] == '\0' ||
+        strlen(account_no) > LEDGER_BANK_ACCOUNT_MAX) {
+        ledger_set_detail(ledger, "a bank account number of 1..64 bytes is needed");
+        return LEDGER_ERR_UNKNOWN_ACCOUNT;
+    }
+    const char *params[1] = {account_no};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT id, bank_account_no, currency, status FROM accounts "
+                                      "WHERE kind = 'bank' AND bank_account_no = $1",
+                                      1, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    if (PQntuples(result) != 1) {
+        ledger_set_detail(ledger, "no custody bank account with that number");
+        err = LEDGER_ERR_UNKNOWN_ACCOUNT;
+    } else {
+        out->id = ledger_db_int64(result, 0, 0);
+        copy_column(out->account_no, sizeof out->account_no, result, 0, 1);
+        copy_column(out->currency, sizeof out->currency, result, 0, 2);
+        copy_column(out->status, sizeof out->status, result, 0, 3);
+    }
+    PQclear(result);
+    return err;
+}
+
+/* ---- the import transaction ---- */
+
+enum ledger_err ledger_import_begin(struct ledger *ledger, const char *actor)
+{
+    ledger->detail[0] = '\0';
+    enum ledger_err err =
+        ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN);
+    if (err != LEDGER_OK)
+        return err;
+    if (!ledger->has_signer) {
+        ledger_set_detail(ledger, "no signing key configured: cannot book");
+        return LEDGER_ERR_CRYPTO;
+    }
+    if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
+        return err;
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT seq FROM cl_chain_lock()", 0, NULL);
+    if (result == NULL) {
+        err = ledger_db_last_error(ledger);
+        ledger_db_rollback(ledger);
+        return err;
+    }
+    PQclear(result);
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_import_commit(struct ledger *ledger)
+{
+    enum ledger_err err = ledger_db_commit(ledger);
+    if (err != LEDGER_OK)
+        ledger_db_rollback(ledger);
+    return err;
+}
+
+void ledger_import_rollback(struct ledger *ledger)
+{
+    ledger_db_rollback(ledger);
+}
+
+/* A JSON array text of count strings (a parameter); NULL when out of memory. */
+static char *strings_json(const char *const *texts, size_t count)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array != NULL && i < count; i++)
+        if (json_array_append_new(array, json_string(texts[i] ? texts[i] : "")) != 0) {
+            json_decref(array);
+            array = NULL;
+        }
+    char *text = array ? json_dumps(array, JSON_COMPACT) : NULL;
+    json_decref(array);
+    return text;
+}
+
+static enum ledger_err identities_chunk(struct ledger *ledger, const char *account_text,
+                                        const char *const *identities, size_t count,
+                                        int64_t *line_ids_out)
+{
+    char *array = strings_json(identities, count);
+    if (array == NULL)
+        return LEDGER_ERR_NOMEM;
+    const char *params[2] = {account_text, array};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT x.ord, l.id FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY "
+        "AS x(identity, ord) JOIN statement_lines l ON l.bank_account_id = $1::bigint "
+        "AND l.identity = x.identity AND l.status <> 'duplicate'",
+        2, params);
+    free(array);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    for (int row = 0; row < PQntuples(result); row++) {
+        int64_t ordinal = ledger_db_int64(result, row, 0);
+        if (ordinal >= 1 && (size_t)ordinal <= count)
+            line_ids_out[ordinal - 1] = ledger_db_int64(result, row, 1);
+    }
+    PQclear(result);
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_line_identities_find(struct ledger *ledger, int64_t bank_account_id,
+                                            const char *const *identities, size_t count,
+                                            int64_t *line_ids_out)
+{
+    char account_text[LEDGER_INT64_TEXT_SIZE];
+    ledger_int64_text(account_text, bank_account_id);
+    enum ledger_err err = LEDGER_OK;
+    for (size_t i = 0; i < count; i++)
+        line_ids_out[i] = 0;
+    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_STATEMENT_CHUNK) {
+        size_t chunk = count - offset < LEDGER_STATEMENT_CHUNK ? count - offset
+                                                                : LEDGER_STATEMENT_CHUNK;
+        err = identities_chunk(ledger, account_text, identities + offset, chunk,
+                               line_ids_out + offset);
+    }
+    return err;
+}
+
+/* ---- what lines may match ---- */
+
+static void fill_open_item(struct ledger_open_item *item, const PGresult *result, int row)
+{
+    item->seq = ledger_db_int64(result, row, 0);
+    copy_column(item->kind, sizeof item->kind, result, row, 1);
+    item->amount_minor = ledger_db_int64(result, row, 2);
+    item->value_date_days = date_column(result, row, 3);
+    copy_column(item->bank_ref, sizeof item->bank_ref, result, row, 4);
+    copy_column(item->payer, sizeof item->payer, result, row, 5);
+    item->account_id = ledger_db_int64(result, row, 6);
+    item->disbursement_id = ledger_db_int64(result, row, 7);
+}
+
+enum ledger_err ledger_open_items_load(struct ledger *ledger, int64_t bank_account_id,
+                                       int32_t from_days, int32_t to_days,
+                                       struct ledger_open_items *out)
+{
+    memset(out, 0, sizeof *out);
+    char account_text[LEDGER_INT64_TEXT_SIZE];
+    char from_text[LEDGER_DATE_TEXT_SIZE];
+    char to_text[LEDGER_DATE_TEXT_SIZE];
+    char limit_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[4] = {ledger_int64_text(account_text, bank_account_id),
+                             ledger_date_text(from_text, from_days),
+                             ledger_date_text(to_text, to_days),
+                             ledger_int64_text(limit_text, LEDGER_OPEN_ITEMS_MAX + 1)};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT e.seq, e.kind, p.amount, e.value_date - DATE '1970-01-01', e.bank_ref, "
+        " CASE WHEN e.memo LIKE 'payer: %' THEN substr(e.memo, 8) ELSE '' END, "
+        " (SELECT o.account_id FROM postings o WHERE o.entry_seq = e.seq "
+        "  AND o.account_id <> p.account_id ORDER BY o.idx LIMIT 1), "
+        " (SELECT d.id FROM disbursements d WHERE d.settle_seq = e.seq) "
+        "FROM postings p JOIN entries e ON e.seq = p.entry_seq "
+        "WHERE p.account_id = $1::bigint AND e.kind IN ('receipt', 'suspense_receipt', 'settle') "
+        " AND (e.value_date IS NULL OR e.value_date BETWEEN $2::date AND $3::date) "
+        " AND NOT EXISTS (SELECT 1 FROM statement_line_entries s WHERE s.entry_seq = e.seq) "
+        "ORDER BY e.seq LIMIT $4::bigint",
+        4, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    size_t rows = (size_t)PQntuples(result);
+    if (rows > LEDGER_OPEN_ITEMS_MAX) {
+        ledger_set_detail(ledger, "more than %d unreconciled entries", LEDGER_OPEN_ITEMS_MAX);
+        err = LEDGER_ERR_OVERFLOW;
+    } else if (rows > 0 && (out->items = calloc(rows, sizeof *out->items)) == NULL) {
+        err = LEDGER_ERR_NOMEM;
+    }
+    for (size_t i = 0; err == LEDGER_OK && i < rows; i++)
+        fill_open_item(&out->items[i], result, (int)i);
+    if (err == LEDGER_OK)
+        out->count = rows;
+    PQclear(result);
+    return err;
+}
+
+void ledger_open_items_free(struct ledger_open_items *items)
+{
+    free(items->items);
+    items->items = NULL;
+    items->count = 0;
+}
+
+static void fill_payout(struct ledger_payout *payout, const PGresult *result, int row)
+{
+    payout->id = ledger_db_int64(result, row, 0);
+    copy_column(payout->status, sizeof payout->status, result, row, 1);
+    payout->account_id = ledger_db_int64(result, row, 2);
+    copy_column(payout->case_no, sizeof payout->case_no, result, row, 3);
+    copy_column(payout->case_status, sizeof payout->case_status, result, row, 4);
+    payout->amount_minor = ledger_db_int64(result, row, 5);
+    copy_column(payout->payee_name, sizeof payout->payee_name, result, row, 6);
+    copy_column(payout->payee_account, sizeof payout->payee_account, result, row, 7);
+    payout->settle_seq = ledger_db_int64(result, row, 8);
+}
+
+enum ledger_err ledger_payouts_load(struct ledger *ledger, const char *currency,
+                                    struct ledger_payouts *out)
+{
+    memset(out, 0, sizeof *out);
+    char days_text[LEDGER_INT64_TEXT_SIZE];
+    char limit_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[3] = {currency, ledger_int64_text(days_text, LEDGER_PAID_LOOKBACK_DAYS),
+                             ledger_int64_text(limit_text, LEDGER_PAYOUTS_MAX + 1)};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT d.id, d.status, d.account_id, a.case_no, a.status, d.amount, d.payee_name, "
+        " d.payee_account, d.settle_seq FROM disbursements d JOIN accounts a ON a.id = d.account_id "
+        "WHERE d.kind = 'payout' AND d.currency = $1 AND (d.status = 'approved' OR "
+        " (d.status = 'paid' AND d.paid_at > now() - make_interval(days => $2::int))) "
+        "ORDER BY d.id LIMIT $3::bigint",
+        3, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
+    size_t rows = (size_t)PQntuples(result);
+    if (rows > LEDGER_PAYOUTS_MAX) {
+        ledger_set_detail(ledger, "more than %d open payouts", LEDGER_PAYOUTS_MAX);
+        err = LEDGER_ERR_OVERFLOW;
+    } else if (rows > 0 && (out->payouts = calloc(rows, sizeof *out->payouts)) == NULL) {
+        err = LEDGER_ERR_NOMEM;
+    }
+    for (size_t i = 0; err == LEDGER_OK && i < rows; i++)
+        fill_payout(&out->payouts[i], result, (int)i);
+    if (err == LEDGER_OK)
+        out->count = rows;
+    PQclear(result);
+    return err;
+}
+
+void ledger_payouts_free(struct ledger_payouts *payouts)
+{
+    free(payouts->payouts);
+    payouts->payouts = NULL;
+    payouts->count = 0;
+}
+
+static enum ledger_err payin_chunk(struct ledger *ledger, const char *const *payin_nos,
+                                   size_t count, struct ledger_payin_case *cases_out)
+{
+    char *array = strings_json(payin_nos, count);
+    if (array == NULL)
+        return LEDGER_ERR_NOMEM;
+    const char *params[1] = {array};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT x.ord, a.id, a.case_no, a.status, a.currency "
+        "FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS x(payin, ord) "
+        "JOIN accounts a ON a.kind = 'case' AND a.payin_no = x.payin",
+        1, params);
+    free(array);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    for (int row = 0; row < PQntuples(result); row++) {
+        int64_t ordinal = ledger_db_int64(result, row, 0);
+        if (ordinal < 1 || (size_t)ordinal > count)
+            continue;
+        struct ledger_payin_case *found = &cases_out[ordinal - 1];
+        found->account_id = ledger_db_int64(result, row, 1);
+        copy_column(found->case_no, sizeof found->case_no, result, row, 2);
+        copy_column(found->status, sizeof found->status, result, row, 3);
+        copy_column(found->currency, sizeof found->currency, result, row, 4);
+    }
+    PQclear(result);
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_payin_cases_find(struct ledger *ledger, const char *const *payin_nos,
+                                        size_t count, struct ledger_payin_case *cases_out)
+{
+    enum ledger_err err = LEDGER_OK;
+    memset(cases_out, 0, count * sizeof *cases_out);
+    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_STATEMENT_CHUNK) {
+        size_t chunk = count - offset < LEDGER_STATEMENT_CHUNK ? count - offset
+                                                                : LEDGER_STATEMENT_CHUNK;
+        err = payin_chunk(ledger, payin_nos + offset, chunk, cases_out + offset);
+    }
+    return err;
+}
+
+/* ---- booking a statement ---- */
+
+struct system_accounts {
+    int64_t bank;
+    int64_t suspense;
+    int64_t in_transit;
+    const char *currency;
+};
+
+static void statement_posting(struct ledger_entry *entry, int64_t debit, int64_t credit,
+                              int64_t amount_minor, const char *currency)
+{
+    struct ledger_posting *postings = entry->postings;
+    postings[0] = (struct ledger_posting){.account_id = debit, .amount_minor = amount_minor};
+    postings[1] = (struct ledger_posting){.account_id = credit, .amount_minor = -amount_minor};
+    snprintf(postings[0].currency, sizeof postings[0].currency, "%s", currency);
+    snprintf(postings[1].currency, sizeof postings[1].currency, "%s", currency);
+    entry->postings_count = 2;
+}
+
+static const char *booking_kind_name(enum ledger_statement_booking_kind kind)
+{
+    switch (kind) {
+    case LEDGER_STATEMENT_RECEIPT:
+        return "receipt";
+    case LEDGER_STATEMENT_SUSPENSE:
+        return "suspense_receipt";
+    case LEDGER_STATEMENT_SETTLE:
+        return "settle";
+    case LEDGER_STATEMENT_RETURN:
+        return "return";
+    }
+    return NULL;
+}
+
+/* Fills one sealed-to-be request from a statement booking. */
+static enum ledger_err statement_request(struct ledger *ledger, const char *actor,
+                                         const struct system_accounts *accounts,
+                                         const struct ledger_statement_booking *booking,
+                                         struct ledger_booking_request *request)
+{
+    const char *kind = booking_kind_name(booking->kind);
+    memset(request, 0, sizeof *request);
+    if (kind == NULL || booking->amount_minor <= 0 ||
+        ledger_idempotency_key_check(booking->idempotency_key) != LEDGER_OK) {
+        ledger_set_detail(ledger, "a statement booking needs a kind, an amount and a key");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    struct ledger_entry *entry = &request->entry;
+    snprintf(entry->kind, sizeof entry->kind, "%s", kind);
+    snprintf(entry->actor, sizeof entry->actor, "%s", actor);
+    snprintf(entry->bank_ref, sizeof entry->bank_ref, "%s", booking->bank_ref ? booking->bank_ref : "");
+    snprintf(entry->memo, sizeof entry->memo, "%s", booking->memo ? booking->memo : "");
+    entry->value_date_days = booking->value_date_days;
+    request->allowed_roles = LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN;
+    request->idempotency_key = booking->idempotency_key;
+    request->operation = "statement";
+    struct ledger_request_hash hash;
+    ledger_request_hash_init(&hash, kind);
+    ledger_request_hash_int64(&hash, accounts->bank);
+    ledger_request_hash_int64(&hash, booking->account_id);
+    ledger_request_hash_int64(&hash, booking->disbursement_id);
+    ledger_request_hash_int64(&hash, booking->amount_minor);
+    ledger_request_hash_text(&hash, entry->bank_ref);
+    ledger_request_hash_final(&hash, request->request_hash);
+    int64_t amount = booking->amount_minor;
+    const char *currency = accounts->currency;
+    switch (booking->kind) {
+    case LEDGER_STATEMENT_RECEIPT:
+        statement_posting(entry, accounts->bank, booking->account_id, amount, currency);
+        break;
+    case LEDGER_STATEMENT_SUSPENSE:
+        statement_posting(entry, accounts->bank, accounts->suspense, amount, currency);
+        break;
+    case LEDGER_STATEMENT_SETTLE:
+    case LEDGER_STATEMENT_RETURN: {
+        bool settle = booking->kind == LEDGER_STATEMENT_SETTLE;
+        statement_posting(entry, settle ? accounts->in_transit : accounts->bank,
+                          settle ? accounts->bank : booking->account_id, amount, currency);
+        request->object_id = booking->disbursement_id;
+        request->disbursement_id = booking->disbursement_id;
+        request->disbursement_from = settle ? "approved" : "paid";
+        request->disbursement_to = settle ? "paid" : "returned";
+        break;
+    }
+    }
+    return LEDGER_OK;
+}
+
+static enum ledger_err book_statement_chunk(struct ledger *ledger, const char *actor,
+                                            const struct system_accounts *accounts,
+                                            struct ledger_statement_booking *bookings,
+                                            size_t count, struct ledger_booking_request *storage,
+                                            struct ledger_booking_request **requests,
+                                            size_t *failed_index)
+{
+    for (size_t i = 0; i < count; i++) {
+        enum ledger_err err = statement_request(ledger, actor, accounts, &bookings[i], &storage[i]);
+        if (err != LEDGER_OK) {
+            *failed_index = i;
+            return err;
+        }
+        requests[i] = &storage[i];
+    }
+    enum ledger_err err = ledger_book_in_transaction(ledger, requests, count, failed_index);
+    for (size_t i = 0; err == LEDGER_OK && i < count; i++)
+        bookings[i].seq = storage[i].entry.seq;
+    return err;
+}
+
+enum ledger_err ledger_statement_book(struct ledger *ledger, const char *actor,
+                                      int64_t bank_account_id, const char *currency,
+                                      struct ledger_statement_booking *bookings, size_t count,
+                                      size_t *failed_index)
+{
+    *failed_index = 0;
+    struct system_accounts accounts = {.bank = bank_account_id, .currency = currency};
+    enum ledger_err err;
+    if ((err = ledger_system_account(ledger, "suspense", currency, &accounts.suspense)) !=
+            LEDGER_OK ||
+        (err = ledger_system_account(ledger, "in_transit", currency, &accounts.in_transit)) !=
+            LEDGER_OK)
+        return err;
+    if (count == 0)
+        return LEDGER_OK;
+    size_t chunk_max = count < LEDGER_BATCH_MAX ? count : LEDGER_BATCH_MAX;
+    struct ledger_booking_request *storage = calloc(chunk_max, sizeof *storage);
+    struct ledger_booking_request **requests = calloc(chunk_max, sizeof *requests);
+    if (storage == NULL || requests == NULL) {
+        err = LEDGER_ERR_NOMEM;
+        goto free_requests;
+    }
+    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += chunk_max) {
+        size_t chunk = count - offset < chunk_max ? count - offset : chunk_max;
+        size_t chunk_failed = 0;
+        err = book_statement_chunk(ledger, actor, &accounts, bookings + offset, chunk, storage,
+                                   requests, &chunk_failed);
+        if (err != LEDGER_OK)
+            *failed_index = offset + chunk_failed;
+    }
+free_requests:
+    free(requests);
+    free(storage);
+    return err;
+}
+
+/* ---- storing a statement ---- */
+
+static enum ledger_err insert_statement(struct ledger *ledger,
+                                        const struct ledger_statement_record *s,
+                                        int64_t *statement_id)
+{
+    char texts[10][LEDGER_INT64_TEXT_SIZE];
+    char dates[2][LEDGER_DATE_TEXT_SIZE];
+    char digest[2 * LEDGER_HASH_SIZE + 3];
+    const int counts[7] = {s->file_index,    s->line_count,     s->booked_count,
+                           s->matched_count, s->suspense_count, s->exception_count,
+                           s->duplicate_count};
+    for (int i = 0; i < 7; i++)
+        ledger_int64_text(texts[i], counts[i]);
+    const char *params[17] = {
+        ledger_int64_text(texts[7], s->bank_account_id),
+        s->format,
+        ledger_bytea_text(digest, s->file_digest, LEDGER_HASH_SIZE),
+        texts[0],
+        s->statement_ref ? s->statement_ref : "",
+        s->sequence ? s->sequence : "",
+        s->currency,
+        ledger_int64_text(texts[8], s->opening_minor),
+        date_param(dates[0], s->opening_date_days),
+        ledger_int64_text(texts[9], s->closing_minor),
+        date_param(dates[1], s->closing_date_days),
+        texts[1], texts[2], texts[3], texts[4], texts[5], texts[6]};
+    /* imported_by is parameter 18 */
+    const char *all[18];
+    memcpy(all, params, sizeof params);
+    all[17] = s->imported_by;
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "INSERT INTO bank_statements (bank_account_id, format, file_digest, file_index, "
+        "statement_ref, sequence, currency, opening_balance, opening_date, closing_balance, "
+        "closing_date, line_count, booked_count, matched_count, suspense_count, "
+        "exception_count, duplicate_count, imported_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+        18, all);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    *statement_id = ledger_db_int64(result, 0, 0);
+    PQclear(result);
+    return LEDGER_OK;
+}
+
+static json_t *optional_id(int64_t id)
+{
+    return id ? json_integer((json_int_t)id) : json_null();
+}
+
+static json_t *optional_date(int32_t days)
+{
+    char text[LEDGER_DATE_TEXT_SIZE];
+    return days == LEDGER_VALUE_DATE_NONE ? json_null() : json_string(ledger_date_text(text, days));
+}
+
+static json_t *line_json(size_t index, const struct ledger_statement_line_record *l)
+{
+    return json_pack(
+        "{s:I, s:s, s:o, s:o, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+        "s:s, s:o, s:o, s:o}",
+        "i", (json_int_t)index, "identity", l->identity, "value_date",
+        optional_date(l->value_date_days), "booking_date", optional_date(l->booking_date_days),
+        "amount", (json_int_t)l->amount_minor, "currency", l->currency, "reversal", l->reversal,
+        "bank_ref", l->bank_ref, "e2e", l->end_to_end_id, "cp_name", l->counterparty_name,
+        "cp_account", l->counterparty_account, "remittance", l->remittance, "return_reason",
+        l->return_reason, "payin_no", l->payin_no, "status", l->status, "rule", l->rule, "reason",
+        l->reason, "candidates", l->candidates ? l->candidates : "", "entry_seq",
+        optional_id(l->entries_count ? l->entry_seqs[0] : 0), "disbursement_id",
+        optional_id(l->disbursement_id), "duplicate_of", optional_id(l->duplicate_of));
+}
+
+static const char insert_lines_sql[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS r (i int, identity text, "
+    " value_date date, booking_date date, amount bigint, currency text, reversal boolean, "
+    " bank_ref text, e2e text, cp_name text, cp_account text, remittance text, "
+    " return_reason text, payin_no text, status text, rule text, reason text, "
+    " candidates text, entry_seq bigint, disbursement_id bigint, duplicate_of bigint)), "
+    "ins AS (INSERT INTO statement_lines (statement_id, line_index, bank_account_id, identity, "
+    " value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "
+    " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "
+    " rule, reason, candidates, entry_seq, disbursement_id, duplicate_of) "
+    " SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
+    " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "
+    " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "
+    " x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN coalesce(x.duplicate_of, "
+    "  (SELECT l.id FROM statement_lines l WHERE l.bank_account_id = $2::bigint "
+    "   AND l.identity = x.identity AND l.status <> 'duplicate')) END "
+    " FROM x ORDER BY x.i RETURNING id, line_index), "
+    "links AS (INSERT INTO statement_line_entries (line_id, entry_seq, disbursement_id) "
+    " SELECT ins.id, k.seq, k.d FROM jsonb_to_recordset($4::jsonb) AS k (i int, seq bigint, "
+    " d bigint) JOIN ins ON ins.line_index = k.i RETURNING 1) "
+    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links)";
+
+/* Builds the lines and links documents of one chunk: the duplicates pass
+ * or the other lines. */
+static bool chunk_documents(const struct ledger_statement_line_record *lines, size_t offset,
+                            size_t count, bool duplicates, json_t *rows, json_t *links)
+{
+    for (size_t i = offset; i < offset + count; i++) {
+        const struct ledger_statement_line_record *l = &lines[i];
+        if ((strcmp(l->status, "duplicate") == 0) != duplicates)
+            continue;
+        if (json_array_append_new(rows, line_json(i, l)) != 0)
+            return false;
+        for (size_t e = 0; e < l->entries_count; e++) {
+            int64_t d = l->entry_disbursement_ids ? l->entry_disbursement_ids[e] : 0;
+            if (json_array_append_new(links, json_pack("{s:I, s:I, s:o}", "i", (json_int_t)i,
+                                                       "seq", (json_int_t)l->entry_seqs[e], "d",
+                                                       optional_id(d))) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+static enum ledger_err insert_lines_chunk(struct ledger *ledger, const char *statement_text,
+                                          const char *account_text,
+                                          const struct ledger_statement_line_record *lines,
+                                          size_t offset, size_t count, bool duplicates)
+{
+    json_t *rows = json_array();
+    json_t *links = json_array();
+    char *rows_text = NULL;
+    char *links_text = NULL;
+    enum ledger_err err = LEDGER_ERR_NOMEM;
+    if (rows == NULL || links == NULL ||
+        !chunk_documents(lines, offset, count, duplicates, rows, links))
+        goto free_documents;
+    err = LEDGER_OK;
+    if (json_array_size(rows) == 0)
+        goto free_documents;
+    rows_text = json_dumps(rows, JSON_COMPACT);
+    links_text = json_dumps(links, JSON_COMPACT);
+    if (rows_text == NULL || links_text == NULL) {
+        err = LEDGER_ERR_NOMEM;
+        goto free_documents;
+    }
+    const char *params[4] = {statement_text, account_text, rows_text, links_text};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, insert_lines_sql, 4, params);
+    if (result == NULL)
+        err = ledger_db_last_error(ledger);
+    PQclear(result);
+free_documents:
+    free(links_text);
+    free(rows_text);
+    json_decref(links);
+    json_decref(rows);
+    return err;
+}
+
+enum ledger_err ledger_statement_store(struct ledger *ledger,
+                                       const struct ledger_statement_record *statement,
+                                       const struct ledger_statement_line_record *lines,
+                                       size_t count, int64_t *statement_id)
+{
+    enum ledger_err err = insert_statement(ledger, statement, statement_id);
+    char statement_text[LEDGER_INT64_TEXT_SIZE];
+    char account_text[LEDGER_INT64_TEXT_SIZE];
+    ledger_int64_text(statement_text, *statement_id);
+    ledger_int64_text(account_text, statement->bank_account_id);
+    /* Duplicates last: one may name a line stored in this same call. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t offset = 0; err == LEDGER_OK && offset < count;
+             offset += LEDGER_STATEMENT_CHUNK) {
+            size_t chunk = count - offset < LEDGER_STATEMENT_CHUNK ? count - offset
+                                                                    : LEDGER_STATEMENT_CHUNK;
+            err = insert_lines_chunk(ledger, statement_text, account_text, lines, offset, chunk,
+                                     pass == 1);
+        }
+    return err;
+}

@@ -1,0 +1,665 @@
+/* Importing statements: checks, one transaction, match, book, store. */
+#include "import.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "statements.h"
+
+#define READ_CHUNK_BYTES 65536
+
+const char *recon_format_name(enum recon_format format)
+{
+    switch (format) {
+    case RECON_FORMAT_CAMT053:
+        return "camt053";
+    case RECON_FORMAT_MT940:
+        return "mt940";
+    case RECON_FORMAT_CSV:
+        return "csv";
+    }
+    return "unknown";
+}
+
+enum recon_format recon_format_parse(const char *name)
+{
+    static const enum recon_format formats[] = {RECON_FORMAT_CAMT053, RECON_FORMAT_MT940,
+                                                RECON_FORMAT_CSV};
+    for (size_t i = 0; name != NULL && i < sizeof formats / sizeof formats[0]; i++)
+        if (strcmp(name, recon_format_name(formats[i])) == 0)
+            return formats[i];
+    return (enum recon_format)0;
+}
+
+/* ---- errors ---- */
+
+static const struct {
+    const char *code;
+    int http_status;
+} import_errors[RECON_IMPORT_ERR__COUNT] = {
+    [RECON_IMPORT_OK] = {"ok", 200},
+    [RECON_IMPORT_ERR_INVALID_ARGUMENT] = {"invalid_request", 400},
+    [RECON_IMPORT_ERR_IO] = {"io_error", 500},
+    [RECON_IMPORT_ERR_PARSE] = {"invalid_statement", 422},
+    [RECON_IMPORT_ERR_UNKNOWN_ACCOUNT] = {"unknown_account", 404},
+    [RECON_IMPORT_ERR_WRONG_ACCOUNT] = {"wrong_account", 422},
+    [RECON_IMPORT_ERR_CURRENCY_MISMATCH] = {"currency_mismatch", 422},
+    [RECON_IMPORT_ERR_UNBALANCED] = {"statement_unbalanced", 422},
+    [RECON_IMPORT_ERR_LEDGER] = {"database_error", 503},
+    [RECON_IMPORT_ERR_NOMEM] = {"out_of_memory", 503},
+};
+
+const char *recon_import_err_code(const struct recon_import_error *error)
+{
+    if (error->code == RECON_IMPORT_ERR_PARSE)
+        return recon_err_code(error->parse.code);
+    if (error->code == RECON_IMPORT_ERR_LEDGER)
+        return ledger_err_code(error->ledger);
+    if ((int)error->code < 0 || error->code >= RECON_IMPORT_ERR__COUNT)
+        return "invalid_request";
+    return import_errors[error->code].code;
+}
+
+int recon_import_http_status(const struct recon_import_error *error)
+{
+    if (error->code == RECON_IMPORT_ERR_PARSE)
+        return error->parse.code == RECON_ERR_NOMEM ? 503 : error->parse.code == RECON_ERR_IO ? 500
+               : error->parse.code == RECON_ERR_INPUT_TOO_LARGE ? 413 : 422;
+    if (error->code == RECON_IMPORT_ERR_LEDGER)
+        return ledger_err_http_status(error->ledger);
+    if ((int)error->code < 0 || error->code >= RECON_IMPORT_ERR__COUNT)
+        return 400;
+    return import_errors[error->code].http_status;
+}
+
+__attribute__((format(printf, 3, 4))) static enum recon_import_err
+fail(struct recon_import_error *error, enum recon_import_err code, const char *format, ...)
+{
+    error->code = code;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(error->message, sizeof error->message, format, args);
+    va_end(args);
+    return code;
+}
+
+static enum recon_import_err fail_ledger(struct recon_import_error *error, struct ledger *ledger,
+                                         enum ledger_err err)
+{
+    error->ledger = err;
+    return fail(error, RECON_IMPORT_ERR_LEDGER, "%s: %s", ledger_err_message(err),
+                ledger_last_detail(ledger));
+}
+
+/* ---- one statement ---- */
+
+struct statement_work {
+    struct ledger *ledger;
+    const struct recon_import_options *options;
+    const struct ledger_custody_account *account;
+    const uint8_t *digest;
+    struct recon_match_context *context;
+    const struct recon_statement *statement;
+    size_t statement_index;
+    struct recon_decision *decisions;
+    struct recon_booking *bookings;
+    size_t bookings_count;
+    size_t bookings_capacity;
+    int64_t *link_seqs;
+    int64_t *link_disbursements;
+    struct ledger_statement_line_record *records;
+};
+
+static int decision_order(const void *a, const void *b)
+{
+    const struct recon_decision *x = *(const struct recon_decision *const *)a;
+    const struct recon_decision *y = *(const struct recon_decision *const *)b;
+    int order = strcmp(x->identity, y->identity);
+    return order != 0 ? order : (x < y ? -1 : x > y ? 1 : 0);
+}
+
+/* Identities, and the lines repeated inside the statement. */
+static bool mark_repeated(struct statement_work *w)
+{
+    size_t count = w->statement->line_count;
+    struct recon_decision **sorted = calloc(count, sizeof *sorted);
+    if (sorted == NULL)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        recon_line_identity(w->decisions[i].identity, &w->statement->lines[i]);
+        sorted[i] = &w->decisions[i];
+    }
+    qsort(sorted, count, sizeof *sorted, decision_order);
+    for (size_t i = 1; i < count; i++) {
+        if (strcmp(sorted[i]->identity, sorted[i - 1]->identity) != 0)
+            continue;
+        size_t original = (size_t)(sorted[i - 1] - w->decisions);
+        sorted[i]->status = RECON_LINE_DUPLICATE;
+        sorted[i]->rule = "duplicate_line";
+        snprintf(sorted[i]->reason, sizeof sorted[i]->reason,
+                 "same bank reference or fingerprint as line %zu of this statement", original + 1);
+        if (sorted[i - 1]->status == RECON_LINE_DUPLICATE)
+            sorted[i]->duplicate_of = sorted[i - 1]->duplicate_of;
+    }
+    free(sorted);
+    return true;
+}
+
+static enum ledger_err mark_imported(struct statement_work *w)
+{
+    size_t count = w->statement->line_count;
+    const char **identities = calloc(count ? count : 1, sizeof *identities);
+    int64_t *line_ids = calloc(count ? count : 1, sizeof *line_ids);
+    enum ledger_err err = LEDGER_ERR_NOMEM;
+    if (identities != NULL && line_ids != NULL) {
+        for (size_t i = 0; i < count; i++)
+            identities[i] = w->decisions[i].identity;
+        err = ledger_line_identities_find(w->ledger, w->account->id, identities, count, line_ids);
+    }
+    for (size_t i = 0; err == LEDGER_OK && i < count; i++) {
+        if (line_ids[i] == 0)
+            continue;
+        struct recon_decision *decision = &w->decisions[i];
+        decision->status = RECON_LINE_DUPLICATE;
+        decision->rule = "duplicate_line";
+        decision->duplicate_of = line_ids[i];
+        snprintf(decision->reason, sizeof decision->reason,
+                 "imported before as statement line %lld: not booked again",
+                 (long long)line_ids[i]);
+    }
+    free(line_ids);
+    free(identities);
+    return err;
+}
+
+static enum ledger_err find_payin_cases(struct statement_work *w, struct ledger_payin_case *cases)
+{
+    size_t count = w->statement->line_count;
+    const char **payins = calloc(count ? count : 1, sizeof *payins);
+    if (payins == NULL)
+        return LEDGER_ERR_NOMEM;
+    for (size_t i = 0; i < count; i++) {
+        bool valid = false;
+        recon_line_payin(w->decisions[i].payin_no, &valid, &w->statement->lines[i]);
+        payins[i] = valid && w->decisions[i].status == 0 ? w->decisions[i].payin_no : "";
+    }
+    enum ledger_err err = ledger_payin_cases_find(w->ledger, payins, count, cases);
+    free(payins);
+    return err;
+}
+
+static enum ledger_err load_open_items(struct statement_work *w)
+{
+    int32_t from = INT32_MAX;
+    int32_t to = INT32_MIN + 1;
+    for (size_t i = 0; i < w->statement->line_count; i++) {
+        int32_t day = w->statement->lines[i].value_date_days;
+        if (day == RECON_DATE_NONE)
+            continue;
+        from = day < from ? day : from;
+        to = day > to ? day : to;
+    }
+    if (from > to) /* no dated line */
+        from = to = w->statement->closing.date_days;
+    if (from == RECON_DATE_NONE)
+        return LEDGER_OK;
+    enum ledger_err err = ledger_open_items_load(w->ledger, w->account->id,
+                                                 from - RECON_MATCH_DATE_WINDOW_DAYS,
+                                                 to + RECON_MATCH_DATE_WINDOW_DAYS,
+                                                 &w->context->items);
+    if (err == LEDGER_OK && w->context->items.count > 0 &&
+        (w->context->item_used = calloc(w->context->items.count, sizeof(bool))) == NULL)
+        err = LEDGER_ERR_NOMEM;
+    return err;
+}
+
+static bool reserve_bookings(struct statement_work *w)
+{
+    if (w->bookings_count + RECON_BATCH_REFERENCES_MAX <= w->bookings_capacity)
+        return true;
+    size_t capacity = 2 * w->bookings_capacity + RECON_BATCH_REFERENCES_MAX;
+    struct recon_booking *grown = realloc(w->bookings, capacity * sizeof *grown);
+    if (grown == NULL)
+        return false;
+    for (size_t i = 0; i < w->bookings_count; i++) /* pointers into the slots */
+        grown[i].booking.idempotency_key = grown[i].key;
+    w->bookings = grown;
+    w->bookings_capacity = capacity;
+    return true;
+}
+
+static enum recon_import_err match_lines(struct statement_work *w,
+                                         const struct ledger_payin_case *cases,
+                                         struct recon_import_error *error)
+{
+    for (size_t i = 0; i < w->statement->line_count; i++) {
+        if (w->decisions[i].status == RECON_LINE_DUPLICATE)
+            continue;
+        if (!reserve_bookings(w))
+            return fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        recon_match_line(w->context, &w->statement->lines[i], i, &cases[i], &w->decisions[i],
+                         w->bookings, &w->bookings_count);
+    }
+    return RECON_IMPORT_OK;
+}
+
+static enum recon_import_err book_lines(struct statement_work *w, struct recon_import_error *error)
+{
+    struct ledger_statement_booking *bookings =
+        calloc(w->bookings_count ? w->bookings_count : 1, sizeof *bookings);
+    if (bookings == NULL)
+        return fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < w->bookings_count; i++)
+        bookings[i] = w->bookings[i].booking;
+    size_t failed = 0;
+    enum ledger_err err =
+        ledger_statement_book(w->ledger, w->options->actor, w->account->id,
+                              w->account->currency, bookings, w->bookings_count, &failed);
+    for (size_t i = 0; err == LEDGER_OK && i < w->bookings_count; i++)
+        w->bookings[i].booking.seq = bookings[i].seq;
+    free(bookings);
+    if (err == LEDGER_OK)
+        return RECON_IMPORT_OK;
+    enum recon_import_err code = fail_ledger(error, w->ledger, err);
+    if (failed < w->bookings_count) {
+        size_t line = w->bookings[failed].line_index;
+        snprintf(error->message, sizeof error->message, "line %zu (input line %llu): %s: %.200s",
+                 line + 1, (unsigned long long)w->statement->lines[line].source_line,
+                 ledger_err_message(err), ledger_last_detail(w->ledger));
+    }
+    return code;
+}
+
+/* The entries of each line (booked, or matched) for storing. */
+static bool link_entries(struct statement_work *w)
+{
+    size_t count = w->statement->line_count;
+    size_t total = w->bookings_count + count;
+    w->link_seqs = calloc(total ? total : 1, sizeof *w->link_seqs);
+    w->link_disbursements = calloc(total ? total : 1, sizeof *w->link_disbursements);
+    if (w->link_seqs == NULL || w->link_disbursements == NULL)
+        return false;
+    for (size_t i = 0; i < w->bookings_count; i++) {
+        w->link_seqs[i] = w->bookings[i].booking.seq;
+        w->link_disbursements[i] = w->bookings[i].booking.disbursement_id;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct recon_decision *d = &w->decisions[i];
+        if (d->bookings_count > 0 || d->matched_seq == 0)
+            continue;
+        d->bookings_first = w->bookings_count + i; /* the slot after the bookings */
+        d->bookings_count = 1;
+        w->link_seqs[d->bookings_first] = d->matched_seq;
+        w->link_disbursements[d->bookings_first] = d->disbursement_id;
+    }
+    return true;
+}
+
+static void fill_record(struct statement_work *w, size_t i, struct recon_statement_summary *s)
+{
+    const struct recon_line *line = &w->statement->lines[i];
+    const struct recon_decision *d = &w->decisions[i];
+    w->records[i] = (struct ledger_statement_line_record){
+        .identity = d->identity,
+        .value_date_days = line->value_date_days,
+        .booking_date_days = line->booking_date_days,
+        .amount_minor = line->amount_minor,
+        .currency = line->currency[0] ? line->currency : w->statement->currency,
+        .reversal = line->reversal,
+        .bank_ref = line->bank_reference,
+        .end_to_end_id = line->end_to_end_id,
+        .counterparty_name = line->counterparty_name,
+        .counterparty_account = line->counterparty_account,
+        .remittance = line->remittance,
+        .return_reason = line->return_reason,
+        .payin_no = d->payin_no,
+        .status = recon_line_status_name(d->status),
+        .rule = d->rule,
+        .reason = d->reason,
+        .candidates = d->candidates,
+        .duplicate_of = d->duplicate_of,
+        .disbursement_id = d->disbursement_id,
+        .entries_count = d->bookings_count,
+        .entry_seqs = d->bookings_count ? &w->link_seqs[d->bookings_first] : NULL,
+        .entry_disbursement_ids = d->bookings_count ? &w->link_disbursements[d->bookings_first]
+                                                    : NULL,
+    };
+    size_t *counters[] = {[RECON_LINE_BOOKED] = &s->booked,     [RECON_LINE_MATCHED] = &s->matched,
+                          [RECON_LINE_SETTLED] = &s->settled,   [RECON_LINE_RETURNED] = &s->returned,
+                          [RECON_LINE_SUSPENSE] = &s->suspense, [RECON_LINE_EXCEPTION] = &s->exceptions,
+                          [RECON_LINE_DUPLICATE] = &s->duplicates};
+    (*counters[d->status])++;
+    s->lines++;
+}
+
+static enum ledger_err store_statement(struct statement_work *w, struct recon_statement_summary *s)
+{
+    const struct recon_statement *st = w->statement;
+    for (size_t i = 0; i < st->line_count; i++)
+        fill_record(w, i, s);
+    s->opening_minor = st->opening.amount_minor;
+    s->closing_minor = st->closing.amount_minor;
+    s->closing_date_days = st->closing.date_days;
+    struct ledger_statement_record record = {
+        .bank_account_id = w->account->id,
+        .format = recon_format_name(st->format),
+        .file_index = (int)w->statement_index,
+        .statement_ref = st->statement_id,
+        .sequence = st->sequence,
+        .currency = st->currency,
+        .opening_minor = st->opening.amount_minor,
+        .opening_date_days = st->opening.date_days,
+        .closing_minor = st->closing.amount_minor,
+        .closing_date_days = st->closing.date_days,
+        .line_count = (int)s->lines,
+        .booked_count = (int)(s->booked + s->settled + s->returned),
+        .matched_count = (int)s->matched,
+        .suspense_count = (int)s->suspense,
+        .exception_count = (int)s->exceptions,
+        .duplicate_count = (int)s->duplicates,
+        .imported_by = w->options->actor,
+    };
+    memcpy(record.file_digest, w->digest, LEDGER_HASH_SIZE);
+    return ledger_statement_store(w->ledger, &record, w->records, st->line_count, &s->statement_id);
+}
+
+static void statement_work_free(struct statement_work *w)
+{
+    free(w->records);
+    free(w->link_disbursements);
+    free(w->link_seqs);
+    free(w->bookings);
+    free(w->decisions);
+    ledger_open_items_free(&w->context->items);
+    free(w->context->item_used);
+    w->context->item_used = NULL;
+}
+
+static enum recon_import_err import_statement(struct statement_work *w,
+                                              struct recon_statement_summary *summary,
+                                              struct recon_import_error *error)
+{
+    size_t count = w->statement->line_count;
+    enum recon_import_err code = RECON_IMPORT_OK;
+    enum ledger_err err = LEDGER_OK;
+    struct ledger_payin_case *cases = calloc(count ? count : 1, sizeof *cases);
+    w->decisions = calloc(count ? count : 1, sizeof *w->decisions);
+    w->records = calloc(count ? count : 1, sizeof *w->records);
+    if (cases == NULL || w->decisions == NULL || w->records == NULL || !mark_repeated(w)) {
+        code = fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        goto free_work;
+    }
+    if ((err = mark_imported(w)) != LEDGER_OK || (err = find_payin_cases(w, cases)) != LEDGER_OK ||
+        (err = load_open_items(w)) != LEDGER_OK) {
+        code = fail_ledger(error, w->ledger, err);
+        goto free_work;
+    }
+    if ((code = match_lines(w, cases, error)) != RECON_IMPORT_OK ||
+        (code = book_lines(w, error)) != RECON_IMPORT_OK)
+        goto free_work;
+    if (!link_entries(w)) {
+        code = fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        goto free_work;
+    }
+    if ((err = store_statement(w, summary)) != LEDGER_OK)
+        code = fail_ledger(error, w->ledger, err);
+free_work:
+    free(cases);
+    statement_work_free(w);
+    return code;
+}
+
+/* ---- the file ---- */
+
+/* Account numbers as printed compare without spaces, letters upper-case. */
+static bool account_matches(const char *statement_account, const char *account_no)
+{
+    for (;;) {
+        while (*statement_account == ' ')
+            statement_account++;
+        while (*account_no == ' ')
+            account_no++;
+        char a = *statement_account;
+        char b = *account_no;
+        a = (a >= 'a' && a <= 'z') ? (char)(a - 32) : a;
+        b = (b >= 'a' && b <= 'z') ? (char)(b - 32) : b;
+        if (a != b)
+            return false;
+        if (a == '\0')
+            return true;
+        statement_account++;
+        account_no++;
+    }
+}
+
+static enum recon_import_err check_statements(const struct recon_statement *first,
+                                              const struct ledger_custody_account *account,
+                                              struct recon_import_error *error)
+{
+    size_t index = 0;
+    for (const struct recon_statement *s = first; s != NULL; s = s->next, index++) {
+        error->statement_index = index;
+        if (!account_matches(s->account_id, account->account_no))
+            return fail(error, RECON_IMPORT_ERR_WRONG_ACCOUNT,
+                        "statement %zu is for another account than the one imported for",
+                        index + 1);
+        if (strcmp(s->currency, account->currency) != 0)
+            return fail(error, RECON_IMPORT_ERR_CURRENCY_MISMATCH,
+                        "statement %zu is in %s, the account in %s", index + 1, s->currency,
+                        account->currency);
+        enum recon_err err = recon_statement_check(s, &error->parse);
+        if (err == RECON_ERR_UNBALANCED)
+            return fail(error, RECON_IMPORT_ERR_UNBALANCED, "statement %zu: %s", index + 1,
+                        error->parse.message);
+        if (err != RECON_OK)
+            return fail(error, RECON_IMPORT_ERR_PARSE, "statement %zu: %s", index + 1,
+                        error->parse.message);
+    }
+    return RECON_IMPORT_OK;
+}
+
+static void add_summary(struct recon_statement_summary *total,
+                        const struct recon_statement_summary *s, bool first)
+{
+    if (first) {
+        total->statement_id = s->statement_id;
+        total->opening_minor = s->opening_minor;
+    }
+    total->closing_minor = s->closing_minor;
+    total->closing_date_days = s->closing_date_days;
+    total->lines += s->lines;
+    total->booked += s->booked;
+    total->matched += s->matched;
+    total->settled += s->settled;
+    total->returned += s->returned;
+    total->suspense += s->suspense;
+    total->exceptions += s->exceptions;
+    total->duplicates += s->duplicates;
+}
+
+static enum recon_import_err import_all(struct ledger *ledger, const struct recon_statement *first,
+                                        const struct recon_import_options *options,
+                                        const struct ledger_custody_account *account,
+                                        struct recon_import_result *result,
+                                        struct recon_import_error *error)
+{
+    struct recon_match_context context = {.bank_account_id = account->id,
+                                          .currency = account->currency};
+    enum ledger_err err = ledger_import_begin(ledger, options->actor);
+    if (err != LEDGER_OK)
+        return fail_ledger(error, ledger, err);
+    enum recon_import_err code = RECON_IMPORT_OK;
+    if ((err = ledger_payouts_load(ledger, account->currency, &context.payouts)) != LEDGER_OK)
+        code = fail_ledger(error, ledger, err);
+    size_t index = 0;
+    for (const struct recon_statement *s = first; code == RECON_IMPORT_OK && s != NULL;
+         s = s->next, index++) {
+        struct statement_work work = {.ledger = ledger,
+                                      .options = options,
+                                      .account = account,
+                                      .digest = result->file_digest,
+                                      .context = &context,
+                                      .statement = s,
+                                      .statement_index = index};
+        error->statement_index = index;
+        code = import_statement(&work, &result->statements[index], error);
+        if (code == RECON_IMPORT_OK)
+            add_summary(&result->total, &result->statements[index], index == 0);
+    }
+    ledger_payouts_free(&context.payouts);
+    if (code == RECON_IMPORT_OK && (err = ledger_import_commit(ledger)) != LEDGER_OK)
+        return fail_ledger(error, ledger, err);
+    if (code != RECON_IMPORT_OK)
+        ledger_import_rollback(ledger);
+    return code;
+}
+
+static void reconcile_after(struct ledger *ledger, struct recon_import_result *result)
+{
+    struct ledger_report report;
+    if (ledger_reconciliation_report(ledger, result->bank_account_id,
+                                     result->total.closing_date_days, &report) != LEDGER_OK)
+        return;
+    result->book_balance_minor = report.book_balance_minor;
+    result->difference_minor = report.difference_minor;
+    ledger_report_free(&report);
+}
+
+static enum recon_import_err import_parsed(struct ledger *ledger,
+                                           const struct recon_statement *first,
+                                           const struct recon_import_options *options,
+                                           struct recon_import_result *result,
+                                           struct recon_import_error *error)
+{
+    struct ledger_custody_account account;
+    enum ledger_err err = ledger_custody_account_find(ledger, options->bank_account_no, &account);
+    if (err != LEDGER_OK)
+        return fail(error, err == LEDGER_ERR_UNKNOWN_ACCOUNT ? RECON_IMPORT_ERR_UNKNOWN_ACCOUNT
+                                                              : RECON_IMPORT_ERR_LEDGER,
+                    "%s", ledger_last_detail(ledger));
+    enum recon_import_err code = check_statements(first, &account, error);
+    if (code != RECON_IMPORT_OK)
+        return code;
+    result->bank_account_id = account.id;
+    snprintf(result->currency, sizeof result->currency, "%s", account.currency);
+    result->format = first->format;
+    result->statements_count = recon_statement_count(first);
+    result->statements = calloc(result->statements_count, sizeof *result->statements);
+    if (result->statements == NULL)
+        return fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+    code = import_all(ledger, first, options, &account, result, error);
+    if (code == RECON_IMPORT_OK)
+        reconcile_after(ledger, result);
+    return code;
+}
+
+static bool options_valid(const struct recon_import_options *options)
+{
+    return options != NULL && options->actor != NULL && options->bank_account_no != NULL &&
+           (options->format == RECON_FORMAT_CAMT053 || options->format == RECON_FORMAT_MT940 ||
+            (options->format == RECON_FORMAT_CSV && options->mapping != NULL));
+}
+
+static void result_init(struct recon_import_result *result, struct recon_import_error *error)
+{
+    memset(result, 0, sizeof *result);
+    memset(error, 0, sizeof *error);
+}
+
+static enum recon_import_err parsed_or_fail(enum recon_err err, struct recon_import_error *error)
+{
+    if (err == RECON_OK)
+        return RECON_IMPORT_OK;
+    if (err == RECON_ERR_UNBALANCED)
+        return fail(error, RECON_IMPORT_ERR_UNBALANCED, "%s", error->parse.message);
+    error->statement_index = error->parse.statement_index;
+    return fail(error, RECON_IMPORT_ERR_PARSE, "%s at %s (line %llu)", error->parse.message,
+                error->parse.path, (unsigned long long)error->parse.line);
+}
+
+enum recon_import_err recon_import_buffer(struct ledger *ledger, const char *data, size_t size,
+                                          const struct recon_import_options *options,
+                                          struct recon_import_result *result,
+                                          struct recon_import_error *error)
+{
+    result_init(result, error);
+    if (!options_valid(options) || data == NULL)
+        return fail(error, RECON_IMPORT_ERR_INVALID_ARGUMENT, "format, account and actor needed");
+    crypto_generichash(result->file_digest, LEDGER_HASH_SIZE, (const unsigned char *)data, size,
+                       NULL, 0);
+    struct recon_statement *first = NULL;
+    enum recon_err err = RECON_ERR_INVALID_ARGUMENT;
+    if (options->format == RECON_FORMAT_CAMT053)
+        err = recon_camt053_parse(&first, data, size, options->limits, 0, &error->parse);
+    else if (options->format == RECON_FORMAT_MT940)
+        err = recon_mt940_parse(&first, data, size, options->encoding, options->limits, 0,
+                                &error->parse);
+    else
+        err = recon_csv_parse(&first, data, size, options->mapping, options->limits, 0,
+                              &error->parse);
+    enum recon_import_err code = parsed_or_fail(err, error);
+    if (code == RECON_IMPORT_OK)
+        code = import_parsed(ledger, first, options, result, error);
+    recon_statement_free(first);
+    if (code != RECON_IMPORT_OK)
+        recon_import_result_free(result);
+    return code;
+}
+
+static bool file_digest(uint8_t out[LEDGER_HASH_SIZE], const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return false;
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, NULL, 0, LEDGER_HASH_SIZE);
+    unsigned char *chunk = malloc(READ_CHUNK_BYTES);
+    size_t got = 0;
+    while (chunk != NULL && (got = fread(chunk, 1, READ_CHUNK_BYTES, file)) > 0)
+        crypto_generichash_update(&state, chunk, got);
+    bool ok = chunk != NULL && !ferror(file);
+    free(chunk);
+    fclose(file);
+    crypto_generichash_final(&state, out, LEDGER_HASH_SIZE);
+    return ok;
+}
+
+enum recon_import_err recon_import_file(struct ledger *ledger, const char *path,
+                                        const struct recon_import_options *options,
+                                        struct recon_import_result *result,
+                                        struct recon_import_error *error)
+{
+    result_init(result, error);
+    if (!options_valid(options) || path == NULL)
+        return fail(error, RECON_IMPORT_ERR_INVALID_ARGUMENT, "format, account and actor needed");
+    if (!file_digest(result->file_digest, path))
+        return fail(error, RECON_IMPORT_ERR_IO, "could not read the statement file");
+    struct recon_statement *first = NULL;
+    enum recon_err err = RECON_ERR_INVALID_ARGUMENT;
+    if (options->format == RECON_FORMAT_CAMT053)
+        err = recon_camt053_parse_file(&first, path, options->limits, 0, &error->parse);
+    else if (options->format == RECON_FORMAT_MT940)
+        err = recon_mt940_parse_file(&first, path, options->encoding, options->limits, 0,
+                                     &error->parse);
+    else
+        err = recon_csv_parse_file(&first, path, options->mapping, options->limits, 0,
+                                   &error->parse);
+    enum recon_import_err code = parsed_or_fail(err, error);
+    if (code == RECON_IMPORT_OK)
+        code = import_parsed(ledger, first, options, result, error);
+    recon_statement_free(first);
+    if (code != RECON_IMPORT_OK)
+        recon_import_result_free(result);
+    return code;
+}
+
+void recon_import_result_free(struct recon_import_result *result)
+{
+    free(result->statements);
+    result->statements = NULL;
+    result->statements_count = 0;
+}

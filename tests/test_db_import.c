@@ -1,0 +1,645 @@
+/* Integration suite for statement import and reconciliation on a real
+ * PostgreSQL: a generated 30-day scenario over 1,000 cases (camt.053 for
+ * days 1-15, one MT940 file for days 15-30 whose first statement overlaps),
+ * refusals that book nothing, ambiguous candidates, bad check digits,
+ * suspense assignment and the report's numbers.
+ *
+ * Statement amounts are credit positive (the bank's view); a case holds
+ * held = -balance. */
+#include <check.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db_fixture.h"
+#include "import.h"
+#include "ledger.h"
+#include "payin.h"
+#include "statements.h"
+
+Suite *import_db_suite(void);
+
+#define CASES 1000
+#define DAYS 30
+#define RECEIPTS_PER_DAY 30
+#define PAYOUTS 10
+#define FUNDED_MINOR 500000LL
+#define PAYOUT_MINOR 100000LL
+#define ACCOUNT_NO "CUSTODY-1"
+
+static struct fixture fx;
+
+static void setup(void)
+{
+    char name[32];
+    snprintf(name, sizeof name, "import_%ld", (long)getpid());
+    fixture_setup(&fx, name);
+}
+
+static void teardown(void)
+{
+    fixture_teardown(&fx);
+}
+
+/* ---- a growing text ---- */
+
+struct text {
+    char *data;
+    size_t length;
+    size_t capacity;
+};
+
+__attribute__((format(printf, 2, 3))) static void append(struct text *t, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int needed = vsnprintf(NULL, 0, format, args);
+    va_end(args);
+    ck_assert_int_ge(needed, 0);
+    if (t->length + (size_t)needed + 1 > t->capacity) {
+        t->capacity = 2 * (t->length + (size_t)needed + 1);
+        t->data = realloc(t->data, t->capacity);
+        ck_assert_ptr_nonnull(t->data);
+    }
+    va_start(args, format);
+    vsnprintf(t->data + t->length, t->capacity - t->length, format, args);
+    va_end(args);
+    t->length += (size_t)needed;
+}
+
+/* ---- generated statement lines ---- */
+
+struct gen_line {
+    int day;               /* of January 2024 */
+    long long amount;      /* credit positive */
+    char ref[24];
+    char e2e[48];
+    char remittance[96];
+    char name[48];
+    char account[32];
+    bool returned;         /* carries a return reason */
+};
+
+struct gen_day {
+    struct gen_line lines[RECEIPTS_PER_DAY + 16];
+    size_t count;
+};
+
+static void amount_text(char *out, size_t size, long long minor, char separator)
+{
+    long long absolute = minor < 0 ? -minor : minor;
+    snprintf(out, size, "%lld%c%02lld", absolute / 100, separator, absolute % 100);
+}
+
+static void camt_entry(struct text *t, const struct gen_line *l)
+{
+    char amount[32];
+    amount_text(amount, sizeof amount, l->amount, '.');
+    bool credit = l->amount > 0;
+    append(t,
+           "<Ntry><Amt Ccy=\"CNY\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
+           "<BookgDt><Dt>2024-01-%02d</Dt></BookgDt><ValDt><Dt>2024-01-%02d</Dt></ValDt>"
+           "<AcctSvcrRef>%s</AcctSvcrRef><NtryDtls><TxDtls>",
+           amount, credit ? "CRDT" : "DBIT", l->day, l->day, l->ref);
+    if (l->e2e[0])
+        append(t, "<Refs><EndToEndId>%s</EndToEndId></Refs>", l->e2e);
+    const char *party = credit && !l->returned ? "Dbtr" : "Cdtr";
+    append(t, "<RltdPties><%s><Nm>%s</Nm></%s>", party, l->name[0] ? l->name : "X", party);
+    if (l->account[0])
+        append(t, "<%sAcct><Id><Othr><Id>%s</Id></Othr></Id></%sAcct>", party, l->account, party);
+    append(t, "</RltdPties>");
+    if (l->remittance[0])
+        append(t, "<RmtInf><Ustrd>%s</Ustrd></RmtInf>", l->remittance);
+    if (l->returned)
+        append(t, "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>");
+    append(t, "</TxDtls></NtryDtls></Ntry>\n");
+}
+
+static void camt_balance(struct text *t, const char *code, long long minor, int day)
+{
+    char amount[32];
+    amount_text(amount, sizeof amount, minor, '.');
+    append(t,
+           "<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">%s</Amt>"
+           "<CdtDbtInd>%s</CdtDbtInd><Dt><Dt>2024-01-%02d</Dt></Dt></Bal>\n",
+           code, amount, minor < 0 ? "DBIT" : "CRDT", day);
+}
+
+/* One camt.053 document for a day; *balance moves to its closing. */
+static char *camt_document(const struct gen_day *day, int day_number, long long *balance,
+                           const char *account_no)
+{
+    struct text t = {0};
+    append(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
+               "<BkToCstmrStmt><GrpHdr><MsgId>M%d</MsgId><CreDtTm>2024-01-%02dT20:00:00"
+               "</CreDtTm></GrpHdr>\n<Stmt><Id>CAMT-%02d</Id><Acct><Id><Othr><Id>%s</Id></Othr>"
+               "</Id><Ccy>CNY</Ccy></Acct>\n",
+           day_number, day_number, day_number, account_no);
+    camt_balance(&t, "OPBD", *balance, day_number > 1 ? day_number - 1 : 1);
+    for (size_t i = 0; i < day->count; i++) {
+        camt_entry(&t, &day->lines[i]);
+        *balance += day->lines[i].amount;
+    }
+    camt_balance(&t, "CLBD", *balance, day_number);
+    append(&t, "</Stmt></BkToCstmrStmt></Document>\n");
+    return t.data;
+}
+
+static void mt940_line(struct text *t, const struct gen_line *l)
+{
+    char amount[32];
+    amount_text(amount, sizeof amount, l->amount, ',');
+    append(t, ":61:2401%02d01%02d%s%sNTRFNONREF//%s\n", l->day, l->day, l->amount < 0 ? "D" : "C",
+           amount, l->ref);
+    append(t, ":86:");
+    if (l->e2e[0])
+        append(t, "/EREF/%s", l->e2e);
+    if (l->remittance[0])
+        append(t, "/REMI/USTD//%s", l->remittance);
+    if (l->name[0])
+        append(t, "/NAME/%s", l->name);
+    append(t, "\n");
+}
+
+/* One MT940 statement over days [first, last]. */
+static void mt940_statement(struct text *t, const struct gen_day *days, int first, int last,
+                            long long *balance)
+{
+    char amount[32];
+    amount_text(amount, sizeof amount, *balance, ',');
+    append(t, ":20:MT-%02d-%02d\n:25:%s\n:28C:%d/1\n:60F:%s2401%02dCNY%s\n", first, last,
+           ACCOUNT_NO, last, *balance < 0 ? "D" : "C", first, amount);
+    for (int d = first; d <= last; d++)
+        for (size_t i = 0; i < days[d].count; i++) {
+            mt940_line(t, &days[d].lines[i]);
+            *balance += days[d].lines[i].amount;
+        }
+    amount_text(amount, sizeof amount, *balance, ',');
+    append(t, ":62F:%s2401%02dCNY%s\n-\n", *balance < 0 ? "D" : "C", last, amount);
+}
+
+/* ---- the scenario's books ---- */
+
+struct scenario {
+    struct ledger *ledger;
+    char case_no[CASES][48];
+    char payin[CASES][LEDGER_PAYIN_DIGITS + 1];
+    int64_t account_id[CASES];
+    long long expected_held[CASES];
+    long long expected_suspense;
+    int64_t payout_id[PAYOUTS];
+    struct gen_day days[DAYS + 1];
+};
+
+static void open_cases(struct scenario *s)
+{
+    for (int i = 0; i < CASES; i++) {
+        snprintf(s->case_no[i], sizeof s->case_no[i], "(2024)沪0115执%d号", i + 1);
+        s->account_id[i] = fixture_open_case(s->ledger, s->case_no[i], NULL);
+        struct ledger_case_info info;
+        ck_assert_int_eq(ledger_case_info(s->ledger, s->case_no[i], &info), LEDGER_OK);
+        memcpy(s->payin[i], info.payin_no, sizeof s->payin[i]);
+    }
+}
+
+/* Cases 0..PAYOUTS-1 are funded through the API (the day 1 statement
+ * carries the same bank references) and each pays one payout. */
+static void fund_and_pay(struct scenario *s)
+{
+    for (int i = 0; i < PAYOUTS; i++) {
+        char ref[24];
+        snprintf(ref, sizeof ref, "API-%d", i);
+        struct ledger_receipt_request request = {.case_no = s->case_no[i],
+                                                 .amount_minor = FUNDED_MINOR,
+                                                 .payer = "Debtor",
+                                                 .bank_ref = ref,
+                                                 .value_date_days = 19723};
+        struct ledger_booking booking;
+        ck_assert_int_eq(ledger_receipt(s->ledger, "clerk1", &request, ref, &booking), LEDGER_OK);
+        char account[24];
+        snprintf(account, sizeof account, "6222%04d", i);
+        struct ledger_disbursement_request payout = {.case_no = s->case_no[i],
+                                                     .amount_minor = PAYOUT_MINOR,
+                                                     .payee_name = "Creditor",
+                                                     .payee_account = account};
+        bool replayed = false;
+        char key[32];
+        snprintf(key, sizeof key, "payout-%d", i);
+        ck_assert_int_eq(ledger_disbursement_request(s->ledger, "clerk1", &payout, key,
+                                                     &s->payout_id[i], &replayed),
+                         LEDGER_OK);
+        snprintf(key, sizeof key, "approve-%d", i);
+        ck_assert_int_eq(ledger_disbursement_approve(s->ledger, "approver1", s->payout_id[i], key,
+                                                     &booking),
+                         LEDGER_OK);
+        s->expected_held[i] = FUNDED_MINOR - PAYOUT_MINOR;
+    }
+}
+
+/* A new line of the day with bank reference SERIES DAY KIND INDEX ("D05P003"). */
+static struct gen_line *next_line(struct gen_day *day, int day_number, char series, char kind,
+                                  int index)
+{
+    ck_assert_uint_lt(day->count, sizeof day->lines / sizeof day->lines[0]);
+    struct gen_line *l = &day->lines[day->count++];
+    memset(l, 0, sizeof *l);
+    l->day = day_number;
+    snprintf(l->ref, sizeof l->ref, "%c%02d%c%03d", series, day_number, kind, index);
+    return l;
+}
+
+/* Receipts with a pay-in number (some grouped in fours), one unidentified
+ * receipt a day. */
+static void generate_receipts(struct scenario *s, int d)
+{
+    for (int k = 0; k < RECEIPTS_PER_DAY; k++) {
+        int c = (d * 31 + k * 17) % CASES;
+        struct gen_line *l = next_line(&s->days[d], d, 'D', 'R', k);
+        l->amount = 10000 + ((d * 37 + k * 11) % 900) * 100 + k;
+        const char *p = s->payin[c];
+        if (k % 3 == 0)
+            snprintf(l->remittance, sizeof l->remittance, "PAYIN %.4s %.4s %.4s %.4s", p, p + 4,
+                     p + 8, p + 12);
+        else
+            snprintf(l->remittance, sizeof l->remittance, "case payment %s", p);
+        snprintf(l->name, sizeof l->name, "Payer %d", k);
+        s->expected_held[c] += l->amount;
+    }
+    struct gen_line *l = next_line(&s->days[d], d, 'D', 'U', 0);
+    l->amount = 7700 + d;
+    snprintf(l->remittance, sizeof l->remittance, "for the court");
+    snprintf(l->name, sizeof l->name, "Unknown Payer");
+    s->expected_suspense += l->amount;
+}
+
+static void generate_special_lines(struct scenario *s)
+{
+    for (int i = 0; i < PAYOUTS; i++) { /* day 1: the API receipts */
+        struct gen_line *l = next_line(&s->days[1], 1, 'A', 'P', i);
+        snprintf(l->ref, sizeof l->ref, "API-%d", i);
+        l->amount = FUNDED_MINOR;
+        snprintf(l->name, sizeof l->name, "Debtor");
+    }
+    /* day 5: payouts 0..6 by reference, 7 by amount + payee, 8 + 9 in one line */
+    for (int i = 0; i < 8; i++) {
+        struct gen_line *l = next_line(&s->days[5], 5, 'D', 'P', i);
+        l->amount = -PAYOUT_MINOR;
+        if (i < 7)
+            snprintf(l->e2e, sizeof l->e2e, "CLD%lld", (long long)s->payout_id[i]);
+        snprintf(l->account, sizeof l->account, "6222%04d", i);
+        snprintf(l->name, sizeof l->name, "Creditor");
+    }
+    struct gen_line *batch = next_line(&s->days[5], 5, 'D', 'B', 0);
+    batch->amount = -2 * PAYOUT_MINOR;
+    snprintf(batch->remittance, sizeof batch->remittance, "batch CLD%lld CLD%lld",
+             (long long)s->payout_id[8], (long long)s->payout_id[9]);
+    /* day 7: a mistyped pay-in number (last digit off by one) */
+    struct gen_line *bad = next_line(&s->days[7], 7, 'D', 'X', 0);
+    bad->amount = 12345;
+    snprintf(bad->remittance, sizeof bad->remittance, "case payment %.15s%c", s->payin[42],
+             (char)('0' + (s->payin[42][15] - '0' + 1) % 10));
+    s->expected_suspense += bad->amount;
+    /* day 10: payout 0 comes back */
+    struct gen_line *back = next_line(&s->days[10], 10, 'D', 'T', 0);
+    back->amount = PAYOUT_MINOR;
+    back->returned = true;
+    snprintf(back->e2e, sizeof back->e2e, "CLD%lld", (long long)s->payout_id[0]);
+    s->expected_held[0] += PAYOUT_MINOR;
+}
+
+static struct recon_import_options options_for(enum recon_format format)
+{
+    return (struct recon_import_options){
+        .format = format, .bank_account_no = ACCOUNT_NO, .actor = "bank1"};
+}
+
+static void import_ok(struct ledger *ledger, const char *data, enum recon_format format,
+                      struct recon_import_result *result)
+{
+    struct recon_import_options options = options_for(format);
+    struct recon_import_error error;
+    enum recon_import_err code =
+        recon_import_buffer(ledger, data, strlen(data), &options, result, &error);
+    ck_assert_msg(code == RECON_IMPORT_OK, "import refused: %s: %s", recon_import_err_code(&error),
+                  error.message);
+}
+
+static void check_case_balances(const struct scenario *s)
+{
+    PGconn *conn = fixture_super(&fx);
+    PGresult *result = PQexec(conn, "SELECT id, -balance FROM accounts WHERE kind = 'case' "
+                                    "ORDER BY id");
+    ck_assert_int_eq(PQresultStatus(result), PGRES_TUPLES_OK);
+    ck_assert_int_eq(PQntuples(result), CASES);
+    for (int i = 0; i < CASES; i++) {
+        ck_assert_int_eq(strtoll(PQgetvalue(result, i, 0), NULL, 10), s->account_id[i]);
+        ck_assert_msg(strtoll(PQgetvalue(result, i, 1), NULL, 10) == s->expected_held[i],
+                      "case %d holds %s, expected %lld", i, PQgetvalue(result, i, 1),
+                      s->expected_held[i]);
+    }
+    PQclear(result);
+    PQfinish(conn);
+}
+
+static long long query_int(const char *sql)
+{
+    return fixture_query_int(&fx, sql);
+}
+
+/* The whole story: 15 camt.053 days, a duplicate re-import, then one MT940
+ * file whose first statement (days 15-16) overlaps day 15. */
+START_TEST(scenario_thirty_days)
+{
+    struct scenario *s = calloc(1, sizeof *s);
+    ck_assert_ptr_nonnull(s);
+    s->ledger = fixture_ledger(&fx);
+    open_cases(s);
+    fund_and_pay(s);
+    for (int d = 1; d <= DAYS; d++)
+        generate_receipts(s, d);
+    generate_special_lines(s);
+    long long balance = 0;
+    char *day3 = NULL;
+    struct recon_import_result result;
+    for (int d = 1; d <= 15; d++) {
+        char *document = camt_document(&s->days[d], d, &balance, ACCOUNT_NO);
+        import_ok(s->ledger, document, RECON_FORMAT_CAMT053, &result);
+        ck_assert_uint_eq(result.total.duplicates, 0);
+        ck_assert_uint_eq(result.total.exceptions, 0);
+        ck_assert_int_eq(result.difference_minor, 0);
+        if (d == 1)
+            ck_assert_uint_eq(result.total.matched, PAYOUTS);
+        if (d == 5)
+            ck_assert_uint_eq(result.total.settled, 9); /* 8 lines + 1 batch line */
+        if (d == 10)
+            ck_assert_uint_eq(result.total.returned, 1);
+        recon_import_result_free(&result);
+        if (d == 3)
+            day3 = document;
+        else
+            free(document);
+    }
+    /* the same file again: every line a duplicate, nothing booked */
+    char *before = fixture_books_digest(&fx);
+    import_ok(s->ledger, day3, RECON_FORMAT_CAMT053, &result);
+    ck_assert_uint_eq(result.total.duplicates, result.total.lines);
+    ck_assert_uint_eq(result.total.lines, RECEIPTS_PER_DAY + 1);
+    recon_import_result_free(&result);
+    char *after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    free(day3);
+    /* MT940: days 15-16 (overlapping day 15), then 17..30 */
+    long long mt_balance = balance - 0;
+    for (size_t i = 0; i < s->days[15].count; i++)
+        mt_balance -= s->days[15].lines[i].amount;
+    struct text mt = {0};
+    mt940_statement(&mt, s->days, 15, 16, &mt_balance);
+    for (int d = 17; d <= DAYS; d++)
+        mt940_statement(&mt, s->days, d, d, &mt_balance);
+    import_ok(s->ledger, mt.data, RECON_FORMAT_MT940, &result);
+    ck_assert_uint_eq(result.statements_count, 15);
+    ck_assert_uint_eq(result.statements[0].duplicates, s->days[15].count);
+    ck_assert_uint_eq(result.total.exceptions, 0);
+    ck_assert_int_eq(result.difference_minor, 0);
+    ck_assert_int_eq(result.book_balance_minor, mt_balance);
+    recon_import_result_free(&result);
+    free(mt.data);
+    /* book balance = bank closing; every case as expected; suspense */
+    struct ledger_report report;
+    ck_assert_int_eq(ledger_reconciliation_report(s->ledger, fx.bank_account_id, 19723 + 29,
+                                                  &report),
+                     LEDGER_OK);
+    ck_assert(report.has_statement);
+    ck_assert_int_eq(report.closing_minor, mt_balance);
+    ck_assert_int_eq(report.book_balance_minor, report.closing_minor);
+    ck_assert_int_eq(report.difference_minor, 0);
+    ck_assert_int_eq(report.unexplained_minor, 0);
+    ck_assert_uint_eq(report.items_total, 0);
+    ledger_report_free(&report);
+    check_case_balances(s);
+    ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE kind = 'suspense'"),
+                     s->expected_suspense);
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'in_transit'"), 0);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM disbursements WHERE status = 'paid'"),
+                     PAYOUTS - 1);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM disbursements WHERE status = 'returned'"), 1);
+    /* the mistyped pay-in number went to suspense, with its rule */
+    char *rule = fixture_query(&fx, "SELECT rule || ':' || status FROM statement_lines "
+                                    "WHERE bank_ref = 'D07X000'");
+    ck_assert_str_eq(rule, "payin_check_digit:suspense");
+    free(rule);
+    struct ledger_keyring keyring;
+    ck_assert_int_eq(ledger_keyring_load(&keyring, fx.keyring_file), LEDGER_OK);
+    struct ledger_verify_result verified;
+    ck_assert_int_eq(ledger_verify(s->ledger, &keyring, NULL, &verified), LEDGER_OK);
+    ck_assert_msg(verified.ok, "chain: %s", verified.reason);
+    ledger_close(s->ledger);
+    free(s);
+}
+END_TEST
+
+/* ---- refusals: nothing booked, nothing stored ---- */
+
+static void small_day(struct gen_day *day, const char *payin)
+{
+    memset(day, 0, sizeof *day);
+    struct gen_line *l = next_line(day, 2, 'S', 'R', 0);
+    l->amount = 10000;
+    snprintf(l->remittance, sizeof l->remittance, "payment %s", payin);
+}
+
+static void expect_refused(struct ledger *ledger, const char *data,
+                           const struct recon_import_options *options,
+                           enum recon_import_err code, const char *api_code)
+{
+    char *before = fixture_books_digest(&fx);
+    struct recon_import_result result;
+    struct recon_import_error error;
+    ck_assert_int_eq(recon_import_buffer(ledger, data, strlen(data), options, &result, &error),
+                     code);
+    ck_assert_str_eq(recon_import_err_code(&error), api_code);
+    char *after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM bank_statements"), 0);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM statement_lines"), 0);
+    free(before);
+    free(after);
+}
+
+START_TEST(refusals_book_nothing)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    fixture_open_case(ledger, "(2024)R1", NULL);
+    struct ledger_case_info info;
+    ck_assert_int_eq(ledger_case_info(ledger, "(2024)R1", &info), LEDGER_OK);
+    struct gen_day day;
+    small_day(&day, info.payin_no);
+    long long balance = 0;
+    struct recon_import_options camt = options_for(RECON_FORMAT_CAMT053);
+    /* unbalanced: the closing balance is one fen off */
+    char *good = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    char *unbalanced = strdup(good);
+    char *closing = strstr(unbalanced, "<Amt Ccy=\"CNY\">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>"
+                                       "<Dt>");
+    ck_assert_ptr_nonnull(closing);
+    closing[19] = '1'; /* 100.00 -> 100.01 */
+    expect_refused(ledger, unbalanced, &camt, RECON_IMPORT_ERR_UNBALANCED, "statement_unbalanced");
+    /* wrong account */
+    balance = 0;
+    char *other = camt_document(&day, 2, &balance, "CUSTODY-2");
+    expect_refused(ledger, other, &camt, RECON_IMPORT_ERR_WRONG_ACCOUNT, "wrong_account");
+    /* malformed XML */
+    char *malformed = strdup(good);
+    malformed[strlen(malformed) - 5] = '\0';
+    expect_refused(ledger, malformed, &camt, RECON_IMPORT_ERR_PARSE,
+                   recon_err_code(RECON_ERR_SYNTAX));
+    /* too many decimals */
+    char *decimals = strdup(good);
+    char *amount = strstr(decimals, "100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>");
+    ck_assert_ptr_nonnull(amount);
+    memcpy(amount, "10.005", 6);
+    expect_refused(ledger, decimals, &camt, RECON_IMPORT_ERR_PARSE, "amount_precision");
+    /* a statement in another currency than the account */
+    struct recon_import_options mt = options_for(RECON_FORMAT_MT940);
+    expect_refused(ledger, ":20:X\n:25:CUSTODY-1\n:60F:C240102EUR0,00\n:61:240102C1,00NTRFNONREF//A\n"
+                           ":62F:C240102EUR1,00\n-\n", &mt, RECON_IMPORT_ERR_CURRENCY_MISMATCH,
+                   "currency_mismatch");
+    /* truncated MT940 */
+    expect_refused(ledger, ":20:X\n:25:CUSTODY-1\n:60F:C240102CNY0,00\n:61:240102C1,00NTRFNONREF//A\n",
+                   &mt, RECON_IMPORT_ERR_PARSE, recon_err_code(RECON_ERR_TRUNCATED));
+    /* a CSV mapping naming a column the file does not have */
+    static const char mapping_text[] = "delimiter = ,\nheader = yes\ndate = Date\namount = Amount\n"
+                                       "balance = Saldo\naccount = CUSTODY-1\n";
+    struct recon_csv_mapping *mapping = NULL;
+    struct recon_error parse_error;
+    ck_assert_int_eq(recon_csv_mapping_parse(&mapping, mapping_text, strlen(mapping_text),
+                                             &parse_error),
+                     RECON_OK);
+    struct recon_import_options csv = options_for(RECON_FORMAT_CSV);
+    csv.mapping = mapping;
+    expect_refused(ledger, "Date,Amount,Balance\n2024-01-02,1.00,1.00\n", &csv,
+                   RECON_IMPORT_ERR_PARSE, recon_err_code(RECON_ERR_MAPPING));
+    recon_csv_mapping_free(mapping);
+    free(decimals);
+    free(malformed);
+    free(other);
+    free(unbalanced);
+    free(good);
+    ledger_close(ledger);
+}
+END_TEST
+
+/* ---- ambiguity, bad check digits, assignment, the report ---- */
+
+static void api_receipt(struct ledger *ledger, const char *case_no, long long amount,
+                        const char *payer, const char *ref)
+{
+    struct ledger_receipt_request request = {.case_no = case_no,
+                                             .amount_minor = amount,
+                                             .payer = payer,
+                                             .bank_ref = ref,
+                                             .value_date_days = 19723 + 1};
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_receipt(ledger, "clerk1", &request, ref, &booking), LEDGER_OK);
+}
+
+START_TEST(ambiguous_and_exceptions_explained)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    fixture_open_case(ledger, "(2024)A1", NULL);
+    fixture_open_case(ledger, "(2024)A2", NULL);
+    struct ledger_case_info a2;
+    ck_assert_int_eq(ledger_case_info(ledger, "(2024)A2", &a2), LEDGER_OK);
+    /* two receipts through the API: same amount, payer and day */
+    api_receipt(ledger, "(2024)A1", 5000, "Wang Wu", "API-A");
+    api_receipt(ledger, "(2024)A2", 5000, "Wang Wu", "API-B");
+    struct gen_day day = {0};
+    struct gen_line *l = next_line(&day, 2, 'S', 'R', 0); /* fits both */
+    l->amount = 5000;
+    snprintf(l->name, sizeof l->name, "Wang Wu");
+    l = next_line(&day, 2, 'S', 'R', 1); /* a debit nobody asked for */
+    l->amount = -300;
+    snprintf(l->name, sizeof l->name, "Bank fee");
+    l = next_line(&day, 2, 'S', 'R', 2); /* a bad check digit */
+    l->amount = 700;
+    snprintf(l->remittance, sizeof l->remittance, "for %.15s%c", a2.payin_no,
+             (char)('0' + (a2.payin_no[15] - '0' + 3) % 10));
+    long long balance = 0;
+    char *document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    struct recon_import_result result;
+    import_ok(ledger, document, RECON_FORMAT_CAMT053, &result);
+    ck_assert_uint_eq(result.total.exceptions, 2);
+    ck_assert_uint_eq(result.total.suspense, 1);
+    ck_assert_uint_eq(result.total.booked + result.total.matched, 0);
+    recon_import_result_free(&result);
+    char *candidates = fixture_query(&fx, "SELECT candidates FROM statement_lines "
+                                          "WHERE bank_ref = 'S02R000'");
+    ck_assert_msg(strstr(candidates, "receipt entry 1") && strstr(candidates, "receipt entry 2"),
+                  "candidates: %s", candidates);
+    free(candidates);
+    ck_assert_int_eq(ledger_case_info(ledger, "(2024)A2", &a2), LEDGER_OK);
+    ck_assert_int_eq(a2.held, 5000); /* the 7.00 with a bad check digit is not on the case */
+    /* report: closing 54.00 (50 + 7 - 3); books 100 + 7; explained by the
+     * unbooked exceptions (+50, -3) and the two book-only receipts (-100) */
+    struct ledger_report report;
+    ck_assert_int_eq(ledger_reconciliation_report(ledger, fx.bank_account_id, 19723 + 1, &report),
+                     LEDGER_OK);
+    ck_assert_int_eq(report.closing_minor, 5400);
+    ck_assert_int_eq(report.book_balance_minor, 10700);
+    ck_assert_int_eq(report.difference_minor, -5300);
+    ck_assert_int_eq(report.explained_minor, -5300);
+    ck_assert_int_eq(report.unexplained_minor, 0);
+    ck_assert_uint_eq(report.items_total, 4);
+    ledger_report_free(&report);
+    /* the suspense line is assigned to the case, once */
+    long long line_id = query_int("SELECT id FROM statement_lines WHERE status = 'suspense'");
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A2",
+                                                  "assign-1", &booking),
+                     LEDGER_OK);
+    ck_assert_int_eq(ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1",
+                                                  "assign-2", &booking),
+                     LEDGER_ERR_BAD_STATE);
+    ck_assert_int_eq(ledger_case_info(ledger, "(2024)A2", &a2), LEDGER_OK);
+    ck_assert_int_eq(a2.held, 5700);
+    long long exception_id = query_int("SELECT min(id) FROM statement_lines "
+                                       "WHERE status = 'exception'");
+    ck_assert_int_eq(ledger_statement_line_assign(ledger, "clerk1", exception_id, "(2024)A2",
+                                                  "assign-3", &booking),
+                     LEDGER_ERR_BAD_STATE);
+    free(document);
+    ledger_close(ledger);
+}
+END_TEST
+
+Suite *import_db_suite(void)
+{
+    Suite *suite = suite_create("import_db");
+    TCase *story = tcase_create("scenario");
+    tcase_add_checked_fixture(story, setup, teardown);
+    tcase_set_timeout(story, 600);
+    tcase_add_test(story, scenario_thirty_days);
+    suite_add_tcase(suite, story);
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, setup, teardown);
+    tcase_set_timeout(errors, 120);
+    tcase_add_test(errors, refusals_book_nothing);
+    tcase_add_test(errors, ambiguous_and_exceptions_explained);
+    suite_add_tcase(suite, errors);
+    return suite;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(import_db_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
