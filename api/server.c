@@ -132,6 +132,8 @@ struct MHD_Response *api_response_build(struct api_request *request,
     MHD_add_response_header(built, "Cache-Control", "no-store");
     if (response->retry_after[0] != '\0')
         MHD_add_response_header(built, "Retry-After", response->retry_after);
+    if (request->bad_framing || atomic_load(&request->server->stopping))
+        MHD_add_response_header(built, MHD_HTTP_HEADER_CONNECTION, "close");
     if (response->www_authenticate)
         MHD_add_response_header(built, "WWW-Authenticate", "Bearer realm=\"caseledger\"");
     request->status = response->status;
@@ -356,6 +358,25 @@ static struct api_request *request_new(struct api_server *server,
     return request;
 }
 
+struct length_headers {
+    const char *first;
+    bool disagree;
+};
+
+static enum MHD_Result collect_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct length_headers *lengths = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0 || value == NULL)
+        return MHD_YES;
+    if (lengths->first == NULL)
+        lengths->first = value;
+    else if (strcmp(lengths->first, value) != 0)
+        lengths->disagree = true;
+    return MHD_YES;
+}
+
 static bool append_body(struct api_request *request, const char *data, size_t size)
 {
     if (request->body_too_large)
@@ -389,9 +410,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (request == NULL)
             return MHD_NO;
         *con_cls = request;
-        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length != NULL && strtoull(length, NULL, 10) > request->server->config.body_max)
+        /* Two Content-Length values that disagree frame the body two ways
+         * (request smuggling behind a proxy): refused (RFC 9112 6.3). */
+        struct length_headers lengths = {NULL, false};
+        MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_length, &lengths);
+        request->bad_framing = lengths.disagree;
+        if (lengths.first != NULL &&
+            strtoull(lengths.first, NULL, 10) > request->server->config.body_max)
             request->body_too_large = true;
         return MHD_YES;
     }
@@ -403,7 +428,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     }
     struct api_response response;
     memset(&response, 0, sizeof response);
-    if (request->path[0] == '\0')
+    if (request->bad_framing)
+        api_respond_problem(&response, 400, "bad_framing",
+                            "Content-Length headers that disagree");
+    else if (request->path[0] == '\0')
         api_respond_problem(&response, 414, "uri_too_long", "the path is too long");
     else
         dispatch(request, &response);
@@ -448,8 +476,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     if (request == NULL)
         return;
     int64_t duration_us = now_us() - request->started_us;
+    /* 499: the answer did not reach the client (it left, or we stopped). */
     if (!request->responded || code != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        request->status = request->responded ? request->status : 499;
+        request->status = 499;
     api_metrics_record(request->server->metrics, request->route_index, request->status,
                        duration_us);
     log_request(request, duration_us);
@@ -555,12 +584,18 @@ int api_server_run(const struct api_server_config *config)
     MHD_socket listener = MHD_quiesce_daemon(server->daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
-    /* Let the requests already begun finish and their answers go out. */
-    for (int waited_ms = 0; atomic_load(&server->requests_open) > 0 &&
+    /* Let the requests already begun finish and their answers go out, and
+     * those already received on a connection whose worker was busy begin
+     * and finish too: wait for a quiet spell, bounded by the request
+     * timeout. From here on every answer closes its connection. */
+    atomic_store(&server->stopping, true);
+    int quiet_ms = 0;
+    for (int waited_ms = 0; quiet_ms < API_SHUTDOWN_QUIET_MS &&
                             waited_ms < API_REQUEST_TIMEOUT_S * 1000;
          waited_ms += 10) {
         struct timespec pause = {0, 10 * 1000000L};
         nanosleep(&pause, NULL);
+        quiet_ms = atomic_load(&server->requests_open) > 0 ? 0 : quiet_ms + 10;
     }
     status = 0;
 out:

@@ -94,6 +94,7 @@ struct api_server {
     pthread_mutex_t token_mutex;
     struct api_token_entry tokens[API_TOKEN_CACHE_SLOTS];
     atomic_size_t requests_open; /* begun and not yet completed */
+    atomic_bool stopping;        /* shutdown begun: answers close their connection */
 };
 
 /* Per request: lives from the first callback to MHD's completion notice. */
@@ -107,6 +108,7 @@ struct api_request {
     char *body;
     size_t body_size;
     bool body_too_large;
+    bool bad_framing; /* e.g. two Content-Length headers that disagree */
     bool responded;
     unsigned status;
     size_t route_index;

@@ -38,6 +38,7 @@
 #define API_CONNECTIONS_MAX 512          /* open connections */
 #define API_CONNECTIONS_PER_IP 64
 #define API_REQUEST_TIMEOUT_S 30         /* idle connection / slow request timeout */
+#define API_SHUTDOWN_QUIET_MS 300        /* no request running this long: stop */
 #define API_THREADS_DEFAULT 16           /* MHD worker threads = database handles */
 #define API_POOL_WAIT_MS 5000            /* waiting for a free database handle: 503 past it */
 #define API_LIST_LIMIT_DEFAULT 50

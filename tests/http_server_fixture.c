@@ -145,7 +145,7 @@ int http_fixture_stop(struct http_fixture *fixture)
         code = WEXITSTATUS(status);
     else if (status != -1 && WIFSIGNALED(status))
         code = 128 + WTERMSIG(status);
-    if (code == 0)
+    if (code == 0 && getenv("CASELEDGER_KEEP_HTTP_LOGS") == NULL)
         unlink(fixture->log_path);
     else
         fprintf(stderr, "http fixture: server exited with %d; its log: %s\n", code,

@@ -60,7 +60,7 @@ void http_fixture_teardown(struct http_fixture *fixture);
 void http_fixture_start(struct http_fixture *fixture, unsigned threads);
 /* SIGTERM and wait: the exit code (0..255), or 128 + signal when it was
  * killed, or -1 when it could not be waited for. Keeps the log only when
- * the exit code is not 0. */
+ * the exit code is not 0 (or CASELEDGER_KEEP_HTTP_LOGS is set). */
 int http_fixture_stop(struct http_fixture *fixture);
 /* The running (or last) server's log as a new string (free()), "" when none. */
 char *http_fixture_log(const struct http_fixture *fixture);

@@ -355,6 +355,15 @@ static void raw_length_negative(struct buffer *out)
     put_text(out, "{}");
 }
 
+/* Two Content-Length values that disagree: the framing is invalid (RFC
+ * 9112 section 6.3: 400 and close), or a proxy in front and this server
+ * could read different requests from one stream. */
+static void raw_length_twice(struct buffer *out)
+{
+    raw_post_head(out, "Content-Length: 2\r\nContent-Length: 30\r\n");
+    put_text(out, "{}");
+}
+
 static void raw_length_huge(struct buffer *out)
 {
     raw_post_head(out, "Content-Length: 99999999999999999999999\r\n");
@@ -635,6 +644,8 @@ static const struct bad_request http_rows[] = {
      raw_length_letters, 400, NULL},
     {"negative Content-Length", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL,
      raw_length_negative, 400, NULL},
+    {"two Content-Length values that disagree", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL,
+     raw_length_twice, 400, NULL},
     {"Content-Length past 2^64", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL, raw_length_huge,
      413, NULL},
     {"chunk size not hex", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL, raw_bad_chunk_size,

@@ -467,6 +467,78 @@ START_TEST(story_lists)
 }
 END_TEST
 
+/* Follows a list's "next" cursors with ?limit=page_size from base (which
+ * has a query already or not); writes the ids of id_name in order, and
+ * returns how many pages it took. */
+static int walk_pages(const char *base, const char *id_name, int page_size, int64_t *ids,
+                      int ids_max, int *ids_count)
+{
+    char cursor[256] = "";
+    int pages = 0;
+    *ids_count = 0;
+    do {
+        char path[PATH_SIZE];
+        snprintf(path, sizeof path, "%s%climit=%d%s%s", base, strchr(base, '?') ? '&' : '?',
+                 page_size, cursor[0] ? "&cursor=" : "", cursor);
+        struct answer page = call("GET", path, hx.tokens.auditor, NULL, NULL);
+        EXPECT_STATUS(page, 200);
+        json_t *items = json_object_get(page.json, "items");
+        ck_assert_msg(json_is_array(items) && json_array_size(items) <= (size_t)page_size, "%s: %s",
+                      page.what, page.excerpt);
+        for (size_t i = 0; i < json_array_size(items) && *ids_count < ids_max; i++)
+            ids[(*ids_count)++] = int_at(json_array_get(items, i), id_name);
+        const char *next = json_string_value(json_object_get(page.json, "next"));
+        ck_assert_msg(next != NULL || json_is_null(json_object_get(page.json, "next")),
+                      "%s: \"next\" is neither a cursor nor null", page.what);
+        http_fixture_path_segment(cursor, sizeof cursor, next ? next : "");
+        answer_free(&page);
+        pages++;
+    } while (cursor[0] != '\0' && pages < 100);
+    return pages;
+}
+
+static void expect_newest_first(const int64_t *ids, int count, int want_count, const char *what)
+{
+    ck_assert_msg(count == want_count, "%s: %d items, want %d", what, count, want_count);
+    for (int i = 1; i < count; i++)
+        ck_assert_msg(ids[i] < ids[i - 1], "%s: item %d (%lld) after %lld", what, i,
+                      (long long)ids[i], (long long)ids[i - 1]);
+}
+
+/* Pages of a case's postings and of its payouts: every item once, newest
+ * first, the last page without a cursor. */
+START_TEST(story_pages)
+{
+    struct opened_case paged;
+    open_case(&paged, "HTTP-PAGES-1", "pages-open");
+    char key[32];
+    for (int i = 0; i < 7; i++) {
+        snprintf(key, sizeof key, "pages-r%d", i);
+        receive(&paged, 1000 + i, key);
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "pages-d%d", i);
+        (void)request_payout(&paged, hx.tokens.clerk, 10 + i, key);
+    }
+    int64_t ids[32];
+    int count = 0;
+    char base[PATH_SIZE];
+    snprintf(base, sizeof base, "%s/entries", paged.path);
+    ck_assert_int_eq(walk_pages(base, "entry_id", 2, ids, 32, &count), 4);
+    expect_newest_first(ids, count, 7, "entries by 2");
+    ck_assert_int_eq(walk_pages(base, "entry_id", 7, ids, 32, &count), 1);
+    expect_newest_first(ids, count, 7, "entries by 7");
+    ck_assert_int_eq(walk_pages("/v1/disbursements?case_no=HTTP-PAGES-1", "id", 2, ids, 32, &count),
+                     3);
+    expect_newest_first(ids, count, 5, "payouts by 2");
+    ck_assert_int_eq(walk_pages("/v1/disbursements?status=requested&case_no=HTTP-PAGES-1", "id",
+                                1000, ids, 32, &count),
+                     1);
+    expect_newest_first(ids, count, 5, "requested payouts");
+    expect_clean_stop();
+}
+END_TEST
+
 /* A replayed case opening gives the same case back and opens nothing new;
  * the same case number under another key is 409 case_exists. */
 START_TEST(case_open_replay_and_exists)
@@ -882,8 +954,21 @@ static void unlock_chain_head(void)
  * session) when SIGTERM comes: the server stops accepting new
  * connections, lets them finish once the lock goes, answers each with
  * want_status, exits 0; the chain verifies. */
-static void shutdown_with_held_requests(void *(*send)(void *), const char *case_no, int want_status)
+/* Lines of the running server's log that contain text. */
+static int log_lines_with(const char *text)
 {
+    char *log = http_fixture_log(&hx);
+    int count = 0;
+    for (const char *at = strstr(log, text); at != NULL; at = strstr(at + 1, text))
+        count++;
+    free(log);
+    return count;
+}
+
+static void shutdown_with_held_requests(void *(*send)(void *), const char *case_no,
+                                        const char *logged_path, int want_status)
+{
+    int logged_before = log_lines_with(logged_path);
     lock_chain_head();
     pthread_t threads[INFLIGHT_REQUESTS];
     struct inflight requests[INFLIGHT_REQUESTS];
@@ -903,21 +988,116 @@ static void shutdown_with_held_requests(void *(*send)(void *), const char *case_
     unlock_chain_head();
     for (int i = 0; i < INFLIGHT_REQUESTS; i++)
         pthread_join(threads[i], NULL);
+    sleep_ms(200);
+    /* A request is logged when it completes: begun, answered or not. */
+    int begun = log_lines_with(logged_path) - logged_before;
     int exit_code = http_fixture_stop(&hx);
     ck_assert_msg(late < 0, "the server still accepted a connection after SIGTERM");
     for (int i = 0; i < INFLIGHT_REQUESTS; i++)
         ck_assert_msg(requests[i].status == want_status,
-                      "in-flight request %d of %d got %d, want %d (%s)", i, INFLIGHT_REQUESTS,
-                      requests[i].status, want_status, requests[i].error);
+                      "in-flight request %d of %d got %d, want %d (%s); the server began %d of "
+                      "them",
+                      i, INFLIGHT_REQUESTS, requests[i].status, want_status, requests[i].error,
+                      begun);
     ck_assert_int_eq(exit_code, 0);
     ck_assert_int_eq(http_fixture_verify(&hx), 0);
 }
+
+/* A request that arrives on a connection the server accepted earlier,
+ * while the worker thread holding that connection is busy in another
+ * handler, is in flight too: received, not yet begun. With one worker
+ * thread: connection X is accepted first, request A then holds the worker
+ * in its handler, X's request arrives, SIGTERM; once A is done the worker
+ * must still begin and answer X before the server stops. */
+#define EARLY_CONNECTIONS 24
+
+START_TEST(graceful_shutdown_received_not_begun)
+{
+    http_fixture_stop(&hx);
+    http_fixture_start(&hx, 1);
+    int early[EARLY_CONNECTIONS];
+    for (int i = 0; i < EARLY_CONNECTIONS; i++) {
+        early[i] = http_client_connect(hx.server.port);
+        ck_assert_int_ge(early[i], 0);
+    }
+    sleep_ms(300);
+    lock_chain_head();
+    pthread_t holder;
+    struct inflight held = {.port = hx.server.port, .index = 0};
+    ck_assert_int_eq(pthread_create(&holder, NULL, send_head_read, &held), 0);
+    sleep_ms(INFLIGHT_SETTLE_MS);
+    static const char request[] =
+        "GET /v1/ledger/head HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    for (int i = 0; i < EARLY_CONNECTIONS; i++)
+        ck_assert(
+            http_client_send(early[i], request, sizeof request - 1, HTTP_FIXTURE_CALL_TIMEOUT_MS));
+    sleep_ms(300);
+    kill(hx.server.pid, SIGTERM);
+    sleep_ms(500);
+    unlock_chain_head();
+    pthread_join(holder, NULL);
+    int answered = 0;
+    char error[128] = "";
+    for (int i = 0; i < EARLY_CONNECTIONS; i++) {
+        struct http_client_response response;
+        int received = http_client_receive(early[i], &response, HTTP_FIXTURE_CALL_TIMEOUT_MS);
+        close(early[i]);
+        if (received == 0 && response.status == 200)
+            answered++;
+        else
+            snprintf(error, sizeof error, "%s", response.error);
+        http_client_response_free(&response);
+    }
+    int exit_code = http_fixture_stop(&hx);
+    ck_assert_msg(held.status == 200, "the request in its handler got %d (%s)", held.status,
+                  held.error);
+    ck_assert_msg(answered == EARLY_CONNECTIONS,
+                  "%d of %d requests received but not begun at SIGTERM were answered (%s)",
+                  answered, EARLY_CONNECTIONS, error);
+    ck_assert_int_eq(exit_code, 0);
+}
+END_TEST
+
+/* An upload in progress when SIGTERM comes (headers read, half the body
+ * sent) is finished and answered once the rest arrives. */
+START_TEST(graceful_shutdown_upload_in_flight)
+{
+    static const char body[] = "{\"from_seq\":1,\"note\":\"sent in two halves\"}";
+    char head[512];
+    int head_size = snprintf(head, sizeof head,
+                             "POST /v1/ledger/verify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Connection: close\r\nAuthorization: Bearer %s\r\n"
+                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                             hx.tokens.auditor, sizeof body - 1);
+    ck_assert_int_lt(head_size, (int)sizeof head);
+    int uploading = http_client_connect(hx.server.port);
+    ck_assert_int_ge(uploading, 0);
+    size_t half = (sizeof body - 1) / 2;
+    ck_assert(http_client_send(uploading, head, (size_t)head_size, HTTP_FIXTURE_CALL_TIMEOUT_MS));
+    ck_assert(http_client_send(uploading, body, half, HTTP_FIXTURE_CALL_TIMEOUT_MS));
+    sleep_ms(300);
+    kill(hx.server.pid, SIGTERM);
+    sleep_ms(500);
+    ck_assert(http_client_send(uploading, body + half, sizeof body - 1 - half,
+                               HTTP_FIXTURE_CALL_TIMEOUT_MS));
+    struct http_client_response response;
+    int received = http_client_receive(uploading, &response, HTTP_FIXTURE_CALL_TIMEOUT_MS);
+    close(uploading);
+    int status = received == 0 ? response.status : 0;
+    char error[128];
+    snprintf(error, sizeof error, "%s", response.error);
+    http_client_response_free(&response);
+    int exit_code = http_fixture_stop(&hx);
+    ck_assert_msg(status == 200, "the upload in flight got %d (%s)", status, error);
+    ck_assert_int_eq(exit_code, 0);
+}
+END_TEST
 
 START_TEST(graceful_shutdown_reads_in_flight)
 {
     http_fixture_stop(&hx);
     http_fixture_start(&hx, INFLIGHT_THREADS);
-    shutdown_with_held_requests(send_head_read, NULL, 200);
+    shutdown_with_held_requests(send_head_read, NULL, "\"path\":\"/v1/ledger/head\"", 200);
 }
 END_TEST
 
@@ -928,7 +1108,7 @@ START_TEST(graceful_shutdown_bookings_in_flight)
     struct opened_case target;
     open_case(&target, "HTTP-SHUTDOWN-1", "shutdown-open");
     receive(&target, 1, "shutdown-r0");
-    shutdown_with_held_requests(send_receipt, target.case_no, 201);
+    shutdown_with_held_requests(send_receipt, target.case_no, "\"path\":\"/v1/receipts\"", 201);
     /* Every held receipt was booked once (plus the opening and the first). */
     ck_assert_int_eq(fixture_query_int(&hx.db, "SELECT count(*) FROM idempotency "
                                                "WHERE key LIKE 'shutdown-%'"),
@@ -1016,6 +1196,7 @@ Suite *http_story_suite(void)
     tcase_set_timeout(story, TEST_TIMEOUT_S);
     tcase_add_test(story, story_whole);
     tcase_add_test(story, story_lists);
+    tcase_add_test(story, story_pages);
     tcase_add_test(story, case_open_replay_and_exists);
     suite_add_tcase(suite, story);
 
@@ -1037,6 +1218,8 @@ Suite *http_story_suite(void)
     tcase_add_checked_fixture(shutdown, setup, teardown);
     tcase_set_timeout(shutdown, TEST_TIMEOUT_S);
     tcase_add_test(shutdown, graceful_shutdown_reads_in_flight);
+    tcase_add_test(shutdown, graceful_shutdown_received_not_begun);
+    tcase_add_test(shutdown, graceful_shutdown_upload_in_flight);
     tcase_add_test(shutdown, graceful_shutdown_bookings_in_flight);
     tcase_add_test(shutdown, graceful_shutdown_under_load);
     suite_add_tcase(suite, shutdown);
