@@ -25,8 +25,17 @@ struct ledger_cache_slot {
     int64_t stored_at_us;
 };
 
+/* Statements run through ledger_db_exec are prepared once per connection
+ * (planning a query costs more than running it on small rows). */
+#define LEDGER_PREPARED_MAX 128
+struct ledger_prepared {
+    uint64_t sql_hash;
+    char *sql; /* owned copy; NULL: free slot */
+};
+
 struct ledger {
     PGconn *conn;
+    struct ledger_prepared prepared[LEDGER_PREPARED_MAX];
     struct ledger_cache_slot cache[LEDGER_CACHE_SLOTS];
     bool has_signer;
     struct ledger_signer signer;

@@ -95,10 +95,60 @@ enum ledger_err ledger_db_last_error(const struct ledger *ledger)
     return ledger->last_db_err;
 }
 
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t hash = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++)
+        hash = (hash ^ *c) * 1099511628211ULL;
+    return hash;
+}
+
+/* The name of sql prepared on this connection ("" when it cannot be:
+ * table full, out of memory, or the server refused to prepare it). */
+static void prepared_name(struct ledger *ledger, const char *sql, int params_count,
+                          char name[16])
+{
+    name[0] = '\0';
+    uint64_t hash = sql_hash(sql);
+    size_t start = (size_t)(hash % LEDGER_PREPARED_MAX);
+    for (size_t probe = 0; probe < LEDGER_PREPARED_MAX; probe++) {
+        size_t slot = (start + probe) % LEDGER_PREPARED_MAX;
+        struct ledger_prepared *prepared = &ledger->prepared[slot];
+        snprintf(name, 16, "cl_%zu", slot);
+        if (prepared->sql != NULL) {
+            if (prepared->sql_hash == hash && strcmp(prepared->sql, sql) == 0)
+                return;
+            continue;
+        }
+        PGresult *result = PQprepare(ledger->conn, name, sql, params_count, NULL);
+        bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+        PQclear(result);
+        if (ok && (prepared->sql = strdup(sql)) != NULL) {
+            prepared->sql_hash = hash;
+            return;
+        }
+        if (ok) {
+            PGresult *drop = PQexec(ledger->conn, "DEALLOCATE ALL");
+            PQclear(drop);
+            for (size_t i = 0; i < LEDGER_PREPARED_MAX; i++) {
+                free(ledger->prepared[i].sql);
+                ledger->prepared[i].sql = NULL;
+            }
+        }
+        break;
+    }
+    name[0] = '\0';
+}
+
 PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const char *sql,
                          int params_count, const char *const *params)
 {
-    PGresult *result = PQexecParams(ledger->conn, sql, params_count, NULL, params, NULL, NULL, 0);
+    char name[16];
+    prepared_name(ledger, sql, params_count, name);
+    PGresult *result =
+        name[0] != '\0'
+            ? PQexecPrepared(ledger->conn, name, params_count, params, NULL, NULL, 0)
+            : PQexecParams(ledger->conn, sql, params_count, NULL, params, NULL, NULL, 0);
     if (result != NULL && PQresultStatus(result) == expect)
         return result;
     (void)ledger_db_error(ledger, result);
@@ -301,6 +351,8 @@ void ledger_close(struct ledger *ledger)
     if (ledger == NULL)
         return;
     PQfinish(ledger->conn);
+    for (size_t i = 0; i < LEDGER_PREPARED_MAX; i++)
+        free(ledger->prepared[i].sql);
     ledger_signer_wipe(&ledger->signer);
     sodium_memzero(ledger->access_key, sizeof ledger->access_key);
     free(ledger);

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# HTTP benchmark with wrk on loopback, in one run against one server on a
+# fresh database: GET /healthz (the server's own ceiling), POST /v1/status,
+# GET /v1/cases/{case_no}, POST /v1/receipts (signed bookings), at 16
+# connections. Prints requests/s and p99 latency, and the ratios the HTTP
+# issue asks for.
+#
+# usage: tests/bench_http.sh [SECONDS]   (environment from scripts/dev env)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN="$ROOT/build/api/caseledger"
+SECONDS_PER_RUN=${1:-10}
+CONNECTIONS=16
+DB="caseledger_bench_http_$$"
+WORK=$(mktemp -d /tmp/caseledger-bench-http-XXXXXX)
+PORT_FILE="$WORK/listening"
+command -v wrk >/dev/null || { echo "bench_http: wrk is not installed" >&2; exit 2; }
+: "${CASELEDGER_ADMIN_DSN:?run: eval \"\$(scripts/dev env)\"}"
+
+base_dsn=${CASELEDGER_ADMIN_DSN% dbname=*}
+admin_dsn="$CASELEDGER_ADMIN_DSN"
+app_dsn="$base_dsn dbname=$DB user=caseledger_app"
+owner_dsn="$base_dsn dbname=$DB user=caseledger_owner"
+server_pid=""
+
+cleanup() {
+    [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    psql -X -q "$admin_dsn" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql -X -q "$admin_dsn" -c "CREATE DATABASE $DB OWNER caseledger_owner" >/dev/null
+"$BIN" migrate --dsn "$owner_dsn" --sql-dir "$ROOT/sql" >/dev/null
+cli() { "$BIN" "$@" --dsn "$app_dsn" --key-dir "$WORK/keys"; }
+cli keygen >/dev/null
+cli setup --bank-account BENCH-CUSTODY --bank-name Bench >/dev/null
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+clerk_token=$(cli user add --name bench-clerk --role clerk | json_field token)
+case_no='(2026)沪0115执77号'
+case_path='%282026%29%E6%B2%AA0115%E6%89%A777%E5%8F%B7'
+opened=$(cli case open --as bench-clerk --case-no "$case_no" --court Bench --applicant A)
+access_code=$(echo "$opened" | json_field access_code)
+payin_no=$(echo "$opened" | json_field payin_no)
+cli receipt --as bench-clerk --case-no "$case_no" --amount 100 --bank-ref SEED \
+    --value-date 2026-11-20 >/dev/null
+
+"$BIN" serve --port 0 --quiet --dsn "$app_dsn" --key-dir "$WORK/keys" >"$PORT_FILE" &
+server_pid=$!
+for _ in $(seq 1 100); do grep -q listening "$PORT_FILE" 2>/dev/null && break; sleep 0.1; done
+url=$(json_field listening <"$PORT_FILE")
+
+cat >"$WORK/status.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"case_no": "$case_no", "access_code": "$access_code"}'
+EOF
+cat >"$WORK/case.lua" <<EOF
+wrk.headers["Authorization"] = "Bearer $clerk_token"
+EOF
+cat >"$WORK/receipts.lua" <<EOF
+local counter = 0
+local thread_id = 0
+setup = function(thread) thread:set("id", thread_id); thread_id = thread_id + 1 end
+request = function()
+  counter = counter + 1
+  local key = "bench-" .. id .. "-" .. counter
+  local body = '{"payin_no": "$payin_no", "amount": 100, "bank_ref": "' .. key ..
+               '", "value_date": "2026-11-21"}'
+  return wrk.format("POST", "/v1/receipts", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer $clerk_token", ["Idempotency-Key"] = key}, body)
+end
+EOF
+
+# run NAME PATH [SCRIPT]: prints "NAME requests/s p99_ms non2xx"
+run() {
+    local name=$1 path=$2 script=${3:-}
+    local out
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency ${script:+-s "$script"} \
+        "$url$path")
+    local rate p99 errors
+    rate=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+    printf '%-28s %12s %10s %8s\n' "$name" "$rate" "$p99" "${errors:-0}"
+    eval "rate_${name//[^a-z]/_}=$rate"
+}
+
+printf 'bench_http: %s s per run, %d connections, 2 wrk threads, loopback\n' \
+    "$SECONDS_PER_RUN" "$CONNECTIONS"
+printf '%-28s %12s %10s %8s\n' "endpoint" "requests/s" "p99" "non-2xx"
+run healthz /healthz
+run status /v1/status "$WORK/status.lua"
+run case "/v1/cases/$case_path" "$WORK/case.lua"
+run receipts /v1/receipts "$WORK/receipts.lua"
+awk -v h="$rate_healthz" -v s="$rate_status" -v c="$rate_case" -v r="$rate_receipts" 'BEGIN {
+    printf "status / healthz            %12.2f\n", s / h
+    printf "case / healthz              %12.2f\n", c / h
+    printf "receipts booked per second  %12.0f\n", r
+}'
+"$BIN" verify --dsn "$app_dsn" --key-dir "$WORK/keys" | sed 's/^/verify: /'
