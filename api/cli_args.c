@@ -61,8 +61,7 @@ void api_config_load(struct api_config *config, struct api_args *args)
     snprintf(config->key_file, sizeof config->key_file, "%s/current.key", config->key_dir);
     snprintf(config->access_key_file, sizeof config->access_key_file, "%s/access.key",
              config->key_dir);
-    snprintf(config->keyring_file, sizeof config->keyring_file, "%s/trusted.pub",
-             config->key_dir);
+    snprintf(config->keyring_file, sizeof config->keyring_file, "%s/trusted.pub", config->key_dir);
     const char *key_file = api_arg(args, "key-file", NULL);
     if (key_file != NULL)
         snprintf(config->key_file, sizeof config->key_file, "%s", key_file);
@@ -105,9 +104,9 @@ int api_usage(const char *message)
 bool api_parse_amount(int64_t *amount_minor, const char *text, const char *currency)
 {
     int decimals = ledger_currency_decimals(currency ? currency : "CNY");
-    enum ledger_err err = text ? ledger_money_parse(amount_minor, text, strlen(text),
-                                                    decimals < 0 ? 2 : decimals, 0)
-                               : LEDGER_ERR_INVALID_AMOUNT;
+    enum ledger_err err =
+        text ? ledger_money_parse(amount_minor, text, strlen(text), decimals < 0 ? 2 : decimals, 0)
+             : LEDGER_ERR_INVALID_AMOUNT;
     if (err != LEDGER_OK) {
         (void)api_print_error(err, "amount must be a decimal like 1234.56");
         return false;

@@ -165,8 +165,7 @@ int api_cmd_keygen(struct api_config *config, struct api_args *args, const char 
     char public_hex[2 * LEDGER_PUBLIC_KEY_SIZE + 1];
     ledger_to_hex(public_hex, signer.public_key, LEDGER_PUBLIC_KEY_SIZE);
     json_t *output = json_pack("{s:s, s:s, s:s, s:s}", "key_id", signer.key_id, "public_key",
-                               public_hex, "key_file", final_path, "keyring",
-                               config->keyring_file);
+                               public_hex, "key_file", final_path, "keyring", config->keyring_file);
     ledger_signer_wipe(&signer);
     if (err != LEDGER_OK) {
         json_decref(output);
@@ -222,17 +221,16 @@ int api_cmd_user(struct api_config *config, struct api_args *args, const char *s
 static json_t *case_info_json(const struct ledger_case_info *info)
 {
     const char *c = info->currency;
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:o, s:o, s:o}, s:I, s:I, s:o, s:o}",
-                     "case_no", info->case_no, "payin_no", info->payin_no, "status", info->status,
-                     "currency", c, "balance", "held", (json_int_t)info->held, "pending_out",
-                     (json_int_t)info->pending_out, "available", (json_int_t)info->available,
-                     "held_text", api_amount_text(info->held, c), "pending_out_text",
-                     api_amount_text(info->pending_out, c), "available_text",
-                     api_amount_text(info->available, c), "received_total",
-                     (json_int_t)info->received_total, "disbursed_total",
-                     (json_int_t)info->disbursed_total, "received_total_text",
-                     api_amount_text(info->received_total, c), "disbursed_total_text",
-                     api_amount_text(info->disbursed_total, c));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:o, s:o, s:o}, s:I, s:I, s:o, s:o}", "case_no",
+        info->case_no, "payin_no", info->payin_no, "status", info->status, "currency", c, "balance",
+        "held", (json_int_t)info->held, "pending_out", (json_int_t)info->pending_out, "available",
+        (json_int_t)info->available, "held_text", api_amount_text(info->held, c),
+        "pending_out_text", api_amount_text(info->pending_out, c), "available_text",
+        api_amount_text(info->available, c), "received_total", (json_int_t)info->received_total,
+        "disbursed_total", (json_int_t)info->disbursed_total, "received_total_text",
+        api_amount_text(info->received_total, c), "disbursed_total_text",
+        api_amount_text(info->disbursed_total, c));
 }
 
 static int case_open(struct api_config *config, struct api_args *args)
@@ -263,8 +261,8 @@ static int case_open(struct api_config *config, struct api_args *args)
     enum ledger_err err = ledger_case_open(ledger, config->actor, &request, key, &result);
     json_t *output = json_pack("{s:s, s:I, s:s, s:s, s:s, s:b, s:s}", "case_no", request.case_no,
                                "account_id", (json_int_t)result.account_id, "payin_no",
-                               result.payin_no, "access_code", result.access_code, "status",
-                               "open", "replayed", result.replayed, "idempotency_key", key);
+                               result.payin_no, "access_code", result.access_code, "status", "open",
+                               "replayed", result.replayed, "idempotency_key", key);
     sodium_memzero(result.access_code, sizeof result.access_code);
     return finish_ledger(ledger, err, output);
 }
@@ -364,7 +362,8 @@ int api_cmd_assign(struct api_config *config, struct api_args *args, const char 
     if (ledger == NULL)
         return 1;
     struct ledger_booking booking;
-    enum ledger_err err = ledger_assign_suspense(ledger, config->actor, seq, case_no, key, &booking);
+    enum ledger_err err =
+        ledger_assign_suspense(ledger, config->actor, seq, case_no, key, &booking);
     return finish_ledger(ledger, err, booking_json(&booking, key, "CNY"));
 }
 
@@ -429,12 +428,11 @@ int api_cmd_disburse(struct api_config *config, struct api_args *args, const cha
                                          LEDGER_VALUE_DATE_NONE, key, &booking);
     } else if (strcmp(sub, "return") == 0) {
         status = "returned";
-        err = ledger_disbursement_return(ledger, config->actor, id, bank_ref, reason, key,
-                                         &booking);
+        err =
+            ledger_disbursement_return(ledger, config->actor, id, bank_ref, reason, key, &booking);
     } else {
         status = "rejected";
-        err = ledger_disbursement_reject(ledger, config->actor, id, reason, key,
-                                         &booking.replayed);
+        err = ledger_disbursement_reject(ledger, config->actor, id, reason, key, &booking.replayed);
     }
     json_t *output = booking_json(&booking, key, "CNY");
     json_object_set_new(output, "id", json_integer((json_int_t)id));
@@ -567,9 +565,11 @@ int api_cmd_verify(struct api_config *config, struct api_args *args, const char 
     enum ledger_err err = ledger_verify(ledger, &keyring, head_file ? &head : NULL, &result);
     if (err != LEDGER_OK)
         return finish_ledger(ledger, err, NULL);
-    json_t *output = json_pack("{s:b, s:I}", "ok", result.ok, "checked", (json_int_t)result.checked);
+    json_t *output =
+        json_pack("{s:b, s:I}", "ok", result.ok, "checked", (json_int_t)result.checked);
     if (!result.ok) {
-        json_object_set_new(output, "first_bad_seq", json_integer((json_int_t)result.first_bad_seq));
+        json_object_set_new(output, "first_bad_seq",
+                            json_integer((json_int_t)result.first_bad_seq));
         json_object_set_new(output, "reason", json_string(result.reason));
     }
     ledger_close(ledger);
@@ -650,9 +650,9 @@ static struct recon_csv_mapping *mapping_load(const char *path)
     struct recon_csv_mapping *mapping = NULL;
     struct recon_error error;
     if (recon_csv_mapping_parse(&mapping, text, size, &error) != RECON_OK) {
-        json_t *body = json_pack("{s:s, s:s, s:s, s:I}", "error", recon_err_code(error.code),
-                                 "message", error.message, "path", error.path, "line",
-                                 (json_int_t)error.line);
+        json_t *body =
+            json_pack("{s:s, s:s, s:s, s:I}", "error", recon_err_code(error.code), "message",
+                      error.message, "path", error.path, "line", (json_int_t)error.line);
         fprintf(stderr, "caseledger: bad CSV mapping: %s\n", error.message);
         (void)api_print_json(body);
         return NULL;
@@ -662,16 +662,15 @@ static struct recon_csv_mapping *mapping_load(const char *path)
 
 static json_t *summary_json(const struct recon_statement_summary *s, const char *currency)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o}",
-                     "statement_id", (json_int_t)s->statement_id, "lines", (json_int_t)s->lines,
-                     "booked", (json_int_t)(s->booked + s->settled + s->returned), "matched",
-                     (json_int_t)s->matched, "settled", (json_int_t)s->settled, "returned",
-                     (json_int_t)s->returned, "suspense", (json_int_t)s->suspense, "duplicates",
-                     (json_int_t)s->duplicates, "unmatched", (json_int_t)s->exceptions, "opening",
-                     (json_int_t)s->opening_minor, "opening_text",
-                     api_amount_text(s->opening_minor, currency), "closing",
-                     (json_int_t)s->closing_minor, "closing_text",
-                     api_amount_text(s->closing_minor, currency));
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o}", "statement_id",
+        (json_int_t)s->statement_id, "lines", (json_int_t)s->lines, "booked",
+        (json_int_t)(s->booked + s->settled + s->returned), "matched", (json_int_t)s->matched,
+        "settled", (json_int_t)s->settled, "returned", (json_int_t)s->returned, "suspense",
+        (json_int_t)s->suspense, "duplicates", (json_int_t)s->duplicates, "unmatched",
+        (json_int_t)s->exceptions, "opening", (json_int_t)s->opening_minor, "opening_text",
+        api_amount_text(s->opening_minor, currency), "closing", (json_int_t)s->closing_minor,
+        "closing_text", api_amount_text(s->closing_minor, currency));
 }
 
 static json_t *import_json(const struct recon_import_result *result)
@@ -693,10 +692,10 @@ static json_t *import_json(const struct recon_import_result *result)
 
 static int import_error(const struct recon_import_error *error)
 {
-    json_t *body = json_pack("{s:s, s:s, s:I, s:I}", "error", recon_import_err_code(error),
-                             "message", error->message, "status",
-                             (json_int_t)recon_import_http_status(error), "statement",
-                             (json_int_t)error->statement_index + 1);
+    json_t *body =
+        json_pack("{s:s, s:s, s:I, s:I}", "error", recon_import_err_code(error), "message",
+                  error->message, "status", (json_int_t)recon_import_http_status(error),
+                  "statement", (json_int_t)error->statement_index + 1);
     if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED) {
         json_object_set_new(body, "path", json_string(error->parse.path));
         json_object_set_new(body, "line", json_integer((json_int_t)error->parse.line));
@@ -747,7 +746,7 @@ int api_cmd_import(struct api_config *config, struct api_args *args, const char 
 
 static const char *report_kind_name(enum ledger_report_item_kind kind)
 {
-    return kind == LEDGER_REPORT_UNBOOKED_LINE    ? "unbooked_line"
+    return kind == LEDGER_REPORT_UNBOOKED_LINE     ? "unbooked_line"
            : kind == LEDGER_REPORT_BOOK_ONLY_ENTRY ? "book_only_entry"
                                                    : "opening_balance";
 }
@@ -759,29 +758,26 @@ static json_t *report_json(const char *account_no, const struct ledger_report *r
     json_t *items = json_array();
     for (size_t i = 0; i < r->items_count; i++) {
         const struct ledger_report_item *item = &r->items[i];
-        json_array_append_new(
-            items, json_pack("{s:s, s:I, s:I, s:o, s:s?, s:s, s:s}", "kind",
-                             report_kind_name(item->kind), "id", (json_int_t)item->id, "amount",
-                             (json_int_t)item->amount_minor, "amount_text",
-                             api_amount_text(item->amount_minor, r->currency), "date",
-                             item->date_days == LEDGER_VALUE_DATE_NONE
-                                 ? NULL
-                                 : ledger_date_text(date, item->date_days),
-                             "status", item->status, "reason", item->reason));
+        json_array_append_new(items,
+                              json_pack("{s:s, s:I, s:I, s:o, s:s?, s:s, s:s}", "kind",
+                                        report_kind_name(item->kind), "id", (json_int_t)item->id,
+                                        "amount", (json_int_t)item->amount_minor, "amount_text",
+                                        api_amount_text(item->amount_minor, r->currency), "date",
+                                        item->date_days == LEDGER_VALUE_DATE_NONE
+                                            ? NULL
+                                            : ledger_date_text(date, item->date_days),
+                                        "status", item->status, "reason", item->reason));
     }
-    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:s?, s:I, s:I, s:I, s:I, s:o, s:I}",
-                     "bank_account", account_no, "currency", r->currency, "date",
-                     ledger_date_text(date, r->date_days), "book_balance",
-                     (json_int_t)r->book_balance_minor, "statement_id",
-                     r->has_statement ? json_integer(r->statement_id) : json_null(), "closing",
-                     r->has_statement ? json_integer(r->closing_minor) : json_null(),
-                     "closing_date",
-                     r->has_statement ? ledger_date_text(closing_date, r->closing_date_days)
-                                      : NULL,
-                     "difference", (json_int_t)r->difference_minor, "explained",
-                     (json_int_t)r->explained_minor, "unexplained",
-                     (json_int_t)r->unexplained_minor, "items_total", (json_int_t)r->items_total,
-                     "items", items, "items_listed", (json_int_t)r->items_count);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:o, s:o, s:s?, s:I, s:I, s:I, s:I, s:o, s:I}", "bank_account",
+        account_no, "currency", r->currency, "date", ledger_date_text(date, r->date_days),
+        "book_balance", (json_int_t)r->book_balance_minor, "statement_id",
+        r->has_statement ? json_integer(r->statement_id) : json_null(), "closing",
+        r->has_statement ? json_integer(r->closing_minor) : json_null(), "closing_date",
+        r->has_statement ? ledger_date_text(closing_date, r->closing_date_days) : NULL,
+        "difference", (json_int_t)r->difference_minor, "explained", (json_int_t)r->explained_minor,
+        "unexplained", (json_int_t)r->unexplained_minor, "items_total", (json_int_t)r->items_total,
+        "items", items, "items_listed", (json_int_t)r->items_count);
 }
 
 int api_cmd_reconcile(struct api_config *config, struct api_args *args, const char *sub)

@@ -34,8 +34,7 @@ static void rate_keys_make(struct status_rate_keys *keys, struct api_handler_con
     /* A number that does not normalize cannot exist; it is counted as given. */
     if (ledger_case_no_normalize(normalized, sizeof normalized, case_no) != LEDGER_OK)
         snprintf(normalized, sizeof normalized, "%s", case_no);
-    snprintf(keys->client, sizeof keys->client, "status-client:%s",
-             api_client_address(context));
+    snprintf(keys->client, sizeof keys->client, "status-client:%s", api_client_address(context));
     snprintf(keys->case_no, sizeof keys->case_no, "status-case:%s", normalized);
 }
 
@@ -52,8 +51,7 @@ static bool rate_check(struct api_rate_limiter *limiter, const struct status_rat
     if (client_allowed && case_allowed)
         return true;
     int64_t retry_s = client_retry_s > case_retry_s ? client_retry_s : case_retry_s;
-    api_respond_problem(response, 429, "rate_limited",
-                        "too many failed lookups: try again later");
+    api_respond_problem(response, 429, "rate_limited", "too many failed lookups: try again later");
     snprintf(response->retry_after, sizeof response->retry_after, "%lld", (long long)retry_s);
     return false;
 }
@@ -71,16 +69,16 @@ static json_t *receipt_json(const struct ledger_status_receipt *receipt, const c
                              ? json_null()
                              : json_string(ledger_date_text(date, receipt->value_date_days));
     return json_pack("{s:I, s:o, s:o, s:o}", "amount", (json_int_t)receipt->amount_minor,
-                     "amount_text", api_amount_json(receipt->amount_minor, currency),
-                     "value_date", value_date, "booked_at", time_json(receipt->booked_at_us));
+                     "amount_text", api_amount_json(receipt->amount_minor, currency), "value_date",
+                     value_date, "booked_at", time_json(receipt->booked_at_us));
 }
 
 static json_t *payout_json(const struct ledger_status_payout *payout, const char *currency)
 {
-    json_t *item = json_pack("{s:I, s:o, s:s, s:o}", "amount", (json_int_t)payout->amount_minor,
-                             "amount_text", api_amount_json(payout->amount_minor, currency),
-                             "status", payout->status, "requested_at",
-                             time_json(payout->requested_at_us));
+    json_t *item =
+        json_pack("{s:I, s:o, s:s, s:o}", "amount", (json_int_t)payout->amount_minor, "amount_text",
+                  api_amount_json(payout->amount_minor, currency), "status", payout->status,
+                  "requested_at", time_json(payout->requested_at_us));
     if (item != NULL && payout->approved_at_us != 0)
         json_object_set_new(item, "approved_at", time_json(payout->approved_at_us));
     if (item != NULL && payout->paid_at_us != 0)
@@ -98,16 +96,15 @@ static json_t *status_json(const struct ledger_case_info *info,
         json_array_append_new(receipts, receipt_json(&lists->receipts[i], currency));
     for (size_t i = 0; payouts != NULL && i < lists->payouts_count; i++)
         json_array_append_new(payouts, payout_json(&lists->payouts[i], currency));
-    return json_pack(
-        "{s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:b, s:o, s:b}", "case_no",
-        info->case_no, "status", info->status, "currency", currency, "received_total",
-        (json_int_t)info->received_total, "received_total_text",
-        api_amount_json(info->received_total, currency), "disbursed_total",
-        (json_int_t)info->disbursed_total, "disbursed_total_text",
-        api_amount_json(info->disbursed_total, currency), "held", (json_int_t)info->held,
-        "held_text", api_amount_json(info->held, currency), "receipts", receipts,
-        "receipts_more", lists->receipts_more, "disbursements", payouts, "disbursements_more",
-        lists->payouts_more);
+    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:b, s:o, s:b}", "case_no",
+                     info->case_no, "status", info->status, "currency", currency, "received_total",
+                     (json_int_t)info->received_total, "received_total_text",
+                     api_amount_json(info->received_total, currency), "disbursed_total",
+                     (json_int_t)info->disbursed_total, "disbursed_total_text",
+                     api_amount_json(info->disbursed_total, currency), "held",
+                     (json_int_t)info->held, "held_text", api_amount_json(info->held, currency),
+                     "receipts", receipts, "receipts_more", lists->receipts_more, "disbursements",
+                     payouts, "disbursements_more", lists->payouts_more);
 }
 
 /* The answer for a case whose code was right. */
@@ -160,8 +157,7 @@ void api_post_status(struct api_handler_context *context, struct api_response *r
     /* Both refusals come here. A database that does not answer is not the
      * applicant's failure: say so, and count nothing. */
     if (ledger_ping(context->ledger) != LEDGER_OK) {
-        api_respond_problem(response, 503, "database_unavailable",
-                            "the database does not answer");
+        api_respond_problem(response, 503, "database_unavailable", "the database does not answer");
         return;
     }
     api_rate_failed(limiter, keys.client, API_STATUS_WINDOW_S);

@@ -50,8 +50,8 @@ static json_t *head_json(const struct ledger_head *head)
     ledger_to_hex(signature, head->signature, LEDGER_SIGNATURE_SIZE);
     ledger_to_hex(public_key, head->public_key, LEDGER_PUBLIC_KEY_SIZE);
     return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "seq", (json_int_t)head->seq, "hash", hash,
-                     "signed_at", (json_int_t)head->signed_at_us, "signature", signature,
-                     "key_id", head->key_id, "public_key", public_key);
+                     "signed_at", (json_int_t)head->signed_at_us, "signature", signature, "key_id",
+                     head->key_id, "public_key", public_key);
 }
 
 void api_get_ledger_head(struct api_handler_context *context, struct api_response *response)
@@ -109,9 +109,9 @@ void api_post_ledger_verify(struct api_handler_context *context, struct api_resp
     }
     struct ledger_verify_result result;
     enum ledger_err err =
-        head_value != NULL ? ledger_verify(context->ledger, &server->keyring, &head, &result)
-                           : ledger_verify_from_seq(context->ledger, &server->keyring, from_seq,
-                                                    &result);
+        head_value != NULL
+            ? ledger_verify(context->ledger, &server->keyring, &head, &result)
+            : ledger_verify_from_seq(context->ledger, &server->keyring, from_seq, &result);
     if (err != LEDGER_OK) {
         api_respond_ledger_error(response, err, ledger_last_detail(context->ledger));
         return;

@@ -9,8 +9,7 @@
 
 enum ledger_err api_pool_open(struct api_pool *pool, size_t size,
                               const struct ledger_config *config,
-                              struct ledger_committer *committer, char *detail,
-                              size_t detail_size)
+                              struct ledger_committer *committer, char *detail, size_t detail_size)
 {
     memset(pool, 0, sizeof *pool);
     pool->handles = calloc(size, sizeof *pool->handles);

@@ -40,8 +40,8 @@ static uint64_t key_hash(const struct api_rate_limiter *limiter, const char *key
 }
 
 /* The slot of key in the current window (reset when stale or taken over). */
-static struct api_rate_slot *slot_of(struct api_rate_limiter *limiter, uint64_t hash,
-                                     int64_t now, int64_t window_s)
+static struct api_rate_slot *slot_of(struct api_rate_limiter *limiter, uint64_t hash, int64_t now,
+                                     int64_t window_s)
 {
     struct api_rate_slot *slot = &limiter->slots[hash % API_RATE_SLOTS];
     if (slot->key_hash != hash || now - slot->window_start_s >= window_s) {

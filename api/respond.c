@@ -54,9 +54,9 @@ void api_respond_problem(struct api_response *response, unsigned status, const c
 {
     char type[128];
     snprintf(type, sizeof type, "https://caseledger.invalid/problems/%s", code);
-    json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title",
-                             status_title(status), "status", (int)status, "detail",
-                             detail ? detail : "", "code", code);
+    json_t *body =
+        json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", status_title(status),
+                  "status", (int)status, "detail", detail ? detail : "", "code", code);
     api_respond_json(response, status, body);
     response->content_type = "application/problem+json; charset=utf-8";
 }
@@ -170,8 +170,7 @@ bool api_body_int64(struct api_handler_context *context, struct api_response *re
     return true;
 }
 
-bool api_require_idempotency_key(struct api_handler_context *context,
-                                 struct api_response *response)
+bool api_require_idempotency_key(struct api_handler_context *context, struct api_response *response)
 {
     if (context->idempotency_key == NULL) {
         api_respond_problem(response, 400, "missing_idempotency_key",
@@ -182,8 +181,7 @@ bool api_require_idempotency_key(struct api_handler_context *context,
     return true;
 }
 
-bool api_list_limit(struct api_handler_context *context, struct api_response *response,
-                    int *limit)
+bool api_list_limit(struct api_handler_context *context, struct api_response *response, int *limit)
 {
     const char *text = api_query(context, "limit");
     *limit = API_LIST_LIMIT_DEFAULT;

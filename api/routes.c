@@ -25,8 +25,7 @@ const struct api_route api_routes[] = {
     {"POST", "/v1/receipts", api_post_receipts, CLERK | LEDGER_ROLE_BANK, true, true},
     {"POST", "/v1/disbursements", api_post_disbursements, CLERK, true, true},
     {"GET", "/v1/disbursements", api_get_disbursements, API_ROLES_STAFF, true, false},
-    {"POST", "/v1/disbursements/{id}/approve", api_post_disbursement_approve, APPROVER, true,
-     true},
+    {"POST", "/v1/disbursements/{id}/approve", api_post_disbursement_approve, APPROVER, true, true},
     {"POST", "/v1/disbursements/{id}/reject", api_post_disbursement_reject, APPROVER, true, true},
     {"POST", "/v1/disbursements/{id}/settle", api_post_disbursement_settle,
      CLERK | APPROVER | LEDGER_ROLE_BANK, true, true},
@@ -106,8 +105,7 @@ static bool match(const char *pattern, const char *path, char params[API_PARAMS_
 }
 
 const struct api_route *api_route_find(const char *method, const char *path,
-                                       char params[API_PARAMS_MAX][API_PARAM_MAX],
-                                       bool *path_known)
+                                       char params[API_PARAMS_MAX][API_PARAM_MAX], bool *path_known)
 {
     *path_known = false;
     for (size_t i = 0; i < api_routes_count; i++) {

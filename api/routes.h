@@ -17,9 +17,9 @@ struct api_route {
     const char *method;  /* "GET", "POST" */
     const char *pattern; /* "/v1/cases/{case_no}/freeze": {name} matches one segment */
     api_handler handler;
-    unsigned roles;      /* LEDGER_ROLE_* mask; API_ROLES_PUBLIC: no token needed */
-    bool uses_ledger;    /* takes a pooled database handle */
-    bool json_body;      /* POST with a JSON object body */
+    unsigned roles;   /* LEDGER_ROLE_* mask; API_ROLES_PUBLIC: no token needed */
+    bool uses_ledger; /* takes a pooled database handle */
+    bool json_body;   /* POST with a JSON object body */
 };
 
 extern const struct api_route api_routes[];

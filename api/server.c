@@ -93,8 +93,7 @@ const char *api_query(struct api_handler_context *context, const char *name)
 
 /* ---- answering ---- */
 
-struct MHD_Response *api_response_build(struct api_request *request,
-                                        struct api_response *response)
+struct MHD_Response *api_response_build(struct api_request *request, struct api_response *response)
 {
     struct MHD_Response *built = NULL;
     if (response->json != NULL) {
@@ -191,8 +190,8 @@ static bool json_within_limits(json_t *root, const char **why)
                 *why = "the document is nested too deeply";
                 return false;
             }
-            stack[++depth] = (struct frame){
-                child, json_is_object(child) ? json_object_iter(child) : NULL, 0};
+            stack[++depth] =
+                (struct frame){child, json_is_object(child) ? json_object_iter(child) : NULL, 0};
         }
     }
 }
@@ -244,10 +243,9 @@ static bool authorise(struct api_request *request, const struct api_route *route
         MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Authorization");
     char user[LEDGER_NAME_MAX + 1];
     unsigned role = 0;
-    enum ledger_err err = authorization == NULL
-                              ? LEDGER_ERR_UNKNOWN_USER
-                              : api_auth_token(request->server, context->ledger, authorization,
-                                               user, &role);
+    enum ledger_err err = authorization == NULL ? LEDGER_ERR_UNKNOWN_USER
+                                                : api_auth_token(request->server, context->ledger,
+                                                                 authorization, user, &role);
     if (err == LEDGER_ERR_UNKNOWN_USER) {
         api_respond_problem(response, 401, "unauthenticated",
                             "send Authorization: Bearer <token> of an enabled user");
@@ -262,8 +260,7 @@ static bool authorise(struct api_request *request, const struct api_route *route
     context->user = request->user;
     context->role = role;
     if ((role & route->roles) == 0) {
-        api_respond_problem(response, 403, "forbidden_role",
-                            "your role may not use this endpoint");
+        api_respond_problem(response, 403, "forbidden_role", "your role may not use this endpoint");
         return false;
     }
     return true;
@@ -325,9 +322,8 @@ static void dispatch(struct api_request *request, struct api_response *response)
 
 /* ---- libmicrohttpd callbacks ---- */
 
-static struct api_request *request_new(struct api_server *server,
-                                       struct MHD_Connection *connection, const char *url,
-                                       const char *method)
+static struct api_request *request_new(struct api_server *server, struct MHD_Connection *connection,
+                                       const char *url, const char *method)
 {
     struct api_request *request = calloc(1, sizeof *request);
     if (request == NULL)
@@ -399,9 +395,8 @@ static bool append_body(struct api_request *request, const char *data, size_t si
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct api_request *request = *con_cls;
@@ -429,8 +424,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct api_response response;
     memset(&response, 0, sizeof response);
     if (request->bad_framing)
-        api_respond_problem(&response, 400, "bad_framing",
-                            "Content-Length headers that disagree");
+        api_respond_problem(&response, 400, "bad_framing", "Content-Length headers that disagree");
     else if (request->path[0] == '\0')
         api_respond_problem(&response, 414, "uri_too_long", "the path is too long");
     else
@@ -453,9 +447,8 @@ static void log_request(const struct api_request *request, int64_t duration_us)
     gmtime_r(&now, &utc);
     strftime(timestamp, sizeof timestamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
     json_t *line = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "ts", timestamp, "level", "info",
-        "request_id", request->request_id, "method", request->method, "path", request->path,
-        "route",
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "ts", timestamp, "level", "info", "request_id",
+        request->request_id, "method", request->method, "path", request->path, "route",
         request->route_index < api_routes_count ? api_routes[request->route_index].pattern : "",
         "status", (int)request->status, "duration_ms", (double)(duration_us / 10) / 100.0);
     if (line != NULL && request->user[0] != '\0')
@@ -500,9 +493,9 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
         return LEDGER_ERR_NOMEM;
     pthread_mutex_init(&server->token_mutex, NULL);
     api_rate_init(&server->limiter);
-    server->has_keyring = server->config.keyring_file != NULL &&
-                          ledger_keyring_load(&server->keyring, server->config.keyring_file) ==
-                              LEDGER_OK;
+    server->has_keyring =
+        server->config.keyring_file != NULL &&
+        ledger_keyring_load(&server->keyring, server->config.keyring_file) == LEDGER_OK;
     enum ledger_err err = ledger_committer_start(&server->committer, &ledger_config);
     if (err != LEDGER_OK) {
         snprintf(detail, detail_size, "could not start the committer (database, signing key?)");
@@ -535,15 +528,15 @@ static bool server_listen(struct api_server *server, char *detail, size_t detail
         return false;
     }
     server->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
-        NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, &address,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)server->config.threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS_MAX,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS_PER_IP,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_REQUEST_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADER_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL,
+        NULL, on_request, server, MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)server->config.threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)API_CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)API_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)API_REQUEST_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)API_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(detail, detail_size, "could not listen on %s:%u: %s",
                  server->config.listen_address, server->config.port, strerror(errno));
@@ -572,8 +565,8 @@ int api_server_run(const struct api_server_config *config)
         fprintf(stderr, "caseledger: %s\n", detail);
         goto out;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     printf("{\"listening\":\"http://%s:%u\"}\n", config->listen_address,
            info ? (unsigned)info->port : config->port);
     fflush(stdout);
@@ -590,8 +583,8 @@ int api_server_run(const struct api_server_config *config)
      * timeout. From here on every answer closes its connection. */
     atomic_store(&server->stopping, true);
     int quiet_ms = 0;
-    for (int waited_ms = 0; quiet_ms < API_SHUTDOWN_QUIET_MS &&
-                            waited_ms < API_REQUEST_TIMEOUT_S * 1000;
+    for (int waited_ms = 0;
+         quiet_ms < API_SHUTDOWN_QUIET_MS && waited_ms < API_REQUEST_TIMEOUT_S * 1000;
          waited_ms += 10) {
         struct timespec pause = {0, 10 * 1000000L};
         nanosleep(&pause, NULL);

@@ -22,9 +22,9 @@ struct api_server_config {
     const char *key_file;
     const char *access_key_file;
     const char *keyring_file;
-    unsigned threads;           /* worker threads = database handles */
+    unsigned threads; /* worker threads = database handles */
     size_t body_max;
-    bool quiet;                 /* no request log lines */
+    bool quiet; /* no request log lines */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints
@@ -40,23 +40,23 @@ int api_server_run(const struct api_server_config *config);
 /* A handler's answer. Exactly one of json / raw is set. */
 struct api_response {
     unsigned status;
-    json_t *json;            /* owned */
-    const char *raw;         /* borrowed, static */
-    char *owned;             /* or an owned buffer (free()d once sent) */
+    json_t *json;    /* owned */
+    const char *raw; /* borrowed, static */
+    char *owned;     /* or an owned buffer (free()d once sent) */
     size_t raw_size;
     const char *content_type;
-    char retry_after[16];    /* "" or seconds, for 429 */
-    bool www_authenticate;   /* 401: ask for a bearer token */
+    char retry_after[16];  /* "" or seconds, for 429 */
+    bool www_authenticate; /* 401: ask for a bearer token */
 };
 
 struct api_handler_context {
     struct api_request *request;
-    struct ledger *ledger;   /* a pooled handle, or NULL for routes without database */
-    const char *user;        /* authenticated staff user, or NULL */
+    struct ledger *ledger; /* a pooled handle, or NULL for routes without database */
+    const char *user;      /* authenticated staff user, or NULL */
     unsigned role;
     char params[API_PARAMS_MAX][API_PARAM_MAX]; /* {…} path segments, percent-decoded */
-    json_t *body;            /* parsed JSON object of a POST, or NULL */
-    const char *idempotency_key; /* header value, validated, or NULL */
+    json_t *body;                               /* parsed JSON object of a POST, or NULL */
+    const char *idempotency_key;                /* header value, validated, or NULL */
 };
 
 typedef void (*api_handler)(struct api_handler_context *context, struct api_response *response);
@@ -93,8 +93,7 @@ bool api_body_int64(struct api_handler_context *context, struct api_response *re
 bool api_require_idempotency_key(struct api_handler_context *context,
                                  struct api_response *response);
 /* ?limit= (default 50, 1..1000; 400 otherwise). */
-bool api_list_limit(struct api_handler_context *context, struct api_response *response,
-                    int *limit);
+bool api_list_limit(struct api_handler_context *context, struct api_response *response, int *limit);
 
 /* Amount text of minor units in the currency, as a new JSON string. */
 json_t *api_amount_json(int64_t amount_minor, const char *currency);

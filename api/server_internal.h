@@ -24,8 +24,7 @@ struct api_pool {
 
 enum ledger_err api_pool_open(struct api_pool *pool, size_t size,
                               const struct ledger_config *config,
-                              struct ledger_committer *committer, char *detail,
-                              size_t detail_size);
+                              struct ledger_committer *committer, char *detail, size_t detail_size);
 void api_pool_close(struct api_pool *pool);
 /* NULL when none came free within API_POOL_WAIT_MS. */
 struct ledger *api_pool_acquire(struct api_pool *pool);
@@ -125,7 +124,6 @@ enum ledger_err api_auth_token(struct api_server *server, struct ledger *ledger,
                                unsigned *role);
 
 /* Builds the MHD response of an api_response (takes its json). */
-struct MHD_Response *api_response_build(struct api_request *request,
-                                        struct api_response *response);
+struct MHD_Response *api_response_build(struct api_request *request, struct api_response *response);
 
 #endif

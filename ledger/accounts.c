@@ -21,9 +21,10 @@ static size_t utf8_decode(const unsigned char *text, uint32_t *code_point)
         *code_point = text[0];
         return 1;
     }
-    size_t length = (text[0] & 0xE0) == 0xC0 ? 2 : (text[0] & 0xF0) == 0xE0 ? 3
-                                              : (text[0] & 0xF8) == 0xF0   ? 4
-                                                                           : 0;
+    size_t length = (text[0] & 0xE0) == 0xC0   ? 2
+                    : (text[0] & 0xF0) == 0xE0 ? 3
+                    : (text[0] & 0xF8) == 0xF0 ? 4
+                                               : 0;
     if (length == 0)
         return 0;
     uint32_t value = text[0] & (0x7Fu >> length);
@@ -142,15 +143,15 @@ static bool access_code_hash(const struct ledger *ledger, uint8_t out[LEDGER_HAS
     compact[used] = '\0';
     crypto_generichash_state state;
     crypto_generichash_init(&state, ledger->access_key, LEDGER_ACCESS_KEY_SIZE, LEDGER_HASH_SIZE);
-    crypto_generichash_update(&state, (const unsigned char *)case_no_norm, strlen(case_no_norm) + 1);
+    crypto_generichash_update(&state, (const unsigned char *)case_no_norm,
+                              strlen(case_no_norm) + 1);
     crypto_generichash_update(&state, (const unsigned char *)compact, used);
     crypto_generichash_final(&state, out, LEDGER_HASH_SIZE);
     sodium_memzero(compact, sizeof compact);
     return true;
 }
 
-bool ledger_case_access_check(struct ledger *ledger, const char *case_no,
-                              const char *access_code)
+bool ledger_case_access_check(struct ledger *ledger, const char *case_no, const char *access_code)
 {
     char norm[LEDGER_CASE_NO_MAX * 2 + 1];
     uint8_t wanted[LEDGER_HASH_SIZE];
@@ -251,17 +252,17 @@ enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
     return err;
 }
 
-enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind,
-                                      const char *currency, int64_t *account_id)
+enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind, const char *currency,
+                                      int64_t *account_id)
 {
     char key[LEDGER_CACHE_KEY_MAX];
     snprintf(key, sizeof key, "s:%s:%s", kind, currency);
     if (ledger_cache_get(ledger, key, 0, account_id, NULL))
         return LEDGER_OK;
     const char *params[2] = {kind, currency};
-    PGresult *result = ledger_db_exec(
-        ledger, PGRES_TUPLES_OK, "SELECT id FROM accounts WHERE kind = $1 AND currency = $2", 2,
-        params);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                       "SELECT id FROM accounts WHERE kind = $1 AND currency = $2", 2, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
@@ -325,7 +326,8 @@ enum ledger_err ledger_setup_bank_account(struct ledger *ledger, const char *acc
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "WITH bank AS (INSERT INTO accounts (kind, currency, bank_account_no, bank_name) "
-        "  VALUES ('bank', $3, $1, $2) ON CONFLICT (bank_account_no) DO NOTHING RETURNING id, currency), "
+        "  VALUES ('bank', $3, $1, $2) ON CONFLICT (bank_account_no) DO NOTHING RETURNING id, "
+        "currency), "
         "sys AS (INSERT INTO accounts (kind, currency) "
         "  SELECT k, $3 FROM unnest(ARRAY['suspense', 'in_transit', 'fees', 'assistance', "
         "  'refund']) AS k ON CONFLICT (kind, currency) WHERE kind IN ('suspense', "
@@ -425,8 +427,9 @@ static enum ledger_err case_request_check(struct ledger *ledger,
         (request->currency != NULL && !ledger_currency_valid(request->currency)) ||
         request->applicants_count > LEDGER_APPLICANTS_MAX ||
         (request->applicants_count > 0 && request->applicants == NULL)) {
-        ledger_set_detail(ledger, "a case needs a case number, a court (1..%d bytes), a valid "
-                                  "currency and at most %d applicants",
+        ledger_set_detail(ledger,
+                          "a case needs a case number, a court (1..%d bytes), a valid "
+                          "currency and at most %d applicants",
                           LEDGER_COURT_MAX, LEDGER_APPLICANTS_MAX);
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
@@ -484,8 +487,12 @@ static enum ledger_err insert_case(struct ledger *ledger, const struct ledger_ca
     if (!access_code_hash(ledger, code_hash, norm, result_out->access_code))
         return LEDGER_ERR_CRYPTO;
     char hash_text[2 * LEDGER_HASH_SIZE + 3];
-    const char *params[7] = {request->case_no, norm, result_out->payin_no, request->court,
-                             request->title, request->currency ? request->currency : "CNY",
+    const char *params[7] = {request->case_no,
+                             norm,
+                             result_out->payin_no,
+                             request->court,
+                             request->title,
+                             request->currency ? request->currency : "CNY",
                              ledger_bytea_text(hash_text, code_hash, sizeof code_hash)};
     PGresult *result = PQexecParams(
         ledger->conn,
@@ -530,16 +537,14 @@ static enum ledger_err replay_case(struct ledger *ledger, int64_t account_id,
 {
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(id_text, account_id)};
-    PGresult *result =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT payin_no FROM accounts WHERE id = $1", 1,
-                       params);
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT payin_no FROM accounts WHERE id = $1", 1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = PQntuples(result) == 1 ? LEDGER_OK : LEDGER_ERR_DB;
     if (err == LEDGER_OK) {
         result_out->account_id = account_id;
-        snprintf(result_out->payin_no, sizeof result_out->payin_no, "%s",
-                 PQgetvalue(result, 0, 0));
+        snprintf(result_out->payin_no, sizeof result_out->payin_no, "%s", PQgetvalue(result, 0, 0));
         result_out->access_code[0] = '\0';
         result_out->replayed = true;
     }
@@ -604,8 +609,7 @@ static enum ledger_err case_open_once(struct ledger *ledger,
     memset(result, 0, sizeof *result);
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq,
-                                  &account_id);
+    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq, &account_id);
     if (err == LEDGER_OK && found) {
         err = replay_case(ledger, account_id, result);
     } else if (err == LEDGER_OK) {
@@ -634,9 +638,9 @@ static enum ledger_err apply_status(struct ledger *ledger, int64_t account_id,
 {
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(id_text, account_id)};
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                                      "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1,
-                                      params);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                       "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     PQclear(result);
@@ -718,8 +722,8 @@ static enum ledger_err set_status_once(struct ledger *ledger, int64_t account_id
     if (err == LEDGER_OK && !found) {
         err = apply_status(ledger, account_id, action);
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, "case_status", request_hash,
-                                           0, account_id);
+            err = ledger_idempotency_store(ledger, idempotency_key, "case_status", request_hash, 0,
+                                           account_id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* A booker's belief about the chain head (the committer keeps it between
  * batches, so that a batch needs one round trip). */
 struct head_belief {
@@ -35,8 +34,8 @@ struct ledger_committer {
     size_t queue_count;
     bool stopping;
     struct ledger_booking_request *batch[LEDGER_BATCH_MAX]; /* committer thread only */
-    struct head_belief head;                                  /* committer thread only */
-    struct ledger_committer_stats stats;                      /* guarded by mutex */
+    struct head_belief head;                                /* committer thread only */
+    struct ledger_committer_stats stats;                    /* guarded by mutex */
 };
 
 /* A booking request's progress through one batch. */
@@ -137,8 +136,8 @@ static void roles_text(char *out, size_t size, unsigned roles)
     for (unsigned role = 1; role <= LEDGER_ROLE_BANK; role <<= 1) {
         if ((roles & role) == 0)
             continue;
-        int written = snprintf(out + used, size - used, "%s%s", used ? "," : "",
-                               ledger_role_name(role));
+        int written =
+            snprintf(out + used, size - used, "%s%s", used ? "," : "", ledger_role_name(role));
         if (written < 0 || (size_t)written >= size - used)
             return;
         used += (size_t)written;
@@ -179,11 +178,11 @@ enum batch_column {
 
 /* Element types of the columns, and the array types of the parameters. */
 static const uint32_t column_types[COLUMNS_COUNT] = {
-    LEDGER_PG_INT4,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,
-    LEDGER_PG_INT8,  LEDGER_PG_DATE,  LEDGER_PG_TEXT,  LEDGER_PG_TEXT,  LEDGER_PG_TEXT,
-    LEDGER_PG_BYTEA, LEDGER_PG_BYTEA, LEDGER_PG_BYTEA, LEDGER_PG_TEXT,  LEDGER_PG_TEXT,
-    LEDGER_PG_TEXT,  LEDGER_PG_BYTEA, LEDGER_PG_INT8,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,
-    LEDGER_PG_TEXT,  LEDGER_PG_INT4,  LEDGER_PG_INT2,  LEDGER_PG_INT8,  LEDGER_PG_INT8,
+    LEDGER_PG_INT4,  LEDGER_PG_INT8,  LEDGER_PG_TEXT,  LEDGER_PG_INT8, LEDGER_PG_TEXT,
+    LEDGER_PG_INT8,  LEDGER_PG_DATE,  LEDGER_PG_TEXT,  LEDGER_PG_TEXT, LEDGER_PG_TEXT,
+    LEDGER_PG_BYTEA, LEDGER_PG_BYTEA, LEDGER_PG_BYTEA, LEDGER_PG_TEXT, LEDGER_PG_TEXT,
+    LEDGER_PG_TEXT,  LEDGER_PG_BYTEA, LEDGER_PG_INT8,  LEDGER_PG_INT8, LEDGER_PG_TEXT,
+    LEDGER_PG_TEXT,  LEDGER_PG_INT4,  LEDGER_PG_INT2,  LEDGER_PG_INT8, LEDGER_PG_INT8,
     LEDGER_PG_TEXT,
 };
 
@@ -406,8 +405,8 @@ static enum ledger_err lock_round(struct ledger *ledger, struct batch *batch)
                                             {.sql = "SELECT seq, hash FROM cl_chain_lock()"}};
     PGresult *results[2];
     enum ledger_err err = pipeline(ledger, 2, statements, results);
-    if (err == LEDGER_OK && !(result_ok(results[0]) && result_ok(results[1]) &&
-                              PQntuples(results[1]) == 1))
+    if (err == LEDGER_OK &&
+        !(result_ok(results[0]) && result_ok(results[1]) && PQntuples(results[1]) == 1))
         err = ledger_db_error(ledger, result_ok(results[0]) ? results[1] : results[0]);
     if (err == LEDGER_OK) {
         batch->locked = true;
@@ -716,10 +715,9 @@ static enum ledger_err fill_replay(struct ledger *ledger, struct ledger_booking_
                                       "SELECT hash FROM entries WHERE seq = $1", 1, params);
     if (result == NULL)
         return LEDGER_ERR_DB;
-    enum ledger_err err =
-        PQntuples(result) == 1
-            ? ledger_db_bytea(request->booking.hash, LEDGER_HASH_SIZE, result, 0, 0)
-            : LEDGER_ERR_DB;
+    enum ledger_err err = PQntuples(result) == 1 ? ledger_db_bytea(request->booking.hash,
+                                                                   LEDGER_HASH_SIZE, result, 0, 0)
+                                                 : LEDGER_ERR_DB;
     PQclear(result);
     return err;
 }
@@ -747,8 +745,7 @@ enum ledger_err ledger_book(struct ledger *ledger, struct ledger_booking_request
 /* Books one chunk (at most LEDGER_BATCH_MAX) sealed onto the locked head;
  * on a refusal *failed_index is the chunk's 0-based index of the first
  * refused request. */
-static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch,
-                                  size_t *failed_index)
+static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch, size_t *failed_index)
 {
     for (size_t i = 0; i < batch->count; i++)
         batch->state[i] = SLOT_PENDING;
@@ -763,9 +760,8 @@ static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch,
     struct batch_params params;
     if (!batch_params_build(&params, batch))
         return LEDGER_ERR_NOMEM;
-    PGresult *result = PQexecParams(ledger->conn, BOOK_BATCH_SQL, BATCH_PARAMS_COUNT,
-                                    params.types, params.values, params.lengths, params.formats,
-                                    0);
+    PGresult *result = PQexecParams(ledger->conn, BOOK_BATCH_SQL, BATCH_PARAMS_COUNT, params.types,
+                                    params.values, params.lengths, params.formats, 0);
     batch_params_free(&params);
     if (PQresultStatus(result) != PGRES_TUPLES_OK) {
         err = ledger_db_error(ledger, result);
@@ -800,8 +796,8 @@ enum ledger_err ledger_book_in_transaction(struct ledger *ledger,
     }
     struct batch batch;
     memset(&batch, 0, sizeof batch);
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                                      "SELECT seq, hash FROM cl_chain_lock()", 0, NULL);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM cl_chain_lock()", 0, NULL);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     batch.head_seq = ledger_db_int64(result, 0, 0);

@@ -28,16 +28,16 @@ struct ledger;
 struct ledger_committer;
 
 struct ledger_config {
-    const char *dsn;              /* libpq conninfo of the application role */
-    const char *key_file;         /* Ed25519 secret key; NULL: no booking (read-only) */
-    const char *access_key_file;  /* 32-byte key for access-code hashes; NULL: none */
+    const char *dsn;             /* libpq conninfo of the application role */
+    const char *key_file;        /* Ed25519 secret key; NULL: no booking (read-only) */
+    const char *access_key_file; /* 32-byte key for access-code hashes; NULL: none */
 };
 
 /* Opens a connection and loads the keys; registers the signing key's public
  * part in signing_keys. *out is a new handle, freed by ledger_close. On
  * failure, detail (may be NULL) receives why. */
-enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config,
-                            char *detail, size_t detail_size) LEDGER_MUST_CHECK;
+enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config, char *detail,
+                            size_t detail_size) LEDGER_MUST_CHECK;
 void ledger_close(struct ledger *ledger);
 /* The last error's detail (never SQL text meant for clients); never NULL. */
 const char *ledger_last_detail(const struct ledger *ledger);
@@ -163,11 +163,11 @@ enum ledger_err ledger_case_info_by_payin(struct ledger *ledger, const char *pay
                                           struct ledger_case_info *info) LEDGER_MUST_CHECK;
 /* True when access_code (any grouping/case) opens case_no; compares keyed
  * hashes in constant time. Unknown case and wrong code both give false. */
-bool ledger_case_access_check(struct ledger *ledger, const char *case_no,
-                              const char *access_code);
+bool ledger_case_access_check(struct ledger *ledger, const char *case_no, const char *access_code);
 
 /* Normalizes a case number for lookup into out (NUL-terminated). */
-enum ledger_err ledger_case_no_normalize(char *out, size_t size, const char *case_no) LEDGER_MUST_CHECK;
+enum ledger_err ledger_case_no_normalize(char *out, size_t size,
+                                         const char *case_no) LEDGER_MUST_CHECK;
 
 /* ---- bookings ---- */
 
@@ -212,8 +212,7 @@ struct ledger_disbursement_request {
 /* Records a payout request (no entry yet); refuses more than available. */
 enum ledger_err ledger_disbursement_request(struct ledger *ledger, const char *actor,
                                             const struct ledger_disbursement_request *request,
-                                            const char *idempotency_key,
-                                            int64_t *disbursement_id,
+                                            const char *idempotency_key, int64_t *disbursement_id,
                                             bool *replayed) LEDGER_MUST_CHECK;
 /* Records a case-to-case transfer request; approved like a payout. */
 enum ledger_err ledger_transfer_request(struct ledger *ledger, const char *actor,
@@ -224,8 +223,7 @@ enum ledger_err ledger_transfer_request(struct ledger *ledger, const char *actor
 /* Four eyes: the actor must not be the requester. Books case -> in_transit
  * (payout) or case -> case (transfer). */
 enum ledger_err ledger_disbursement_approve(struct ledger *ledger, const char *actor,
-                                            int64_t disbursement_id,
-                                            const char *idempotency_key,
+                                            int64_t disbursement_id, const char *idempotency_key,
                                             struct ledger_booking *booking) LEDGER_MUST_CHECK;
 enum ledger_err ledger_disbursement_reject(struct ledger *ledger, const char *actor,
                                            int64_t disbursement_id, const char *reason,
@@ -276,6 +274,7 @@ enum ledger_err ledger_verify_from_seq(struct ledger *ledger, const struct ledge
                                        int64_t from_seq,
                                        struct ledger_verify_result *result) LEDGER_MUST_CHECK;
 /* The current head, signed now with the handle's key. */
-enum ledger_err ledger_head_current(struct ledger *ledger, struct ledger_head *head) LEDGER_MUST_CHECK;
+enum ledger_err ledger_head_current(struct ledger *ledger,
+                                    struct ledger_head *head) LEDGER_MUST_CHECK;
 
 #endif

@@ -85,7 +85,7 @@ int64_t ledger_now_us(void);
 #define LEDGER_PG_INT2 21u
 #define LEDGER_PG_INT4 23u
 #define LEDGER_PG_TEXT 25u
-#define LEDGER_PG_DATE 1082u /* int32 days since 2000-01-01 */
+#define LEDGER_PG_DATE 1082u            /* int32 days since 2000-01-01 */
 #define LEDGER_PG_DATE_EPOCH_DAYS 10957 /* 2000-01-01 in days since 1970-01-01 */
 
 /* A growing one-dimensional array parameter; appends after a failed
@@ -166,8 +166,8 @@ enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
 enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
                                     const char *payin_no, int64_t *account_id,
                                     char currency[LEDGER_CURRENCY_SIZE]) LEDGER_MUST_CHECK;
-enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind,
-                                      const char *currency, int64_t *account_id) LEDGER_MUST_CHECK;
+enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind, const char *currency,
+                                      int64_t *account_id) LEDGER_MUST_CHECK;
 /* The custody bank account: bank_account_id when non-zero (must exist,
  * currency must match), else the first of the currency. */
 enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_id,
@@ -180,7 +180,7 @@ struct ledger_booking_request {
     struct ledger_entry entry; /* kind, actor, memo, bank_ref, value date,
                                   reverses_seq and postings filled in; seq,
                                   time, hashes and signature by the booker */
-    unsigned allowed_roles; /* the actor must have one of these (checked by the database) */
+    unsigned allowed_roles;    /* the actor must have one of these (checked by the database) */
     const char *idempotency_key;
     const char *operation;
     uint8_t request_hash[LEDGER_HASH_SIZE];
@@ -196,7 +196,8 @@ struct ledger_booking_request {
 
 /* Books one request: inline in the handle's connection, or through the
  * attached committer. Fills request->booking; returns request->err. */
-enum ledger_err ledger_book(struct ledger *ledger, struct ledger_booking_request *request) LEDGER_MUST_CHECK;
+enum ledger_err ledger_book(struct ledger *ledger,
+                            struct ledger_booking_request *request) LEDGER_MUST_CHECK;
 
 /* Books every request inside the caller's open transaction, in order, on
  * the chain head it locks (cl_chain_lock; the caller may hold it already),

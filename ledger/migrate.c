@@ -129,15 +129,15 @@ static enum ledger_err apply_one(PGconn *conn, const char *sql_dir, const struct
     snprintf(version, sizeof version, "%d", m->version);
     const char *params[3] = {version, m->name, checksum};
     enum ledger_err err = LEDGER_OK;
-    PGresult *found = PQexecParams(conn, "SELECT checksum FROM schema_migrations WHERE version = $1",
-                                   1, NULL, params, NULL, NULL, 0);
+    PGresult *found =
+        PQexecParams(conn, "SELECT checksum FROM schema_migrations WHERE version = $1", 1, NULL,
+                     params, NULL, NULL, 0);
     if (PQresultStatus(found) != PGRES_TUPLES_OK) {
         snprintf(detail, detail_size, "%s", PQresultErrorMessage(found));
         err = LEDGER_ERR_DB;
     } else if (PQntuples(found) == 1) {
         if (strcmp(PQgetvalue(found, 0, 0), checksum) != 0) {
-            snprintf(detail, detail_size, "migration %s was changed after it was applied",
-                     m->name);
+            snprintf(detail, detail_size, "migration %s was changed after it was applied", m->name);
             err = LEDGER_ERR_DB;
         }
     } else if (!exec_ok(conn, "BEGIN", detail, detail_size) ||

@@ -249,9 +249,9 @@ static enum ledger_err insert_request(struct ledger *ledger, const char *actor,
     const char *lock_params[1] = {ledger_int64_text(account_text, row->account_id)};
     /* Lock first; the next statement's snapshot then sees every request
      * committed by those who held the lock before us. */
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                                      "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1,
-                                      lock_params);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                       "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1, lock_params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     PQclear(result);
@@ -305,8 +305,7 @@ static enum ledger_err insert_request(struct ledger *ledger, const char *actor,
 
 static enum ledger_err record_request_once(struct ledger *ledger, const char *actor,
                                            const struct request_row *row, const char *operation,
-                                           const char *idempotency_key, int64_t *id,
-                                           bool *replayed)
+                                           const char *idempotency_key, int64_t *id, bool *replayed)
 {
     uint8_t request_hash[LEDGER_HASH_SIZE];
     struct ledger_request_hash hash;
@@ -328,8 +327,8 @@ static enum ledger_err record_request_once(struct ledger *ledger, const char *ac
     if (err == LEDGER_OK && !*replayed) {
         err = insert_request(ledger, actor, row, id);
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, operation, request_hash, 0,
-                                           *id);
+            err =
+                ledger_idempotency_store(ledger, idempotency_key, operation, request_hash, 0, *id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);
@@ -419,8 +418,8 @@ enum ledger_err ledger_transfer_request(struct ledger *ledger, const char *actor
         return LEDGER_ERR_CLOSED;
     struct request_row row = {"transfer", from.id, to.id, amount_minor, from.currency,
                               NULL,       NULL,    NULL,  reason};
-    return record_request(ledger, actor, &row, "transfer_request", idempotency_key,
-                          disbursement_id, replayed);
+    return record_request(ledger, actor, &row, "transfer_request", idempotency_key, disbursement_id,
+                          replayed);
 }
 
 /* ---- decisions on requests ---- */
@@ -482,9 +481,8 @@ enum ledger_err ledger_disbursement_approve(struct ledger *ledger, const char *a
 {
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
-    enum ledger_err err =
-        booking_start(ledger, &book, "disbursement", actor, "approve", idempotency_key,
-                      LEDGER_ROLE_APPROVER);
+    enum ledger_err err = booking_start(ledger, &book, "disbursement", actor, "approve",
+                                        idempotency_key, LEDGER_ROLE_APPROVER);
     if (err != LEDGER_OK)
         return err;
     struct disbursement_row row;
@@ -552,8 +550,8 @@ static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
     int64_t object_id = 0;
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, replayed, &seq,
-                                  &object_id);
+    err =
+        ledger_idempotency_find(ledger, idempotency_key, request_hash, replayed, &seq, &object_id);
     if (err == LEDGER_OK && !*replayed) {
         char id_text[LEDGER_INT64_TEXT_SIZE];
         const char *params[3] = {ledger_int64_text(id_text, disbursement_id), actor, reason};
@@ -609,8 +607,7 @@ static enum ledger_err close_payout(struct ledger *ledger, const char *actor, in
         ledger_set_detail(ledger, "only payouts are settled or returned");
         return LEDGER_ERR_BAD_STATE;
     }
-    if ((err = ledger_system_account(ledger, "in_transit", row.currency, &in_transit)) !=
-        LEDGER_OK)
+    if ((err = ledger_system_account(ledger, "in_transit", row.currency, &in_transit)) != LEDGER_OK)
         return err;
     if (is_return)
         other = row.account_id;
@@ -649,8 +646,8 @@ enum ledger_err ledger_disbursement_return(struct ledger *ledger, const char *ac
                                            const char *reason, const char *idempotency_key,
                                            struct ledger_booking *booking)
 {
-    return close_payout(ledger, actor, disbursement_id, bank_ref, reason,
-                        LEDGER_VALUE_DATE_NONE, true, idempotency_key, booking);
+    return close_payout(ledger, actor, disbursement_id, bank_ref, reason, LEDGER_VALUE_DATE_NONE,
+                        true, idempotency_key, booking);
 }
 
 /* ---- reversal ---- */
@@ -661,8 +658,8 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
 {
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
-    enum ledger_err err = booking_start(ledger, &book, "reversal", actor, "reverse", idempotency_key,
-                                        LEDGER_ROLE_APPROVER);
+    enum ledger_err err = booking_start(ledger, &book, "reversal", actor, "reverse",
+                                        idempotency_key, LEDGER_ROLE_APPROVER);
     if (err != LEDGER_OK)
         return err;
     if (reason == NULL || reason[0] == '\0' || !text_fits(reason, LEDGER_MEMO_MAX))

@@ -14,9 +14,9 @@ static enum ledger_err suspense_line(struct ledger *ledger, int64_t line_id, int
 {
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(id_text, line_id)};
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                                      "SELECT status, entry_seq FROM statement_lines WHERE id = $1",
-                                      1, params);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                       "SELECT status, entry_seq FROM statement_lines WHERE id = $1", 1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
@@ -75,24 +75,24 @@ enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *
  * closing - book. An entry without a value date counts by its booking day. */
 #define REPORT_ITEMS_CTE                                                                           \
     "WITH first_statement AS (SELECT s.id, s.opening_balance, s.opening_date, s.closing_date "     \
-    "  FROM bank_statements s WHERE s.bank_account_id = $1 AND s.closing_date <= $2::date "       \
+    "  FROM bank_statements s WHERE s.bank_account_id = $1 AND s.closing_date <= $2::date "        \
     "  ORDER BY s.closing_date, s.id LIMIT 1), "                                                   \
     "items AS ("                                                                                   \
-    " SELECT 1 AS kind, l.id, l.amount, coalesce(l.booking_date, l.value_date) AS day, "          \
+    " SELECT 1 AS kind, l.id, l.amount, coalesce(l.booking_date, l.value_date) AS day, "           \
     "  l.status, l.rule || ': ' || l.reason AS reason "                                            \
-    "  FROM statement_lines l JOIN bank_statements s ON s.id = l.statement_id "                   \
+    "  FROM statement_lines l JOIN bank_statements s ON s.id = l.statement_id "                    \
     "  WHERE l.bank_account_id = $1 AND l.status = 'exception' AND s.closing_date <= $2::date "    \
     " UNION ALL "                                                                                  \
     " SELECT 2, e.seq, -p.amount, coalesce(e.value_date, "                                         \
-    "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date), e.kind, "           \
+    "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date), e.kind, "            \
     "  'booked, on no statement line: ' || e.bank_ref "                                            \
     "  FROM postings p JOIN entries e ON e.seq = p.entry_seq "                                     \
     "  WHERE p.account_id = $1 AND coalesce(e.value_date, "                                        \
-    "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date) <= $2::date "        \
-    "  AND NOT EXISTS (SELECT 1 FROM statement_line_entries x WHERE x.entry_seq = e.seq) "        \
+    "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date) <= $2::date "         \
+    "  AND NOT EXISTS (SELECT 1 FROM statement_line_entries x WHERE x.entry_seq = e.seq) "         \
     " UNION ALL "                                                                                  \
-    " SELECT 3, f.id, f.opening_balance, f.opening_date, 'opening', "                             \
-    "  'opening balance of the first statement, before any booked line' "                         \
+    " SELECT 3, f.id, f.opening_balance, f.opening_date, 'opening', "                              \
+    "  'opening balance of the first statement, before any booked line' "                          \
     "  FROM first_statement f WHERE f.opening_balance <> 0) "
 
 static enum ledger_err report_balances(struct ledger *ledger, const char *const *params,
@@ -123,9 +123,8 @@ static enum ledger_err report_balances(struct ledger *ledger, const char *const 
         report->has_statement = !PQgetisnull(result, 0, 2);
         report->statement_id = ledger_db_int64(result, 0, 2);
         report->closing_minor = ledger_db_int64(result, 0, 3);
-        report->closing_date_days = report->has_statement
-                                        ? (int32_t)ledger_db_int64(result, 0, 4)
-                                        : LEDGER_VALUE_DATE_NONE;
+        report->closing_date_days =
+            report->has_statement ? (int32_t)ledger_db_int64(result, 0, 4) : LEDGER_VALUE_DATE_NONE;
     }
     PQclear(result);
     return err;
@@ -136,8 +135,7 @@ static enum ledger_err report_totals(struct ledger *ledger, const char *const *p
 {
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
-        REPORT_ITEMS_CTE "SELECT coalesce(sum(amount), 0)::bigint, count(*) FROM items", 2,
-        params);
+        REPORT_ITEMS_CTE "SELECT coalesce(sum(amount), 0)::bigint, count(*) FROM items", 2, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     report->explained_minor = ledger_db_int64(result, 0, 0);

@@ -12,7 +12,6 @@
 
 #include "ledger_internal.h"
 
-
 static const char *date_param(char buffer[LEDGER_DATE_TEXT_SIZE], int32_t days)
 {
     return days == LEDGER_VALUE_DATE_NONE ? NULL : ledger_date_text(buffer, days);
@@ -75,8 +74,8 @@ enum ledger_err ledger_import_begin(struct ledger *ledger, const char *actor)
     }
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                                      "SELECT seq FROM cl_chain_lock()", 0, NULL);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq FROM cl_chain_lock()", 0, NULL);
     if (result == NULL) {
         err = ledger_db_last_error(ledger);
         ledger_db_rollback(ledger);
@@ -149,8 +148,8 @@ enum ledger_err ledger_line_identities_find(struct ledger *ledger, int64_t bank_
     for (size_t i = 0; i < count; i++)
         line_ids_out[i] = 0;
     for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_STATEMENT_CHUNK) {
-        size_t chunk = count - offset < LEDGER_STATEMENT_CHUNK ? count - offset
-                                                                : LEDGER_STATEMENT_CHUNK;
+        size_t chunk =
+            count - offset < LEDGER_STATEMENT_CHUNK ? count - offset : LEDGER_STATEMENT_CHUNK;
         err = identities_chunk(ledger, account_text, identities + offset, chunk,
                                line_ids_out + offset);
     }
@@ -246,7 +245,8 @@ enum ledger_err ledger_payouts_load(struct ledger *ledger, const char *currency,
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT d.id, d.status, d.account_id, a.case_no, a.status, d.amount, d.payee_name, "
-        " d.payee_account, d.settle_seq FROM disbursements d JOIN accounts a ON a.id = d.account_id "
+        " d.payee_account, d.settle_seq FROM disbursements d JOIN accounts a ON a.id = "
+        "d.account_id "
         "WHERE d.kind = 'payout' AND d.currency = $1 AND (d.status = 'approved' OR "
         " (d.status = 'paid' AND d.paid_at > now() - make_interval(days => $2::int))) "
         "ORDER BY d.id LIMIT $3::bigint",
@@ -283,12 +283,12 @@ static enum ledger_err payin_chunk(struct ledger *ledger, const char *const *pay
     if (array == NULL)
         return LEDGER_ERR_NOMEM;
     const char *params[1] = {array};
-    PGresult *result = ledger_db_exec(
-        ledger, PGRES_TUPLES_OK,
-        "SELECT x.ord, a.id, a.case_no, a.status, a.currency "
-        "FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS x(payin, ord) "
-        "JOIN accounts a ON a.kind = 'case' AND a.payin_no = x.payin",
-        1, params);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                       "SELECT x.ord, a.id, a.case_no, a.status, a.currency "
+                       "FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS x(payin, ord) "
+                       "JOIN accounts a ON a.kind = 'case' AND a.payin_no = x.payin",
+                       1, params);
     free(array);
     if (result == NULL)
         return ledger_db_last_error(ledger);
@@ -312,8 +312,8 @@ enum ledger_err ledger_payin_cases_find(struct ledger *ledger, const char *const
     enum ledger_err err = LEDGER_OK;
     memset(cases_out, 0, count * sizeof *cases_out);
     for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_STATEMENT_CHUNK) {
-        size_t chunk = count - offset < LEDGER_STATEMENT_CHUNK ? count - offset
-                                                                : LEDGER_STATEMENT_CHUNK;
+        size_t chunk =
+            count - offset < LEDGER_STATEMENT_CHUNK ? count - offset : LEDGER_STATEMENT_CHUNK;
         err = payin_chunk(ledger, payin_nos + offset, chunk, cases_out + offset);
     }
     return err;
@@ -370,7 +370,8 @@ static enum ledger_err statement_request(struct ledger *ledger, const char *acto
     struct ledger_entry *entry = &request->entry;
     snprintf(entry->kind, sizeof entry->kind, "%s", kind);
     snprintf(entry->actor, sizeof entry->actor, "%s", actor);
-    snprintf(entry->bank_ref, sizeof entry->bank_ref, "%s", booking->bank_ref ? booking->bank_ref : "");
+    snprintf(entry->bank_ref, sizeof entry->bank_ref, "%s",
+             booking->bank_ref ? booking->bank_ref : "");
     snprintf(entry->memo, sizeof entry->memo, "%s", booking->memo ? booking->memo : "");
     entry->value_date_days = booking->value_date_days;
     request->allowed_roles = LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN;
@@ -410,8 +411,8 @@ static enum ledger_err statement_request(struct ledger *ledger, const char *acto
 
 static enum ledger_err book_statement_chunk(struct ledger *ledger, const char *actor,
                                             const struct system_accounts *accounts,
-                                            struct ledger_statement_booking *bookings,
-                                            size_t count, struct ledger_booking_request *storage,
+                                            struct ledger_statement_booking *bookings, size_t count,
+                                            struct ledger_booking_request *storage,
                                             struct ledger_booking_request **requests,
                                             size_t *failed_index)
 {
@@ -474,24 +475,28 @@ static enum ledger_err insert_statement(struct ledger *ledger,
     char texts[10][LEDGER_INT64_TEXT_SIZE];
     char dates[2][LEDGER_DATE_TEXT_SIZE];
     char digest[2 * LEDGER_HASH_SIZE + 3];
-    const int counts[7] = {s->file_index,    s->line_count,     s->booked_count,
-                           s->matched_count, s->suspense_count, s->exception_count,
+    const int counts[7] = {s->file_index,     s->line_count,     s->booked_count,
+                           s->matched_count,  s->suspense_count, s->exception_count,
                            s->duplicate_count};
     for (int i = 0; i < 7; i++)
         ledger_int64_text(texts[i], counts[i]);
-    const char *params[17] = {
-        ledger_int64_text(texts[7], s->bank_account_id),
-        s->format,
-        ledger_bytea_text(digest, s->file_digest, LEDGER_HASH_SIZE),
-        texts[0],
-        s->statement_ref ? s->statement_ref : "",
-        s->sequence ? s->sequence : "",
-        s->currency,
-        ledger_int64_text(texts[8], s->opening_minor),
-        date_param(dates[0], s->opening_date_days),
-        ledger_int64_text(texts[9], s->closing_minor),
-        date_param(dates[1], s->closing_date_days),
-        texts[1], texts[2], texts[3], texts[4], texts[5], texts[6]};
+    const char *params[17] = {ledger_int64_text(texts[7], s->bank_account_id),
+                              s->format,
+                              ledger_bytea_text(digest, s->file_digest, LEDGER_HASH_SIZE),
+                              texts[0],
+                              s->statement_ref ? s->statement_ref : "",
+                              s->sequence ? s->sequence : "",
+                              s->currency,
+                              ledger_int64_text(texts[8], s->opening_minor),
+                              date_param(dates[0], s->opening_date_days),
+                              ledger_int64_text(texts[9], s->closing_minor),
+                              date_param(dates[1], s->closing_date_days),
+                              texts[1],
+                              texts[2],
+                              texts[3],
+                              texts[4],
+                              texts[5],
+                              texts[6]};
     /* imported_by is parameter 18 */
     const char *all[18];
     memcpy(all, params, sizeof params);
@@ -573,8 +578,8 @@ static bool chunk_documents(const struct ledger_statement_line_record *lines, si
             return false;
         for (size_t e = 0; e < l->entries_count; e++) {
             int64_t d = l->entry_disbursement_ids ? l->entry_disbursement_ids[e] : 0;
-            if (json_array_append_new(links, json_pack("{s:I, s:I, s:o}", "i", (json_int_t)i,
-                                                       "seq", (json_int_t)l->entry_seqs[e], "d",
+            if (json_array_append_new(links, json_pack("{s:I, s:I, s:o}", "i", (json_int_t)i, "seq",
+                                                       (json_int_t)l->entry_seqs[e], "d",
                                                        optional_id(d))) != 0)
                 return false;
         }
@@ -631,8 +636,8 @@ enum ledger_err ledger_statement_store(struct ledger *ledger,
     for (int pass = 0; pass < 2; pass++)
         for (size_t offset = 0; err == LEDGER_OK && offset < count;
              offset += LEDGER_STATEMENT_CHUNK) {
-            size_t chunk = count - offset < LEDGER_STATEMENT_CHUNK ? count - offset
-                                                                    : LEDGER_STATEMENT_CHUNK;
+            size_t chunk =
+                count - offset < LEDGER_STATEMENT_CHUNK ? count - offset : LEDGER_STATEMENT_CHUNK;
             err = insert_lines_chunk(ledger, statement_text, account_text, lines, offset, chunk,
                                      pass == 1);
         }

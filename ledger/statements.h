@@ -30,13 +30,13 @@
 #include "ledger.h"
 
 /* Limits of what one import or report reads into memory. */
-#define LEDGER_OPEN_ITEMS_MAX 1000000     /* unreconciled entries on a custody account */
-#define LEDGER_PAYOUTS_MAX 1000000        /* approved and recently paid payouts */
-#define LEDGER_PAID_LOOKBACK_DAYS 180     /* paid payouts a return may still name */
-#define LEDGER_REPORT_ITEMS_MAX 10000     /* items listed in a report (all are summed) */
-#define LEDGER_IDENTITY_MAX 300           /* bytes of a line identity */
-#define LEDGER_REASON_MAX 512             /* bytes of a line's reason / candidates */
-#define LEDGER_STATEMENT_CHUNK 1000       /* lines per INSERT / lookup round trip */
+#define LEDGER_OPEN_ITEMS_MAX 1000000 /* unreconciled entries on a custody account */
+#define LEDGER_PAYOUTS_MAX 1000000    /* approved and recently paid payouts */
+#define LEDGER_PAID_LOOKBACK_DAYS 180 /* paid payouts a return may still name */
+#define LEDGER_REPORT_ITEMS_MAX 10000 /* items listed in a report (all are summed) */
+#define LEDGER_IDENTITY_MAX 300       /* bytes of a line identity */
+#define LEDGER_REASON_MAX 512         /* bytes of a line's reason / candidates */
+#define LEDGER_STATEMENT_CHUNK 1000   /* lines per INSERT / lookup round trip */
 
 struct ledger_custody_account {
     int64_t id;
@@ -138,9 +138,9 @@ struct ledger_statement_booking {
     const char *bank_ref;    /* the line's reference (may be "") */
     const char *payer;       /* may be NULL */
     int32_t value_date_days;
-    const char *memo;        /* the rule and reason (cut to LEDGER_MEMO_MAX) */
+    const char *memo;            /* the rule and reason (cut to LEDGER_MEMO_MAX) */
     const char *idempotency_key; /* unique per booking, e.g. from the line identity */
-    int64_t seq;             /* out: the entry */
+    int64_t seq;                 /* out: the entry */
 };
 
 /* Books every booking on the custody account inside the open import
@@ -178,7 +178,8 @@ struct ledger_statement_line_record {
     bool reversal;
     const char *bank_ref, *end_to_end_id, *counterparty_name, *counterparty_account;
     const char *remittance, *return_reason, *payin_no;
-    const char *status; /* booked | matched | settled | returned | suspense | exception | duplicate */
+    const char
+        *status; /* booked | matched | settled | returned | suspense | exception | duplicate */
     const char *rule;
     const char *reason;
     const char *candidates;
@@ -218,7 +219,7 @@ struct ledger_report_item {
     int64_t id;           /* line id, entry seq, or statement id */
     int64_t amount_minor; /* its share of the difference (closing - book) */
     int32_t date_days;
-    char status[16];      /* line status, or entry kind */
+    char status[16]; /* line status, or entry kind */
     char reason[LEDGER_REASON_MAX + 1];
 };
 struct ledger_report {
@@ -230,8 +231,8 @@ struct ledger_report {
     int64_t statement_id; /* the last statement closing on or before date_days */
     int64_t closing_minor;
     int32_t closing_date_days;
-    int64_t difference_minor; /* closing - book_balance */
-    int64_t explained_minor;  /* sum of every item's amount */
+    int64_t difference_minor;  /* closing - book_balance */
+    int64_t explained_minor;   /* sum of every item's amount */
     int64_t unexplained_minor; /* difference - explained: 0 when the books reconcile */
     struct ledger_report_item *items;
     size_t items_count;

@@ -105,8 +105,7 @@ static uint64_t sql_hash(const char *sql)
 
 /* The name of sql prepared on this connection ("" when it cannot be:
  * table full, out of memory, or the server refused to prepare it). */
-static void prepared_name(struct ledger *ledger, const char *sql, int params_count,
-                          char name[16])
+static void prepared_name(struct ledger *ledger, const char *sql, int params_count, char name[16])
 {
     name[0] = '\0';
     uint64_t hash = sql_hash(sql);
@@ -197,7 +196,8 @@ static int32_t days_from_civil(int64_t year, unsigned month, unsigned day)
     const int64_t era = (year >= 0 ? year : year - 399) / 400;
     const unsigned year_of_era = (unsigned)(year - era * 400);
     const unsigned day_of_year = (153 * (month + (month > 2 ? (unsigned)-3 : 9)) + 2) / 5 + day - 1;
-    const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    const unsigned day_of_era =
+        year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     return (int32_t)(era * 146097 + (int64_t)day_of_era - 719468);
 }
 
@@ -208,7 +208,8 @@ const char *ledger_date_text(char buffer[LEDGER_DATE_TEXT_SIZE], int32_t days)
     const unsigned day_of_era = (unsigned)(z - era * 146097);
     const unsigned year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const unsigned day_of_year =
+        day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     const unsigned mp = (5 * day_of_year + 2) / 153;
     const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
     const unsigned month = mp < 10 ? mp + 3 : mp - 9;
@@ -282,9 +283,9 @@ static enum ledger_err read_access_key(struct ledger *ledger, const char *path)
 static enum ledger_err register_signing_key(struct ledger *ledger)
 {
     char key_text[2 * LEDGER_PUBLIC_KEY_SIZE + 3];
-    const char *params[2] = {ledger->signer.key_id,
-                             ledger_bytea_text(key_text, ledger->signer.public_key,
-                                               LEDGER_PUBLIC_KEY_SIZE)};
+    const char *params[2] = {
+        ledger->signer.key_id,
+        ledger_bytea_text(key_text, ledger->signer.public_key, LEDGER_PUBLIC_KEY_SIZE)};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "WITH ins AS (INSERT INTO signing_keys (key_id, public_key) VALUES ($1, $2::bytea) "
@@ -304,8 +305,8 @@ static enum ledger_err register_signing_key(struct ledger *ledger)
     return LEDGER_OK;
 }
 
-enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config,
-                            char *detail, size_t detail_size)
+enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config, char *detail,
+                            size_t detail_size)
 {
     enum ledger_err err = ledger_crypto_init();
     if (err != LEDGER_OK)

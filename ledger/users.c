@@ -7,7 +7,7 @@ static const struct {
     unsigned role;
     const char *name;
 } role_names[] = {
-    {LEDGER_ROLE_CLERK, "clerk"},   {LEDGER_ROLE_APPROVER, "approver"},
+    {LEDGER_ROLE_CLERK, "clerk"},     {LEDGER_ROLE_APPROVER, "approver"},
     {LEDGER_ROLE_AUDITOR, "auditor"}, {LEDGER_ROLE_ADMIN, "admin"},
     {LEDGER_ROLE_BANK, "bank"},
 };
@@ -31,8 +31,7 @@ const char *ledger_role_name(unsigned role)
 static void token_hash_text(char out[2 * LEDGER_HASH_SIZE + 3], const char *token)
 {
     uint8_t digest[LEDGER_HASH_SIZE];
-    crypto_generichash(digest, sizeof digest, (const unsigned char *)token, strlen(token), NULL,
-                       0);
+    crypto_generichash(digest, sizeof digest, (const unsigned char *)token, strlen(token), NULL, 0);
     ledger_bytea_text(out, digest, sizeof digest);
 }
 
@@ -76,8 +75,8 @@ enum ledger_err ledger_user_by_token(struct ledger *ledger, const char *token,
     const char *params[1] = {hash_text};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
-        "SELECT name, role, token_hash FROM users WHERE token_hash = $1::bytea AND NOT disabled",
-        1, params);
+        "SELECT name, role, token_hash FROM users WHERE token_hash = $1::bytea AND NOT disabled", 1,
+        params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_ERR_UNKNOWN_USER;
@@ -96,8 +95,7 @@ enum ledger_err ledger_user_by_token(struct ledger *ledger, const char *token,
     return err;
 }
 
-enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor,
-                                   unsigned allowed_roles)
+enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor, unsigned allowed_roles)
 {
     if (actor == NULL || actor[0] == '\0') {
         ledger_set_detail(ledger, "no acting user given");
@@ -110,9 +108,9 @@ enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor,
         ((unsigned)cached_role & allowed_roles) != 0)
         return LEDGER_OK; /* bookings are checked again by the database */
     const char *params[1] = {actor};
-    PGresult *result = ledger_db_exec(
-        ledger, PGRES_TUPLES_OK, "SELECT role FROM users WHERE name = $1 AND NOT disabled", 1,
-        params);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                       "SELECT role FROM users WHERE name = $1 AND NOT disabled", 1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;

@@ -64,9 +64,10 @@ static enum ledger_err verify_page(struct ledger *ledger, const struct ledger_ke
         return LEDGER_OK;
     }
     char upto_text[LEDGER_INT64_TEXT_SIZE];
-    const char *posting_params[2] = {after_text,
-                                     ledger_int64_text(upto_text, ledger_db_int64(rows, count - 1, 0))};
-    PGresult *postings = ledger_db_exec(ledger, PGRES_TUPLES_OK, postings_page_sql, 2, posting_params);
+    const char *posting_params[2] = {
+        after_text, ledger_int64_text(upto_text, ledger_db_int64(rows, count - 1, 0))};
+    PGresult *postings =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, postings_page_sql, 2, posting_params);
     if (postings == NULL) {
         PQclear(rows);
         return LEDGER_ERR_DB;
@@ -83,12 +84,14 @@ static enum ledger_err verify_page(struct ledger *ledger, const struct ledger_ke
         bool readable = entry_from_row(entry, rows, i);
         int64_t expected = *last_seq + 1;
         if (entry->seq != expected) {
-            verify_fail(result, expected, entry->seq > expected ? "entry missing (gap in sequence)"
-                                                                : "sequence out of order");
+            verify_fail(result, expected,
+                        entry->seq > expected ? "entry missing (gap in sequence)"
+                                              : "sequence out of order");
             break;
         }
         bool too_many = false;
-        while (posting_row < postings_total && ledger_db_int64(postings, posting_row, 0) == entry->seq) {
+        while (posting_row < postings_total &&
+               ledger_db_int64(postings, posting_row, 0) == entry->seq) {
             if (entry->postings_count >= LEDGER_POSTINGS_MAX) {
                 too_many = true;
             } else {
@@ -122,8 +125,8 @@ static enum ledger_err verify_derived(struct ledger *ledger, int64_t last_seq,
                                       const uint8_t last_hash[LEDGER_HASH_SIZE],
                                       struct ledger_verify_result *result)
 {
-    PGresult *head = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0,
-                                    NULL);
+    PGresult *head =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0, NULL);
     if (head == NULL)
         return ledger_db_last_error(ledger);
     uint8_t head_hash[LEDGER_HASH_SIZE];
@@ -181,12 +184,13 @@ static enum ledger_err verify_from_head(struct ledger *ledger, const struct ledg
         return LEDGER_OK;
     char seq_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(seq_text, from->seq)};
-    PGresult *row =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT hash FROM entries WHERE seq = $1", 1, params);
+    PGresult *row = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                   "SELECT hash FROM entries WHERE seq = $1", 1, params);
     if (row == NULL)
         return ledger_db_last_error(ledger);
     uint8_t stored[LEDGER_HASH_SIZE];
-    bool same = PQntuples(row) == 1 && ledger_db_bytea(stored, sizeof stored, row, 0, 0) == LEDGER_OK &&
+    bool same = PQntuples(row) == 1 &&
+                ledger_db_bytea(stored, sizeof stored, row, 0, 0) == LEDGER_OK &&
                 memcmp(stored, from->hash, LEDGER_HASH_SIZE) == 0;
     PQclear(row);
     if (!same)
@@ -240,8 +244,8 @@ enum ledger_err ledger_verify_from_seq(struct ledger *ledger, const struct ledge
     anchor.seq = from_seq - 1;
     char seq_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(seq_text, anchor.seq)};
-    PGresult *row =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT hash FROM entries WHERE seq = $1", 1, params);
+    PGresult *row = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                   "SELECT hash FROM entries WHERE seq = $1", 1, params);
     if (row == NULL)
         return ledger_db_last_error(ledger);
     bool found = PQntuples(row) == 1 &&
@@ -260,8 +264,8 @@ enum ledger_err ledger_head_current(struct ledger *ledger, struct ledger_head *h
         ledger_set_detail(ledger, "no signing key configured");
         return LEDGER_ERR_CRYPTO;
     }
-    PGresult *row = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0,
-                                   NULL);
+    PGresult *row =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT seq, hash FROM chain_head", 0, NULL);
     if (row == NULL)
         return ledger_db_last_error(ledger);
     memset(head, 0, sizeof *head);

@@ -67,8 +67,10 @@ const char *recon_import_err_code(const struct recon_import_error *error)
 int recon_import_http_status(const struct recon_import_error *error)
 {
     if (error->code == RECON_IMPORT_ERR_PARSE)
-        return error->parse.code == RECON_ERR_NOMEM ? 503 : error->parse.code == RECON_ERR_IO ? 500
-               : error->parse.code == RECON_ERR_INPUT_TOO_LARGE ? 413 : 422;
+        return error->parse.code == RECON_ERR_NOMEM             ? 503
+               : error->parse.code == RECON_ERR_IO              ? 500
+               : error->parse.code == RECON_ERR_INPUT_TOO_LARGE ? 413
+                                                                : 422;
     if (error->code == RECON_IMPORT_ERR_LEDGER)
         return ledger_err_http_status(error->ledger);
     if ((int)error->code < 0 || error->code >= RECON_IMPORT_ERR__COUNT)
@@ -207,10 +209,9 @@ static enum ledger_err load_open_items(struct statement_work *w)
         from = to = w->statement->closing.date_days;
     if (from == RECON_DATE_NONE)
         return LEDGER_OK;
-    enum ledger_err err = ledger_open_items_load(w->ledger, w->account->id,
-                                                 from - RECON_MATCH_DATE_WINDOW_DAYS,
-                                                 to + RECON_MATCH_DATE_WINDOW_DAYS,
-                                                 &w->context->items);
+    enum ledger_err err =
+        ledger_open_items_load(w->ledger, w->account->id, from - RECON_MATCH_DATE_WINDOW_DAYS,
+                               to + RECON_MATCH_DATE_WINDOW_DAYS, &w->context->items);
     if (err == LEDGER_OK && w->context->items.count > 0 &&
         (w->context->item_used = calloc(w->context->items.count, sizeof(bool))) == NULL)
         err = LEDGER_ERR_NOMEM;
@@ -257,8 +258,8 @@ static enum recon_import_err book_lines(struct statement_work *w, struct recon_i
         bookings[i] = w->bookings[i].booking;
     size_t failed = 0;
     enum ledger_err err =
-        ledger_statement_book(w->ledger, w->options->actor, w->account->id,
-                              w->account->currency, bookings, w->bookings_count, &failed);
+        ledger_statement_book(w->ledger, w->options->actor, w->account->id, w->account->currency,
+                              bookings, w->bookings_count, &failed);
     for (size_t i = 0; err == LEDGER_OK && i < w->bookings_count; i++)
         w->bookings[i].booking.seq = bookings[i].seq;
     free(bookings);
@@ -325,13 +326,14 @@ static void fill_record(struct statement_work *w, size_t i, struct recon_stateme
         .disbursement_id = d->disbursement_id,
         .entries_count = d->bookings_count,
         .entry_seqs = d->bookings_count ? &w->link_seqs[d->bookings_first] : NULL,
-        .entry_disbursement_ids = d->bookings_count ? &w->link_disbursements[d->bookings_first]
-                                                    : NULL,
+        .entry_disbursement_ids =
+            d->bookings_count ? &w->link_disbursements[d->bookings_first] : NULL,
     };
-    size_t *counters[] = {[RECON_LINE_BOOKED] = &s->booked,     [RECON_LINE_MATCHED] = &s->matched,
-                          [RECON_LINE_SETTLED] = &s->settled,   [RECON_LINE_RETURNED] = &s->returned,
-                          [RECON_LINE_SUSPENSE] = &s->suspense, [RECON_LINE_EXCEPTION] = &s->exceptions,
-                          [RECON_LINE_DUPLICATE] = &s->duplicates};
+    size_t *counters[] = {
+        [RECON_LINE_BOOKED] = &s->booked,       [RECON_LINE_MATCHED] = &s->matched,
+        [RECON_LINE_SETTLED] = &s->settled,     [RECON_LINE_RETURNED] = &s->returned,
+        [RECON_LINE_SUSPENSE] = &s->suspense,   [RECON_LINE_EXCEPTION] = &s->exceptions,
+        [RECON_LINE_DUPLICATE] = &s->duplicates};
     (*counters[d->status])++;
     s->lines++;
 }
@@ -538,8 +540,9 @@ static enum recon_import_err import_parsed(struct ledger *ledger,
     struct ledger_custody_account account;
     enum ledger_err err = ledger_custody_account_find(ledger, options->bank_account_no, &account);
     if (err != LEDGER_OK)
-        return fail(error, err == LEDGER_ERR_UNKNOWN_ACCOUNT ? RECON_IMPORT_ERR_UNKNOWN_ACCOUNT
-                                                              : RECON_IMPORT_ERR_LEDGER,
+        return fail(error,
+                    err == LEDGER_ERR_UNKNOWN_ACCOUNT ? RECON_IMPORT_ERR_UNKNOWN_ACCOUNT
+                                                      : RECON_IMPORT_ERR_LEDGER,
                     "%s", ledger_last_detail(ledger));
     enum recon_import_err code = check_statements(first, &account, error);
     if (code != RECON_IMPORT_OK)
@@ -646,8 +649,8 @@ enum recon_import_err recon_import_file(struct ledger *ledger, const char *path,
         err = recon_mt940_parse_file(&first, path, options->encoding, options->limits, 0,
                                      &error->parse);
     else
-        err = recon_csv_parse_file(&first, path, options->mapping, options->limits, 0,
-                                   &error->parse);
+        err =
+            recon_csv_parse_file(&first, path, options->mapping, options->limits, 0, &error->parse);
     enum recon_import_err code = parsed_or_fail(err, error);
     if (code == RECON_IMPORT_OK)
         code = import_parsed(ledger, first, options, result, error);

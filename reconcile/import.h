@@ -21,23 +21,23 @@
 
 enum recon_import_err {
     RECON_IMPORT_OK = 0,
-    RECON_IMPORT_ERR_INVALID_ARGUMENT, /* caller's bug, or no format given */
-    RECON_IMPORT_ERR_IO,               /* the file could not be read */
-    RECON_IMPORT_ERR_PARSE,            /* the parser refused the file: error->parse says why */
-    RECON_IMPORT_ERR_UNKNOWN_ACCOUNT,  /* no custody account with that number */
-    RECON_IMPORT_ERR_WRONG_ACCOUNT,    /* a statement of another account */
+    RECON_IMPORT_ERR_INVALID_ARGUMENT,  /* caller's bug, or no format given */
+    RECON_IMPORT_ERR_IO,                /* the file could not be read */
+    RECON_IMPORT_ERR_PARSE,             /* the parser refused the file: error->parse says why */
+    RECON_IMPORT_ERR_UNKNOWN_ACCOUNT,   /* no custody account with that number */
+    RECON_IMPORT_ERR_WRONG_ACCOUNT,     /* a statement of another account */
     RECON_IMPORT_ERR_CURRENCY_MISMATCH, /* statement currency is not the account's */
-    RECON_IMPORT_ERR_UNBALANCED,       /* opening + lines != closing */
-    RECON_IMPORT_ERR_LEDGER,           /* the ledger refused or failed: error->ledger */
+    RECON_IMPORT_ERR_UNBALANCED,        /* opening + lines != closing */
+    RECON_IMPORT_ERR_LEDGER,            /* the ledger refused or failed: error->ledger */
     RECON_IMPORT_ERR_NOMEM,
     RECON_IMPORT_ERR__COUNT
 };
 
 struct recon_import_error {
     enum recon_import_err code;
-    struct recon_error parse;   /* RECON_IMPORT_ERR_PARSE / _UNBALANCED */
-    enum ledger_err ledger;     /* RECON_IMPORT_ERR_LEDGER */
-    size_t statement_index;     /* 0-based statement of the file, when known */
+    struct recon_error parse; /* RECON_IMPORT_ERR_PARSE / _UNBALANCED */
+    enum ledger_err ledger;   /* RECON_IMPORT_ERR_LEDGER */
+    size_t statement_index;   /* 0-based statement of the file, when known */
     char message[RECON_ERROR_MESSAGE_SIZE + 64];
 };
 /* Stable API code ("wrong_account", "statement_unbalanced", the parser's or
@@ -70,7 +70,7 @@ struct recon_import_result {
     enum recon_format format;
     size_t statements_count;
     struct recon_statement_summary *statements; /* new array: recon_import_result_free */
-    struct recon_statement_summary total;       /* sums; opening of the first, closing of the last */
+    struct recon_statement_summary total; /* sums; opening of the first, closing of the last */
     int64_t book_balance_minor; /* custody account at the last closing date, after the import */
     int64_t difference_minor;   /* closing - book balance */
 };

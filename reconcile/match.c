@@ -16,9 +16,9 @@
 const char *recon_line_status_name(enum recon_line_status status)
 {
     static const char *const names[] = {
-        [RECON_LINE_BOOKED] = "booked",     [RECON_LINE_MATCHED] = "matched",
-        [RECON_LINE_SETTLED] = "settled",   [RECON_LINE_RETURNED] = "returned",
-        [RECON_LINE_SUSPENSE] = "suspense", [RECON_LINE_EXCEPTION] = "exception",
+        [RECON_LINE_BOOKED] = "booked",       [RECON_LINE_MATCHED] = "matched",
+        [RECON_LINE_SETTLED] = "settled",     [RECON_LINE_RETURNED] = "returned",
+        [RECON_LINE_SUSPENSE] = "suspense",   [RECON_LINE_EXCEPTION] = "exception",
         [RECON_LINE_DUPLICATE] = "duplicate",
     };
     if ((int)status < RECON_LINE_BOOKED || (int)status > RECON_LINE_DUPLICATE)
@@ -54,9 +54,9 @@ size_t recon_disbursement_refs(int64_t *ids, size_t max, const char *text)
 {
     size_t count = 0;
     for (const char *p = text; *p != '\0' && count < max; p++) {
-        bool starts_word = p == text || !((p[-1] >= '0' && p[-1] <= '9') ||
-                                          (p[-1] >= 'A' && p[-1] <= 'Z') ||
-                                          (p[-1] >= 'a' && p[-1] <= 'z'));
+        bool starts_word =
+            p == text || !((p[-1] >= '0' && p[-1] <= '9') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
+                           (p[-1] >= 'a' && p[-1] <= 'z'));
         if (!starts_word || strncasecmp(p, "CLD", 3) != 0 || p[3] < '0' || p[3] > '9')
             continue;
         int64_t id = 0;
@@ -258,7 +258,8 @@ static bool rule_payin(struct line_work *w)
     const struct ledger_payin_case *found = w->payin_case;
     struct recon_decision *decision = w->decision;
     char reason[RECON_REASON_SIZE];
-    if (decision->payin_no[0] == '\0' || ledger_payin_check(decision->payin_no, LEDGER_PAYIN_DIGITS))
+    if (decision->payin_no[0] == '\0' ||
+        ledger_payin_check(decision->payin_no, LEDGER_PAYIN_DIGITS))
         return false;
     if (found->account_id == 0) {
         snprintf(reason, sizeof reason, "pay-in number %s names no case", decision->payin_no);
@@ -363,8 +364,7 @@ static bool rule_return_reference(struct line_work *w)
     if (strcmp(payout->status, "paid") != 0 || payout->amount_minor != w->line->amount_minor) {
         decide(w->decision, RECON_LINE_EXCEPTION, "return_reference",
                "payout %lld is %s for %lld: cannot take back %lld", (long long)payout->id,
-               payout->status, (long long)payout->amount_minor,
-               (long long)w->line->amount_minor);
+               payout->status, (long long)payout->amount_minor, (long long)w->line->amount_minor);
         return true;
     }
     return_payout(w, payout, "return_reference");
@@ -514,8 +514,7 @@ static bool rule_disbursement_reference(struct line_work *w)
                (long long)sum, (long long)-w->line->amount_minor);
         return true;
     }
-    settle_payouts(w, payouts, count,
-                   count == 1 ? "disbursement_reference" : "disbursement_batch");
+    settle_payouts(w, payouts, count, count == 1 ? "disbursement_reference" : "disbursement_batch");
     return true;
 }
 

@@ -81,10 +81,10 @@ struct recon_decision {
     char candidates[RECON_REASON_SIZE];
     char payin_no[LEDGER_PAYIN_DIGITS + 1]; /* the pay-in number found, valid or not */
     char identity[RECON_IDENTITY_SIZE];
-    int64_t duplicate_of;     /* line id, 0 when a line of this statement (see duplicate_index) */
-    int64_t disbursement_id;  /* the (first) payout */
-    int64_t matched_seq;      /* matched: the entry already booked */
-    size_t bookings_first;    /* new entries: index in the bookings */
+    int64_t duplicate_of;    /* line id, 0 when a line of this statement (see duplicate_index) */
+    int64_t disbursement_id; /* the (first) payout */
+    int64_t matched_seq;     /* matched: the entry already booked */
+    size_t bookings_first;   /* new entries: index in the bookings */
     size_t bookings_count;
 };
 

@@ -104,8 +104,8 @@ static bool baseline_one(PGconn *conn, unsigned *seed, bool hot)
                           2, NULL, (const char *[]){from_text, amount_text}, NULL, NULL, 0);
     ok = ok && PQresultStatus(result) == PGRES_COMMAND_OK && strcmp(PQcmdTuples(result), "1") == 0;
     PQclear(result);
-    result = PQexecParams(conn, "UPDATE bench_accounts SET balance = balance + $2 WHERE id = $1",
-                          2, NULL, (const char *[]){to_text, amount_text}, NULL, NULL, 0);
+    result = PQexecParams(conn, "UPDATE bench_accounts SET balance = balance + $2 WHERE id = $1", 2,
+                          NULL, (const char *[]){to_text, amount_text}, NULL, NULL, 0);
     ok = ok && PQresultStatus(result) == PGRES_COMMAND_OK;
     PQclear(result);
     result = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
@@ -151,8 +151,8 @@ static void *ledger_client(void *argument)
     for (long n = 0; !atomic_load(&run->stop); n++) {
         struct ledger_booking booking;
         enum ledger_err err;
-        snprintf(key, sizeof key, "bench-%d-%d-%ld-%ld", run->clients,
-                 run->committer != NULL, (long)client->index, n);
+        snprintf(key, sizeof key, "bench-%d-%d-%ld-%ld", run->clients, run->committer != NULL,
+                 (long)client->index, n);
         if (n % 2 == 1 && request < REQUESTS_PER_CLIENT) {
             int64_t id = run->first_request_id + client->index * REQUESTS_PER_CLIENT + request++;
             err = ledger_disbursement_approve(ledger, "approver1", id, key, &booking);
@@ -233,8 +233,8 @@ int main(int argc, char **argv)
     PQfinish(conn);
     int64_t next_request = prepare_ledger(&fixture);
     char *sync = fixture_query(&fixture, "SHOW synchronous_commit");
-    printf("bench_ledger: %.1f s per run, %d cases, synchronous_commit=%s\n", seconds,
-           CASES_COUNT, sync);
+    printf("bench_ledger: %.1f s per run, %d cases, synchronous_commit=%s\n", seconds, CASES_COUNT,
+           sync);
     free(sync);
 
     static const int client_counts[2] = {1, 16};
@@ -274,15 +274,17 @@ int main(int argc, char **argv)
         ledger_committer_stop(run.committer);
     }
     printf("%-46s %12s %12s\n", "entries/s", "1 client", "16 clients");
-    printf("%-46s %12.0f %12.0f\n", "baseline plain SQL, random accounts", baseline[0], baseline[1]);
+    printf("%-46s %12.0f %12.0f\n", "baseline plain SQL, random accounts", baseline[0],
+           baseline[1]);
     printf("%-46s %12.0f %12.0f\n", "baseline plain SQL, one hot account", baseline_hot[0],
            baseline_hot[1]);
-    printf("%-46s %12.0f %12.0f\n", "ledger signed+chained, inline", inline_rate[0], inline_rate[1]);
+    printf("%-46s %12.0f %12.0f\n", "ledger signed+chained, inline", inline_rate[0],
+           inline_rate[1]);
     printf("%-46s %12.0f %12.0f\n", "ledger signed+chained, group commit", grouped[0], grouped[1]);
-    printf("%-46s %12.2f %12.2f\n", "ratio group commit / baseline random", grouped[0] / baseline[0],
-           grouped[1] / baseline[1]);
-    printf("%-46s %12.2f %12.2f\n", "ratio group commit / baseline hot", grouped[0] / baseline_hot[0],
-           grouped[1] / baseline_hot[1]);
+    printf("%-46s %12.2f %12.2f\n", "ratio group commit / baseline random",
+           grouped[0] / baseline[0], grouped[1] / baseline[1]);
+    printf("%-46s %12.2f %12.2f\n", "ratio group commit / baseline hot",
+           grouped[0] / baseline_hot[0], grouped[1] / baseline_hot[1]);
 
     struct ledger *ledger = fixture_ledger(&fixture);
     struct ledger_keyring keyring;
@@ -293,7 +295,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: verify failed after the runs\n");
         return 1;
     }
-    printf("verify: %" PRId64 " entries ok in %.2f s\n", result.checked, now_seconds() - verify_start);
+    printf("verify: %" PRId64 " entries ok in %.2f s\n", result.checked,
+           now_seconds() - verify_start);
     ledger_close(ledger);
     if (getenv("CASELEDGER_BENCH_KEEP") != NULL) /* keep the database for profiling */
         printf("kept database %s\n", fixture.database);

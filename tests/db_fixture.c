@@ -40,7 +40,8 @@ static void write_keys(struct fixture *f)
     snprintf(f->access_key_file, sizeof f->access_key_file, "%s/access.key", f->key_dir);
     snprintf(f->keyring_file, sizeof f->keyring_file, "%s/trusted.pub", f->key_dir);
     struct ledger_signer signer;
-    if (ledger_crypto_init() != LEDGER_OK || ledger_signer_generate(&signer, f->key_file) != LEDGER_OK ||
+    if (ledger_crypto_init() != LEDGER_OK ||
+        ledger_signer_generate(&signer, f->key_file) != LEDGER_OK ||
         ledger_keyring_append(f->keyring_file, &signer) != LEDGER_OK)
         die("could not generate keys", f->key_dir);
     ledger_signer_wipe(&signer);
@@ -94,9 +95,8 @@ void fixture_setup(struct fixture *f, const char *name)
     if (ledger_migrate(f->owner_dsn, sql_dir, &applied, detail, sizeof detail) != LEDGER_OK)
         die("migrate", detail);
     write_keys(f);
-    f->config = (struct ledger_config){.dsn = f->app_dsn,
-                                       .key_file = f->key_file,
-                                       .access_key_file = f->access_key_file};
+    f->config = (struct ledger_config){
+        .dsn = f->app_dsn, .key_file = f->key_file, .access_key_file = f->access_key_file};
     struct ledger *ledger = fixture_ledger(f);
     if (ledger_setup_bank_account(ledger, "CUSTODY-1", "Test Custody Bank", "CNY",
                                   &f->bank_account_id) != LEDGER_OK)
@@ -162,7 +162,8 @@ char *fixture_books_digest(const struct fixture *f)
            "(SELECT string_agg(seq || ':' || encode(hash, 'hex'), ',' ORDER BY seq) FROM entries), "
            "(SELECT string_agg(entry_seq || ':' || idx || ':' || account_id || ':' || amount, ',' "
            "   ORDER BY entry_seq, idx) FROM postings), "
-           "(SELECT string_agg(id || ':' || balance || ':' || status, ',' ORDER BY id) FROM accounts), "
+           "(SELECT string_agg(id || ':' || balance || ':' || status, ',' ORDER BY id) FROM "
+           "accounts), "
            "(SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM disbursements), "
            "(SELECT string_agg(key, ',' ORDER BY key) FROM idempotency), "
            "(SELECT seq || ':' || encode(hash, 'hex') FROM chain_head)))");
@@ -171,10 +172,8 @@ char *fixture_books_digest(const struct fixture *f)
 int64_t fixture_open_case(struct ledger *ledger, const char *case_no, char *access_code_out)
 {
     struct ledger_applicant applicant = {.name = "Applicant"};
-    struct ledger_case_request request = {.case_no = case_no,
-                                          .court = "Test Court",
-                                          .applicants_count = 1,
-                                          .applicants = &applicant};
+    struct ledger_case_request request = {
+        .case_no = case_no, .court = "Test Court", .applicants_count = 1, .applicants = &applicant};
     struct ledger_case_result result;
     char key[160];
     snprintf(key, sizeof key, "open-%s", case_no);

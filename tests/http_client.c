@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNKS_MAX 100000        /* chunks of one chunked body */
-#define LISTENING_LINE_MAX 256   /* bytes of the server's first stdout line */
+#define CHUNKS_MAX 100000      /* chunks of one chunked body */
+#define LISTENING_LINE_MAX 256 /* bytes of the server's first stdout line */
 #define READ_BLOCK 65536
 
 static long long now_ms(void)
@@ -133,8 +133,8 @@ static int parse_head(struct http_client_response *response)
     int major = 0;
     int minor = 0;
     int status = 0;
-    if (sscanf(response->head, "HTTP/%d.%d %d", &major, &minor, &status) != 3 ||
-        status < 100 || status > 999)
+    if (sscanf(response->head, "HTTP/%d.%d %d", &major, &minor, &status) != 3 || status < 100 ||
+        status > 999)
         return set_error(response, "no HTTP status line"), -1;
     response->status = status;
     char *end = strstr(response->head, "\r\n");
@@ -210,8 +210,8 @@ int http_client_parse(struct http_client_response *response, const char *bytes, 
 /* ---- receiving ---- */
 
 /* Reads into *buffer until the peer closes, the size limit or the deadline. */
-static int read_all(int socket_fd, char **buffer, size_t *size, bool *truncated,
-                    long long deadline, char *error, size_t error_size)
+static int read_all(int socket_fd, char **buffer, size_t *size, bool *truncated, long long deadline,
+                    char *error, size_t error_size)
 {
     size_t capacity = 0;
     *buffer = NULL;
@@ -223,8 +223,7 @@ static int read_all(int socket_fd, char **buffer, size_t *size, bool *truncated,
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready == 0) {
-            snprintf(error, error_size, "timed out waiting for the answer (%zu bytes read)",
-                     *size);
+            snprintf(error, error_size, "timed out waiting for the answer (%zu bytes read)", *size);
             return -1;
         }
         if (*size == capacity) {
@@ -274,8 +273,8 @@ int http_client_raw(struct http_client_response *response, unsigned port, const 
     memset(response, 0, sizeof *response);
     int socket_fd = http_client_connect(port);
     if (socket_fd < 0) {
-        snprintf(response->error, sizeof response->error, "could not connect to port %u: %s",
-                 port, strerror(errno));
+        snprintf(response->error, sizeof response->error, "could not connect to port %u: %s", port,
+                 strerror(errno));
         return -1;
     }
     int result = -1;
@@ -287,8 +286,8 @@ int http_client_raw(struct http_client_response *response, unsigned port, const 
     return result;
 }
 
-int http_client_request(struct http_client_response *response, unsigned port,
-                        const char *method, const char *path, const char *const *header_lines,
+int http_client_request(struct http_client_response *response, unsigned port, const char *method,
+                        const char *path, const char *const *header_lines,
                         size_t header_lines_count, const void *body, size_t body_size)
 {
     memset(response, 0, sizeof *response);
@@ -298,8 +297,10 @@ int http_client_request(struct http_client_response *response, unsigned port,
     char *request = malloc(head_size + (body ? body_size : 0));
     if (request == NULL)
         return set_error(response, "out of memory"), -1;
-    int written = snprintf(request, head_size, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-                           "Connection: close\r\n", method, path, port);
+    int written = snprintf(request, head_size,
+                           "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                           "Connection: close\r\n",
+                           method, path, port);
     size_t used = written > 0 ? (size_t)written : 0;
     for (size_t i = 0; i < header_lines_count && used < head_size; i++)
         used += (size_t)snprintf(request + used, head_size - used, "%s\r\n", header_lines[i]);
@@ -316,8 +317,7 @@ int http_client_request(struct http_client_response *response, unsigned port,
         memcpy(request + used, body, body_size);
         used += body_size;
     }
-    int result =
-        http_client_raw(response, port, request, used, HTTP_CLIENT_TIMEOUT_MS_DEFAULT);
+    int result = http_client_raw(response, port, request, used, HTTP_CLIENT_TIMEOUT_MS_DEFAULT);
     free(request);
     return result;
 }

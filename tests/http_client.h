@@ -24,17 +24,17 @@ struct http_client_header {
 };
 
 struct http_client_response {
-    int status;               /* 200, 404, ...; 0 when the status line was unreadable */
-    char *raw;                /* every byte received, NUL-terminated (owned) */
+    int status; /* 200, 404, ...; 0 when the status line was unreadable */
+    char *raw;  /* every byte received, NUL-terminated (owned) */
     size_t raw_size;
-    char *head;               /* copy of the status line and header lines (owned, split up) */
+    char *head; /* copy of the status line and header lines (owned, split up) */
     struct http_client_header headers[HTTP_CLIENT_HEADERS_MAX];
     size_t headers_count;
-    char *body;               /* the body, de-chunked, NUL-terminated (owned) */
+    char *body; /* the body, de-chunked, NUL-terminated (owned) */
     size_t body_size;
-    bool truncated;           /* the answer was longer than HTTP_CLIENT_RESPONSE_MAX */
-    bool body_short;          /* fewer body bytes than Content-Length said */
-    char error[128];          /* why a call failed ("" on success) */
+    bool truncated;  /* the answer was longer than HTTP_CLIENT_RESPONSE_MAX */
+    bool body_short; /* fewer body bytes than Content-Length said */
+    char error[128]; /* why a call failed ("" on success) */
 };
 
 /* Connects to 127.0.0.1:port; a socket or -1 (errno set). */
@@ -54,8 +54,8 @@ int http_client_raw(struct http_client_response *response, unsigned port, const 
 /* Builds "METHOD path HTTP/1.1" with Host, Connection: close, the given
  * extra header lines (each "Name: value", may be NULL), and
  * Content-Length when body is not NULL; sends it as http_client_raw. */
-int http_client_request(struct http_client_response *response, unsigned port,
-                        const char *method, const char *path, const char *const *header_lines,
+int http_client_request(struct http_client_response *response, unsigned port, const char *method,
+                        const char *path, const char *const *header_lines,
                         size_t header_lines_count, const void *body, size_t body_size);
 /* POST of a JSON text with Content-Type application/json. */
 int http_client_post_json(struct http_client_response *response, unsigned port, const char *path,
@@ -72,8 +72,8 @@ void http_client_response_free(struct http_client_response *response);
 struct http_server_process {
     pid_t pid;
     unsigned port;
-    int stdout_fd;            /* the server's stdout, after the "listening" line */
-    char base_url[64];        /* "http://127.0.0.1:PORT" */
+    int stdout_fd;     /* the server's stdout, after the "listening" line */
+    char base_url[64]; /* "http://127.0.0.1:PORT" */
 };
 
 /* Starts `binary serve --port 0 args...` (args NULL-terminated, at most

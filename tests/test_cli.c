@@ -68,8 +68,8 @@ static void run_cli(struct run *run, const char *as, const char *const *argument
     close(pipe_fds[1]);
     size_t used = 0;
     ssize_t got;
-    while (used + 1 < OUTPUT_MAX && (got = read(pipe_fds[0], run->out + used,
-                                                OUTPUT_MAX - 1 - used)) > 0)
+    while (used + 1 < OUTPUT_MAX &&
+           (got = read(pipe_fds[0], run->out + used, OUTPUT_MAX - 1 - used)) > 0)
         used += (size_t)got;
     run->out[used] = '\0';
     close(pipe_fds[0]);
@@ -134,15 +134,15 @@ START_TEST(story)
     ck_assert_uint_eq(strlen(string_of(&run, "access_code")), 19);
     run_free(&run);
 
-    CLI(&run, "clerk1", "receipt", "--payin-no", payin, "--amount", "1234.56", "--bank-ref",
-        "B-1", "--value-date", "2026-11-20", "--idempotency-key", "r-1");
+    CLI(&run, "clerk1", "receipt", "--payin-no", payin, "--amount", "1234.56", "--bank-ref", "B-1",
+        "--value-date", "2026-11-20", "--idempotency-key", "r-1");
     ck_assert_msg(run.status == 0, "%s", run.out);
     ck_assert_int_eq(int_of(&run, "amount"), 123456);
     ck_assert_str_eq(string_of(&run, "amount_text"), "1234.56");
     long long receipt_seq = int_of(&run, "seq");
     run_free(&run);
-    CLI(&run, "clerk1", "receipt", "--payin-no", payin, "--amount", "1234.56", "--bank-ref",
-        "B-1", "--value-date", "2026-11-20", "--idempotency-key", "r-1");
+    CLI(&run, "clerk1", "receipt", "--payin-no", payin, "--amount", "1234.56", "--bank-ref", "B-1",
+        "--value-date", "2026-11-20", "--idempotency-key", "r-1");
     ck_assert_int_eq(run.status, 0);
     ck_assert(json_is_true(json_object_get(run.json, "replayed")));
     ck_assert_int_eq(int_of(&run, "seq"), receipt_seq);
@@ -193,8 +193,8 @@ START_TEST(errors_and_usage)
         expect_error(&run, 1, "invalid_amount");
         run_free(&run);
     }
-    CLI(&run, "clerk1", "receipt", "--payin-no", "8000000000000127", "--amount", "1",
-        "--bank-ref", "X");
+    CLI(&run, "clerk1", "receipt", "--payin-no", "8000000000000127", "--amount", "1", "--bank-ref",
+        "X");
     expect_error(&run, 1, "invalid_payin_no");
     run_free(&run);
     CLI(&run, "clerk1", "receipt", "--case-no", "(2026)沪0115执999号", "--amount", "1",

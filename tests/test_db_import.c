@@ -73,14 +73,14 @@ __attribute__((format(printf, 2, 3))) static void append(struct text *t, const c
 /* ---- generated statement lines ---- */
 
 struct gen_line {
-    int day;               /* of January 2024 */
-    long long amount;      /* credit positive */
+    int day;          /* of January 2024 */
+    long long amount; /* credit positive */
     char ref[24];
     char e2e[48];
     char remittance[96];
     char name[48];
     char account[32];
-    bool returned;         /* carries a return reason */
+    bool returned; /* carries a return reason */
 };
 
 struct gen_day {
@@ -133,11 +133,12 @@ static char *camt_document(const struct gen_day *day, int day_number, long long 
                            const char *account_no)
 {
     struct text t = {0};
-    append(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
-               "<BkToCstmrStmt><GrpHdr><MsgId>M%d</MsgId><CreDtTm>2024-01-%02dT20:00:00"
-               "</CreDtTm></GrpHdr>\n<Stmt><Id>CAMT-%02d</Id><Acct><Id><Othr><Id>%s</Id></Othr>"
-               "</Id><Ccy>CNY</Ccy></Acct>\n",
+    append(&t,
+           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+           "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
+           "<BkToCstmrStmt><GrpHdr><MsgId>M%d</MsgId><CreDtTm>2024-01-%02dT20:00:00"
+           "</CreDtTm></GrpHdr>\n<Stmt><Id>CAMT-%02d</Id><Acct><Id><Othr><Id>%s</Id></Othr>"
+           "</Id><Ccy>CNY</Ccy></Acct>\n",
            day_number, day_number, day_number, account_no);
     camt_balance(&t, "OPBD", *balance, day_number > 1 ? day_number - 1 : 1);
     for (size_t i = 0; i < day->count; i++) {
@@ -233,9 +234,9 @@ static void fund_and_pay(struct scenario *s)
                                                      &s->payout_id[i], &replayed),
                          LEDGER_OK);
         snprintf(key, sizeof key, "approve-%d", i);
-        ck_assert_int_eq(ledger_disbursement_approve(s->ledger, "approver1", s->payout_id[i], key,
-                                                     &booking),
-                         LEDGER_OK);
+        ck_assert_int_eq(
+            ledger_disbursement_approve(s->ledger, "approver1", s->payout_id[i], key, &booking),
+            LEDGER_OK);
         s->expected_held[i] = FUNDED_MINOR - PAYOUT_MINOR;
     }
 }
@@ -412,9 +413,9 @@ START_TEST(scenario_thirty_days)
     free(mt.data);
     /* book balance = bank closing; every case as expected; suspense */
     struct ledger_report report;
-    ck_assert_int_eq(ledger_reconciliation_report(s->ledger, fx.bank_account_id, 19723 + 29,
-                                                  &report),
-                     LEDGER_OK);
+    ck_assert_int_eq(
+        ledger_reconciliation_report(s->ledger, fx.bank_account_id, 19723 + 29, &report),
+        LEDGER_OK);
     ck_assert(report.has_statement);
     ck_assert_int_eq(report.closing_minor, mt_balance);
     ck_assert_int_eq(report.book_balance_minor, report.closing_minor);
@@ -455,8 +456,8 @@ static void small_day(struct gen_day *day, const char *payin)
 }
 
 static void expect_refused(struct ledger *ledger, const char *data,
-                           const struct recon_import_options *options,
-                           enum recon_import_err code, const char *api_code)
+                           const struct recon_import_options *options, enum recon_import_err code,
+                           const char *api_code)
 {
     char *before = fixture_books_digest(&fx);
     struct recon_import_result result;
@@ -507,20 +508,22 @@ START_TEST(refusals_book_nothing)
     expect_refused(ledger, decimals, &camt, RECON_IMPORT_ERR_PARSE, "amount_precision");
     /* a statement in another currency than the account */
     struct recon_import_options mt = options_for(RECON_FORMAT_MT940);
-    expect_refused(ledger, ":20:X\n:25:CUSTODY-1\n:60F:C240102EUR0,00\n:61:240102C1,00NTRFNONREF//A\n"
-                           ":62F:C240102EUR1,00\n-\n", &mt, RECON_IMPORT_ERR_CURRENCY_MISMATCH,
-                   "currency_mismatch");
+    expect_refused(ledger,
+                   ":20:X\n:25:CUSTODY-1\n:60F:C240102EUR0,00\n:61:240102C1,00NTRFNONREF//A\n"
+                   ":62F:C240102EUR1,00\n-\n",
+                   &mt, RECON_IMPORT_ERR_CURRENCY_MISMATCH, "currency_mismatch");
     /* truncated MT940 */
-    expect_refused(ledger, ":20:X\n:25:CUSTODY-1\n:60F:C240102CNY0,00\n:61:240102C1,00NTRFNONREF//A\n",
-                   &mt, RECON_IMPORT_ERR_PARSE, recon_err_code(RECON_ERR_TRUNCATED));
+    expect_refused(ledger,
+                   ":20:X\n:25:CUSTODY-1\n:60F:C240102CNY0,00\n:61:240102C1,00NTRFNONREF//A\n", &mt,
+                   RECON_IMPORT_ERR_PARSE, recon_err_code(RECON_ERR_TRUNCATED));
     /* a CSV mapping naming a column the file does not have */
     static const char mapping_text[] = "delimiter = ,\nheader = yes\ndate = Date\namount = Amount\n"
                                        "balance = Saldo\naccount = CUSTODY-1\n";
     struct recon_csv_mapping *mapping = NULL;
     struct recon_error parse_error;
-    ck_assert_int_eq(recon_csv_mapping_parse(&mapping, mapping_text, strlen(mapping_text),
-                                             &parse_error),
-                     RECON_OK);
+    ck_assert_int_eq(
+        recon_csv_mapping_parse(&mapping, mapping_text, strlen(mapping_text), &parse_error),
+        RECON_OK);
     struct recon_import_options csv = options_for(RECON_FORMAT_CSV);
     csv.mapping = mapping;
     expect_refused(ledger, "Date,Amount,Balance\n2024-01-02,1.00,1.00\n", &csv,
@@ -600,12 +603,12 @@ START_TEST(ambiguous_and_exceptions_explained)
     /* the suspense line is assigned to the case, once */
     long long line_id = query_int("SELECT id FROM statement_lines WHERE status = 'suspense'");
     struct ledger_booking booking;
-    ck_assert_int_eq(ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A2",
-                                                  "assign-1", &booking),
-                     LEDGER_OK);
-    ck_assert_int_eq(ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1",
-                                                  "assign-2", &booking),
-                     LEDGER_ERR_BAD_STATE);
+    ck_assert_int_eq(
+        ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A2", "assign-1", &booking),
+        LEDGER_OK);
+    ck_assert_int_eq(
+        ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1", "assign-2", &booking),
+        LEDGER_ERR_BAD_STATE);
     ck_assert_int_eq(ledger_case_info(ledger, "(2024)A2", &a2), LEDGER_OK);
     ck_assert_int_eq(a2.held, 5700);
     long long exception_id = query_int("SELECT min(id) FROM statement_lines "

@@ -992,9 +992,9 @@ START_TEST(reverse_transfer_not_assign)
     EXPECT_OK(ledger, ledger_assign_suspense(ledger, "clerk1", suspense_receipt.seq, case_two,
                                              "as-1", &assigned));
     EXPECT_CASE(ledger, case_two, 300, 0, 300, 0);
-    EXPECT_REFUSED(ledger, LEDGER_ERR_NOT_REVERSIBLE,
-                   ledger_reverse(ledger, "approver1", assigned.seq, "wrong case", "rev-a",
-                                  &reversal));
+    EXPECT_REFUSED(
+        ledger, LEDGER_ERR_NOT_REVERSIBLE,
+        ledger_reverse(ledger, "approver1", assigned.seq, "wrong case", "rev-a", &reversal));
     EXPECT_CASE(ledger, case_two, 300, 0, 300, 0);
     ck_assert_int_eq(balance_of(system_account("suspense")), 0);
     expect_books_balance();
@@ -1020,14 +1020,15 @@ START_TEST(assign_corrected_by_transfer)
     EXPECT_OK(ledger, ledger_receipt(ledger, "clerk1", &unknown, "s-1", &received));
     EXPECT_OK(ledger,
               ledger_assign_suspense(ledger, "clerk1", received.seq, case_two, "as-1", &assigned));
-    EXPECT_REFUSED(ledger, LEDGER_ERR_NOT_REVERSIBLE,
-                   ledger_reverse(ledger, "approver1", assigned.seq, "wrong case", "rev-1",
-                                  &reversal));
-    EXPECT_REFUSED(ledger, LEDGER_ERR_BAD_STATE,
-                   ledger_assign_suspense(ledger, "clerk1", received.seq, case_one, "as-2",
-                                          &assigned));
+    EXPECT_REFUSED(
+        ledger, LEDGER_ERR_NOT_REVERSIBLE,
+        ledger_reverse(ledger, "approver1", assigned.seq, "wrong case", "rev-1", &reversal));
+    EXPECT_REFUSED(
+        ledger, LEDGER_ERR_BAD_STATE,
+        ledger_assign_suspense(ledger, "clerk1", received.seq, case_one, "as-2", &assigned));
     int64_t transfer = TRANSFER(ledger, case_two, case_one, 4200, "t-fix");
-    EXPECT_OK(ledger, ledger_disbursement_approve(ledger, "approver1", transfer, "t-fix-ok", &moved));
+    EXPECT_OK(ledger,
+              ledger_disbursement_approve(ledger, "approver1", transfer, "t-fix-ok", &moved));
     /* received_total counts money from payers (receipts, assignments), not
      * transfers between cases. */
     EXPECT_CASE(ledger, case_one, 4200, 0, 0, 0);

@@ -44,7 +44,9 @@
 #define JSON_TEXT_SIZE 1024
 
 /* The case the applicant looks up, and one more for the limits. */
-static const char case_paid[] = "(2024)\xe6\xb2\xaa" "0115\xe6\x89\xa7" "2001\xe5\x8f\xb7";
+static const char case_paid[] = "(2024)\xe6\xb2\xaa"
+                                "0115\xe6\x89\xa7"
+                                "2001\xe5\x8f\xb7";
 static const char case_other[] = "(2024)APPLICANT-2";
 static const char case_limited[] = "(2024)APPLICANT-3";
 
@@ -59,17 +61,16 @@ static char server_log[PATH_SIZE];
 
 static void die(const char *what, struct ledger *ledger)
 {
-    fprintf(stderr, "test_http_applicant: %s: %s\n", what, ledger ? ledger_last_detail(ledger) : "");
+    fprintf(stderr, "test_http_applicant: %s: %s\n", what,
+            ledger ? ledger_last_detail(ledger) : "");
     exit(2);
 }
 
 static void book_receipt(struct ledger *ledger, const char *case_no, int64_t amount_minor,
                          const char *date, const char *key)
 {
-    struct ledger_receipt_request request = {.case_no = case_no,
-                                             .amount_minor = amount_minor,
-                                             .payer = "Debtor Ltd",
-                                             .bank_ref = key};
+    struct ledger_receipt_request request = {
+        .case_no = case_no, .amount_minor = amount_minor, .payer = "Debtor Ltd", .bank_ref = key};
     struct ledger_booking booking;
     if (ledger_date_parse(&request.value_date_days, date) != LEDGER_OK ||
         ledger_receipt(ledger, "clerk1", &request, key, &booking) != LEDGER_OK)
@@ -152,12 +153,11 @@ static char *file_text(const char *path)
     return text;
 }
 
-
 static void server_start(void)
 {
     snprintf(server_log, sizeof server_log, "%s/server.log", db.key_dir);
-    const char *args[] = {"--dsn", db.app_dsn, "--key-dir", db.key_dir, "--key-file",
-                          db.key_file, "--threads", "4", NULL};
+    const char *args[] = {"--dsn",     db.app_dsn,  "--key-dir", db.key_dir, "--key-file",
+                          db.key_file, "--threads", "4",         NULL};
     char error[256];
     if (!http_server_start(&server, getenv("CASELEDGER_BIN"), args, server_log,
                            SERVER_START_TIMEOUT_MS, error, sizeof error)) {
@@ -184,8 +184,7 @@ static void server_stop(void)
 }
 
 /* POST /v1/status {"case_no", "access_code"}; the status, 0 without one. */
-static int post_status(struct http_client_response *response, const char *case_no,
-                       const char *code)
+static int post_status(struct http_client_response *response, const char *case_no, const char *code)
 {
     json_t *body = json_pack("{s:s, s:s}", "case_no", case_no, "access_code", code);
     char *text = json_dumps(body, JSON_COMPACT);
@@ -232,8 +231,8 @@ START_TEST(right_code_gives_the_amounts)
 {
     struct http_client_response response;
     ck_assert_int_eq(post_status(&response, case_paid, code_paid), 200);
-    ck_assert_ptr_nonnull(strstr(http_client_header(&response, "Content-Type"),
-                                 "application/json"));
+    ck_assert_ptr_nonnull(
+        strstr(http_client_header(&response, "Content-Type"), "application/json"));
     json_t *status = body_json(&response);
     ck_assert_str_eq(string_of(status, "case_no"), case_paid);
     ck_assert_str_eq(string_of(status, "status"), "open");
@@ -305,8 +304,8 @@ START_TEST(wrong_code_and_unknown_case_look_the_same)
     ck_assert_str_eq(wrong.body, unknown.body);
     ck_assert_str_eq(http_client_header(&wrong, "Content-Type"),
                      http_client_header(&unknown, "Content-Type"));
-    ck_assert_ptr_nonnull(strstr(http_client_header(&wrong, "Content-Type"),
-                                 "application/problem+json"));
+    ck_assert_ptr_nonnull(
+        strstr(http_client_header(&wrong, "Content-Type"), "application/problem+json"));
     json_t *problem = body_json(&wrong);
     ck_assert_str_eq(string_of(problem, "code"), "not_found");
     ck_assert_int_eq(integer_of(problem, "status"), 404);
@@ -357,9 +356,9 @@ START_TEST(page_and_description_are_served)
     ck_assert_ptr_nonnull(strstr(http_client_header(&response, "Content-Type"), "text/html"));
     ck_assert_ptr_nonnull(strstr(response.body, "/v1/status"));
     http_client_response_free(&response);
-    ck_assert_int_eq(http_client_request(&response, server.port, "GET", "/v1/openapi.json", NULL,
-                                         0, NULL, 0),
-                     0);
+    ck_assert_int_eq(
+        http_client_request(&response, server.port, "GET", "/v1/openapi.json", NULL, 0, NULL, 0),
+        0);
     ck_assert_int_eq(response.status, 200);
     json_t *document = body_json(&response);
     ck_assert_str_eq(string_of(document, "openapi"), "3.1.0");
@@ -398,7 +397,11 @@ START_TEST(failures_are_limited_per_case_then_per_client)
     check_rate_limited(&response);
     http_client_response_free(&response);
     /* The same case in another spelling (full-width brackets) is limited too. */
-    (void)post_status(&response, "\xef\xbc\x88" "2024\xef\xbc\x89" "APPLICANT-3", code_limited);
+    (void)post_status(&response,
+                      "\xef\xbc\x88"
+                      "2024\xef\xbc\x89"
+                      "APPLICANT-3",
+                      code_limited);
     check_rate_limited(&response);
     http_client_response_free(&response);
     /* Another case from the same client is still answered. */
@@ -487,11 +490,23 @@ static int run_chromium(const char *chromium, const char *profile, const char *u
     snprintf(language_flag, sizeof language_flag, "--accept-lang=%s", language);
     char user_data[PATH_SIZE + 32];
     snprintf(user_data, sizeof user_data, "--user-data-dir=%s", profile);
-    const char *argv[] = {chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--disable-quic", "--no-first-run", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync", language_flag,
-                          "--hide-scrollbars", user_data, "--virtual-time-budget=8000",
-                          "--window-size=390,844", action, url, NULL};
+    const char *argv[] = {chromium,
+                          "--headless",
+                          "--no-sandbox",
+                          "--disable-gpu",
+                          "--disable-quic",
+                          "--no-first-run",
+                          "--disable-background-networking",
+                          "--disable-component-update",
+                          "--disable-sync",
+                          language_flag,
+                          "--hide-scrollbars",
+                          user_data,
+                          "--virtual-time-budget=8000",
+                          "--window-size=390,844",
+                          action,
+                          url,
+                          NULL};
     return run_bounded(argv, stdout_path, stderr_path);
 }
 
@@ -534,8 +549,7 @@ static char *browse(const char *chromium, const char *profile, const char *url,
     snprintf(png, sizeof png, "%s/%s", CASELEDGER_ARTIFACTS_DIR, name);
     snprintf(screenshot, sizeof screenshot, "--screenshot=%s", png);
     unlink(png);
-    exit_status =
-        run_chromium(chromium, profile, url, language, screenshot, dom_path, stderr_path);
+    exit_status = run_chromium(chromium, profile, url, language, screenshot, dom_path, stderr_path);
     struct stat picture;
     ck_assert_msg(exit_status == 0 && stat(png, &picture) == 0 && picture.st_size > 1000,
                   "chromium made no screenshot at %s", png);
@@ -573,8 +587,8 @@ START_TEST(browser_shows_the_amounts)
         "1734.56 CNY", /* received */
         "1434.56 CNY", /* held */
         "300.00 CNY",  /* paid out, and the paid payout */
-        "1234.56 CNY", "500.00 CNY", "2026-11-20", "2026-11-21",
-        "200.00 CNY",  /* the requested payout */
+        "1234.56 CNY", "500.00 CNY", "2026-11-20",
+        "2026-11-21",  "200.00 CNY", /* the requested payout */
     };
     char *dom = browse(chromium, profile, url, "en-US", "applicant.png");
     check_shown(dom, amounts, sizeof amounts / sizeof amounts[0]);

@@ -22,7 +22,7 @@
 #define REF_STACK_MAX 4096 /* JSON values waiting in the $ref walk */
 #define METHOD_TEXT_SIZE 8
 
-static const char *const http_methods[] = {"get", "put", "post", "delete",
+static const char *const http_methods[] = {"get",     "put",  "post",  "delete",
                                            "options", "head", "patch", "trace"};
 
 static json_t *document;
@@ -107,8 +107,8 @@ START_TEST(every_route_is_described)
     size_t missing = 0;
     for (size_t i = 0; i < api_routes_count; i++)
         if (operation_of(&api_routes[i]) == NULL)
-            report_add(report, &missing, "  not in api/openapi.json: %s %s\n",
-                       api_routes[i].method, api_routes[i].pattern);
+            report_add(report, &missing, "  not in api/openapi.json: %s %s\n", api_routes[i].method,
+                       api_routes[i].pattern);
     ck_assert_msg(missing == 0, "%zu route(s) of api/routes.c are not described:\n%s", missing,
                   report);
 }
@@ -197,8 +197,8 @@ START_TEST(public_and_staff_routes_say_so)
         if (!valid || roles != route->roles) {
             char expected[128];
             route_roles_text(expected, sizeof expected, route->roles);
-            report_add(report, &wrong, "  %s %s: x-roles must list exactly [%s]\n",
-                       route->method, route->pattern, expected);
+            report_add(report, &wrong, "  %s %s: x-roles must list exactly [%s]\n", route->method,
+                       route->pattern, expected);
         }
     }
     ck_assert_msg(wrong == 0, "security or roles differ from api/routes.c:\n%s", report);
