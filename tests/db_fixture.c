@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -33,7 +35,7 @@ static PGconn *connect_or_die(const char *dsn)
 
 static void write_keys(struct fixture *f)
 {
-    snprintf(f->key_dir, sizeof f->key_dir, "/tmp/caseledger-test-keys-XXXXXX");
+    snprintf(f->key_dir, sizeof f->key_dir, "/tmp/caseledger-test-keys-%ld-XXXXXX", (long)getpid());
     if (mkdtemp(f->key_dir) == NULL)
         die("mkdtemp", strerror(errno));
     snprintf(f->key_file, sizeof f->key_file, "%s/current.key", f->key_dir);
@@ -197,4 +199,81 @@ void fixture_receipt(struct ledger *ledger, const char *case_no, long long amoun
     struct ledger_booking booking;
     if (ledger_receipt(ledger, "clerk1", &request, key, &booking) != LEDGER_OK)
         die("receipt", ledger_last_detail(ledger));
+}
+
+/* true when the process whose id ends name (after its last separator) is
+ * gone. */
+static bool owner_gone(const char *name, char separator)
+{
+    const char *pid_text = strrchr(name, separator);
+    long pid = pid_text ? strtol(pid_text + 1, NULL, 10) : 0;
+    return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static void drop_leftover_databases(PGconn *conn, const char *name)
+{
+    char pattern[96];
+    snprintf(pattern, sizeof pattern, "cltest_%s_", name);
+    const char *params[1] = {pattern};
+    PGresult *names =
+        PQexecParams(conn, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", 1,
+                     NULL, params, NULL, NULL, 0);
+    for (int row = 0; PQresultStatus(names) == PGRES_TUPLES_OK && row < PQntuples(names); row++) {
+        const char *database = PQgetvalue(names, row, 0);
+        if (!owner_gone(database, '_'))
+            continue;
+        char *quoted = PQescapeIdentifier(conn, database, strlen(database));
+        char sql[256];
+        if (quoted != NULL) {
+            snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", quoted);
+            PQclear(PQexec(conn, sql));
+            PQfreemem(quoted);
+        }
+    }
+    PQclear(names);
+}
+
+static void remove_leftover_key_dirs(void)
+{
+    static const char prefix[] = "caseledger-test-keys-";
+    DIR *tmp = opendir("/tmp");
+    if (tmp == NULL)
+        return;
+    struct dirent *item;
+    while ((item = readdir(tmp)) != NULL) {
+        if (strncmp(item->d_name, prefix, sizeof prefix - 1) != 0)
+            continue;
+        /* caseledger-test-keys-PID-XXXXXX: the pid is the field before the last */
+        char owner[64];
+        snprintf(owner, sizeof owner, "%s", item->d_name + sizeof prefix - 1);
+        char *dash = strchr(owner, '-');
+        if (dash == NULL)
+            continue;
+        *dash = '\0';
+        char probe[80];
+        snprintf(probe, sizeof probe, "-%s", owner);
+        if (!owner_gone(probe, '-'))
+            continue;
+        static const char *const files[] = {"current.key", "access.key", "trusted.pub"};
+        char path[FIXTURE_PATH_SIZE + 32];
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(path, sizeof path, "/tmp/%s/%s", item->d_name, files[i]);
+            unlink(path);
+        }
+        snprintf(path, sizeof path, "/tmp/%s", item->d_name);
+        rmdir(path);
+    }
+    closedir(tmp);
+}
+
+void fixture_drop_leftovers(const char *name)
+{
+    const char *admin = getenv("CASELEDGER_ADMIN_DSN");
+    if (admin == NULL || getenv("CASELEDGER_KEEP_DB") != NULL)
+        return;
+    PGconn *conn = PQconnectdb(admin);
+    if (PQstatus(conn) == CONNECTION_OK)
+        drop_leftover_databases(conn, name);
+    PQfinish(conn);
+    remove_leftover_key_dirs();
 }

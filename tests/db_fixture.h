@@ -30,6 +30,11 @@ struct fixture {
  * approver2 (approver), auditor1, admin1, bank1. Aborts the test process
  * with a message when the cluster is not there. */
 void fixture_setup(struct fixture *fixture, const char *name);
+/* Check runs no checked teardown after a failed assertion (the forked test
+ * process just exits): a suite's main() calls this after its run to drop
+ * the databases "cltest_NAME_..." and key directories left by test
+ * processes that are gone. CASELEDGER_KEEP_DB=1 keeps them for a look. */
+void fixture_drop_leftovers(const char *name);
 void fixture_teardown(struct fixture *fixture);
 /* A new handle on the test database (signing and access keys loaded). */
 struct ledger *fixture_ledger(const struct fixture *fixture);

@@ -974,38 +974,6 @@ START_TEST(opposing_transfers_group_commit)
 }
 END_TEST
 
-/* Databases of this suite's tests that ended in a failed assertion (the
- * forked test process exits before its teardown) are dropped once their
- * process is gone; CASELEDGER_KEEP_DB=1 keeps them for a look. */
-static void drop_leftover_databases(const char *like_pattern)
-{
-    const char *admin = getenv("CASELEDGER_ADMIN_DSN");
-    if (admin == NULL || getenv("CASELEDGER_KEEP_DB") != NULL)
-        return;
-    PGconn *conn = PQconnectdb(admin);
-    const char *params[1] = {like_pattern};
-    PGresult *names =
-        PQstatus(conn) == CONNECTION_OK
-            ? PQexecParams(conn, "SELECT datname FROM pg_database WHERE datname LIKE $1", 1, NULL,
-                           params, NULL, NULL, 0)
-            : NULL;
-    for (int row = 0; PQresultStatus(names) == PGRES_TUPLES_OK && row < PQntuples(names); row++) {
-        const char *name = PQgetvalue(names, row, 0);
-        const char *pid_text = strrchr(name, '_');
-        long pid = pid_text ? strtol(pid_text + 1, NULL, 10) : 0;
-        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char *quoted = PQescapeIdentifier(conn, name, strlen(name));
-        char sql[256];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", quoted ? quoted : "");
-        PQfreemem(quoted);
-        if (quoted != NULL)
-            PQclear(PQexec(conn, sql));
-    }
-    PQclear(names);
-    PQfinish(conn);
-}
-
 Suite *db_concurrency_suite(void)
 {
     Suite *suite = suite_create("db_concurrency");
@@ -1034,6 +1002,6 @@ int main(void)
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
-    drop_leftover_databases("cltest\\_conc\\_%");
+    fixture_drop_leftovers("conc");
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

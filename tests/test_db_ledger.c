@@ -35,23 +35,16 @@ Suite *ledger_db_suite(void);
 
 static struct fixture fx;
 
-/* Check does not run a checked teardown after a failed assertion (the
- * forked test process just exits), so each test's database is named after
- * this runner ("cltest_ledger_RUNNER_TEST") and its key directory is noted
- * in a list; main() removes whatever is left when the run is over. */
+/* Each test's database is named after this runner
+ * ("cltest_ledger_RUNNER_TEST"); main() sweeps what failed tests left
+ * (fixture_drop_leftovers). */
 static pid_t runner_pid;
-static char key_dirs_list[64];
 
 static void setup(void)
 {
     char name[32];
     snprintf(name, sizeof name, "ledger_%ld", (long)runner_pid);
     fixture_setup(&fx, name);
-    FILE *list = fopen(key_dirs_list, "a");
-    if (list != NULL) {
-        fprintf(list, "%s\n", fx.key_dir);
-        fclose(list);
-    }
 }
 
 static void teardown(void)
@@ -2221,65 +2214,13 @@ Suite *ledger_db_suite(void)
     return suite;
 }
 
-static void drop_leftover_databases(void)
-{
-    const char *admin = getenv("CASELEDGER_ADMIN_DSN");
-    if (admin == NULL)
-        return;
-    PGconn *conn = PQconnectdb(admin);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "cltest_ledger_%ld_", (long)runner_pid);
-    const char *params[1] = {prefix};
-    PGresult *names =
-        PQstatus(conn) != CONNECTION_OK
-            ? NULL
-            : PQexecParams(conn, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
-                           1, NULL, params, NULL, NULL, 0);
-    for (int row = 0; PQresultStatus(names) == PGRES_TUPLES_OK && row < PQntuples(names); row++) {
-        const char *database = PQgetvalue(names, row, 0);
-        char *quoted = PQescapeIdentifier(conn, database, strlen(database));
-        char sql[160];
-        if (quoted != NULL) {
-            snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", quoted);
-            PQclear(PQexec(conn, sql));
-            PQfreemem(quoted);
-        }
-    }
-    PQclear(names);
-    PQfinish(conn);
-}
-
-static void remove_leftover_key_dirs(void)
-{
-    FILE *list = fopen(key_dirs_list, "r");
-    if (list == NULL)
-        return;
-    char line[FIXTURE_PATH_SIZE + 2];
-    while (fgets(line, sizeof line, list) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "/tmp/caseledger-test-keys-", 26) != 0)
-            continue;
-        static const char *const files[] = {"current.key", "access.key", "trusted.pub"};
-        for (int i = 0; i < ROWS(files); i++) {
-            char path[FIXTURE_PATH_SIZE + 32];
-            snprintf(path, sizeof path, "%s/%s", line, files[i]);
-            unlink(path);
-        }
-        rmdir(line);
-    }
-    fclose(list);
-    unlink(key_dirs_list);
-}
-
 int main(void)
 {
     runner_pid = getpid();
-    snprintf(key_dirs_list, sizeof key_dirs_list, "/tmp/test_db_ledger-%ld.dirs", (long)runner_pid);
     SRunner *runner = srunner_create(ledger_db_suite());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
-    drop_leftover_databases();
-    remove_leftover_key_dirs();
+    fixture_drop_leftovers("ledger");
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -32,7 +32,6 @@ static struct ledger *db;
 static int key_counter;
 
 static pid_t runner_pid;
-static char key_dirs_list[64];
 
 static const char case_a[] = "(2026)沪0115执100号";
 static const char case_b[] = "(2026)沪0115执200号";
@@ -43,11 +42,6 @@ static void setup(void)
     char name[32];
     snprintf(name, sizeof name, "query_%ld", (long)runner_pid);
     fixture_setup(&fx, name);
-    FILE *list = fopen(key_dirs_list, "a");
-    if (list != NULL) {
-        fprintf(list, "%s\n", fx.key_dir);
-        fclose(list);
-    }
     db = fixture_ledger(&fx);
     key_counter = 0;
 }
@@ -827,66 +821,13 @@ Suite *query_db_suite(void)
     return suite;
 }
 
-/* Databases and key directories of tests that failed before teardown. */
-static void drop_leftover_databases(void)
-{
-    const char *admin = getenv("CASELEDGER_ADMIN_DSN");
-    if (admin == NULL)
-        return;
-    PGconn *conn = PQconnectdb(admin);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "cltest_query_%ld_", (long)runner_pid);
-    const char *params[1] = {prefix};
-    PGresult *names =
-        PQstatus(conn) != CONNECTION_OK
-            ? NULL
-            : PQexecParams(conn, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
-                           1, NULL, params, NULL, NULL, 0);
-    for (int row = 0; PQresultStatus(names) == PGRES_TUPLES_OK && row < PQntuples(names); row++) {
-        const char *database = PQgetvalue(names, row, 0);
-        char *quoted = PQescapeIdentifier(conn, database, strlen(database));
-        char sql[160];
-        if (quoted != NULL) {
-            snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", quoted);
-            PQclear(PQexec(conn, sql));
-            PQfreemem(quoted);
-        }
-    }
-    PQclear(names);
-    PQfinish(conn);
-}
-
-static void remove_leftover_key_dirs(void)
-{
-    FILE *list = fopen(key_dirs_list, "r");
-    if (list == NULL)
-        return;
-    char line[FIXTURE_PATH_SIZE + 2];
-    while (fgets(line, sizeof line, list) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "/tmp/caseledger-test-keys-", 26) != 0)
-            continue;
-        static const char *const files[] = {"current.key", "access.key", "trusted.pub"};
-        for (int i = 0; i < ROWS(files); i++) {
-            char path[FIXTURE_PATH_SIZE + 32];
-            snprintf(path, sizeof path, "%s/%s", line, files[i]);
-            unlink(path);
-        }
-        rmdir(line);
-    }
-    fclose(list);
-    unlink(key_dirs_list);
-}
-
 int main(void)
 {
     runner_pid = getpid();
-    snprintf(key_dirs_list, sizeof key_dirs_list, "/tmp/test_db_query-%ld.dirs", (long)runner_pid);
     SRunner *runner = srunner_create(query_db_suite());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
-    drop_leftover_databases();
-    remove_leftover_key_dirs();
+    fixture_drop_leftovers("query");
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
