@@ -798,7 +798,7 @@ static enum recon_err entry_split(struct camt_parser *parser)
     return RECON_OK;
 }
 
-static enum recon_err entry_end(struct camt_parser *parser)
+static enum recon_err entry_lines(struct camt_parser *parser)
 {
     struct camt_entry *entry = &parser->entry;
     struct recon_line *line;
@@ -821,6 +821,16 @@ static enum recon_err entry_end(struct camt_parser *parser)
     if (err == RECON_OK && aggregated)
         line->batch_transaction_count =
             entry->batch_count > count ? entry->batch_count : (uint32_t)count;
+    return err;
+}
+
+/* After an entry's lines are complete: a streamed chunk may go. */
+static enum recon_err entry_end(struct camt_parser *parser)
+{
+    enum recon_err err = entry_lines(parser);
+    if (err == RECON_OK &&
+        (err = recon_builder_checkpoint(&parser->builder, parser->error)) != RECON_OK)
+        parser->failed = true;
     return err;
 }
 
@@ -1064,7 +1074,7 @@ static enum recon_err read_document(struct camt_parser *parser)
 
 static enum recon_err camt_run(struct recon_statement **out, struct camt_input *input,
                                const struct recon_limits *limits, unsigned flags,
-                               struct recon_error *error)
+                               const struct recon_sink *sink, struct recon_error *error)
 {
     struct camt_parser parser;
     const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
@@ -1073,6 +1083,8 @@ static enum recon_err camt_run(struct recon_statement **out, struct camt_input *
 
     memset(&parser, 0, sizeof parser);
     recon_builder_init(&parser.builder, limits, RECON_FORMAT_CAMT053);
+    if (sink != NULL)
+        recon_builder_stream(&parser.builder, sink);
     parser.error = error;
     parser.input = input;
     input->max = parser.builder.limits.input_bytes_max;
@@ -1126,7 +1138,7 @@ enum recon_err recon_camt053_parse(struct recon_statement **out, const char *dat
     memset(&input, 0, sizeof input);
     input.data = data != NULL ? data : "";
     input.size = size;
-    return camt_run(out, &input, limits, flags, error);
+    return camt_run(out, &input, limits, flags, NULL, error);
 }
 
 enum recon_err recon_camt053_parse_file(struct recon_statement **out, const char *path,
@@ -1143,7 +1155,26 @@ enum recon_err recon_camt053_parse_file(struct recon_statement **out, const char
     input.file = fopen(path, "rb");
     if (input.file == NULL)
         return recon_fail(error, RECON_ERR_IO, 0, "", "could not open the statement file");
-    err = camt_run(out, &input, limits, flags, error);
+    err = camt_run(out, &input, limits, flags, NULL, error);
+    fclose(input.file);
+    return err;
+}
+
+enum recon_err recon_camt053_stream(const struct recon_source *source,
+                                    const struct recon_sink *sink,
+                                    const struct recon_limits *limits, struct recon_error *error)
+{
+    struct camt_input input;
+    memset(&input, 0, sizeof input);
+    if (source->path == NULL) {
+        input.data = source->data != NULL ? source->data : "";
+        input.size = source->size;
+        return camt_run(NULL, &input, limits, 0, sink, error);
+    }
+    input.file = fopen(source->path, "rb");
+    if (input.file == NULL)
+        return recon_fail(error, RECON_ERR_IO, 0, "", "could not open the statement file");
+    enum recon_err err = camt_run(NULL, &input, limits, 0, sink, error);
     fclose(input.file);
     return err;
 }

@@ -981,3 +981,20 @@ enum recon_err recon_csv_parse_file(struct recon_statement **out, const char *pa
     parser_free(&parser);
     return err;
 }
+
+/* CSV is read whole (a file may list its rows newest first) and then handed
+ * over in chunks. */
+enum recon_err recon_csv_stream(const struct recon_source *source, const struct recon_sink *sink,
+                                const struct recon_limits *limits, struct recon_error *error)
+{
+    struct recon_statement *first = NULL;
+    enum recon_err err =
+        source->path != NULL
+            ? recon_csv_parse_file(&first, source->path, source->mapping, limits, 0, error)
+            : recon_csv_parse(&first, source->data, source->size, source->mapping, limits, 0,
+                              error);
+    if (err == RECON_OK)
+        err = recon_statements_to_sink(first, sink, error);
+    recon_statement_free(first);
+    return err;
+}

@@ -393,8 +393,10 @@ static enum recon_err parse_statement_line(struct mt940_parser *parser)
 
     if (statement->closing.present)
         return fail_field(parser, RECON_ERR_SYNTAX, "statement line after the closing balance");
-    enum recon_err err =
-        recon_builder_add_line(&parser->builder, &line, parser->field_line, parser->error);
+    /* The line before is complete (its :86: closed): a streamed chunk may go. */
+    enum recon_err err = recon_builder_checkpoint(&parser->builder, parser->error);
+    if (err == RECON_OK)
+        err = recon_builder_add_line(&parser->builder, &line, parser->field_line, parser->error);
     if (err != RECON_OK)
         return err;
     memcpy(line->currency, statement->opening.currency, RECON_CURRENCY_SIZE);
@@ -1039,6 +1041,27 @@ enum recon_err recon_mt940_parse_file(struct recon_statement **out, const char *
     err = recon_reader_init_file(&reader, path, &parser.builder.limits, error);
     if (err == RECON_OK) {
         err = mt940_run(out, &parser, &reader, encoding, flags);
+        recon_reader_close(&reader);
+    }
+    parser_free(&parser);
+    return err;
+}
+
+enum recon_err recon_mt940_stream(const struct recon_source *source, const struct recon_sink *sink,
+                                  const struct recon_limits *limits, struct recon_error *error)
+{
+    struct mt940_parser parser;
+    struct recon_reader reader;
+    enum recon_err err = RECON_OK;
+    parser_init(&parser, limits, error);
+    recon_builder_stream(&parser.builder, sink);
+    if (source->path == NULL)
+        recon_reader_init_buffer(&reader, source->data != NULL ? source->data : "", source->size,
+                                 &parser.builder.limits);
+    else
+        err = recon_reader_init_file(&reader, source->path, &parser.builder.limits, error);
+    if (err == RECON_OK) {
+        err = mt940_run(NULL, &parser, &reader, source->encoding, 0);
         recon_reader_close(&reader);
     }
     parser_free(&parser);

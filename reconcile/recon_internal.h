@@ -36,14 +36,20 @@ const char *recon_arena_copy(struct recon_arena *arena, const char *text, size_t
 void recon_arena_free(struct recon_arena *arena);
 
 struct recon_statement_storage {
-    struct recon_arena arena;
+    struct recon_arena arena;        /* lines' text, and the header's until a chunk is streamed */
+    struct recon_arena header_arena; /* streamed: the header's text, kept across chunks */
     size_t line_capacity;
 };
 
 /* ---- building the list of statements ---- */
 
+struct recon_seen; /* occurrences of line fingerprints, for lines without a reference */
+
 struct recon_builder {
     struct recon_limits limits;
+    const struct recon_sink *sink; /* NULL: keep every statement (recon_builder_finish) */
+    size_t chunk_lines;
+    struct recon_seen *seen;
     enum recon_format format;
     struct recon_statement *first;
     struct recon_statement *last;
@@ -54,6 +60,14 @@ struct recon_builder {
 
 void recon_builder_init(struct recon_builder *builder, const struct recon_limits *limits,
                         enum recon_format format);
+/* Streams the statements into sink instead of keeping them (see
+ * recon_parse_stream). */
+void recon_builder_stream(struct recon_builder *builder, const struct recon_sink *sink);
+/* A point where no line of the current statement is half-filled: when
+ * streaming and a chunk is full, its lines go to the sink and their memory
+ * is reused. Parsers call it between lines. */
+enum recon_err recon_builder_checkpoint(struct recon_builder *builder,
+                                        struct recon_error *error) RECON_MUST_CHECK;
 /* Starts a new current statement (there must be none). */
 enum recon_err recon_builder_begin(struct recon_builder *builder, uint64_t source_line,
                                    struct recon_error *error) RECON_MUST_CHECK;
@@ -70,7 +84,8 @@ const char *recon_builder_text(struct recon_builder *builder, const char *text, 
  * fingerprints them, and appends it to the list. */
 enum recon_err recon_builder_end(struct recon_builder *builder,
                                  struct recon_error *error) RECON_MUST_CHECK;
-/* Hands the list over: runs the statement checks unless
+/* Streaming: the statements were handed to the sink; RECON_ERR_NOT_STATEMENT
+ * when there was none. Otherwise: hands the list over: runs the statement checks unless
  * RECON_PARSE_NO_STATEMENT_CHECKS, refuses an empty list with
  * RECON_ERR_NOT_STATEMENT, and on success moves the list to *out. On failure
  * the builder still owns everything (call recon_builder_discard). */
@@ -78,6 +93,23 @@ enum recon_err recon_builder_finish(struct recon_builder *builder, struct recon_
                                     unsigned flags, struct recon_error *error) RECON_MUST_CHECK;
 /* Frees whatever the builder still holds. */
 void recon_builder_discard(struct recon_builder *builder);
+
+/* The streaming entry point of each parser (recon_parse_stream). */
+enum recon_err recon_camt053_stream(const struct recon_source *source,
+                                    const struct recon_sink *sink,
+                                    const struct recon_limits *limits,
+                                    struct recon_error *error) RECON_MUST_CHECK;
+enum recon_err recon_mt940_stream(const struct recon_source *source, const struct recon_sink *sink,
+                                  const struct recon_limits *limits,
+                                  struct recon_error *error) RECON_MUST_CHECK;
+enum recon_err recon_csv_stream(const struct recon_source *source, const struct recon_sink *sink,
+                                const struct recon_limits *limits,
+                                struct recon_error *error) RECON_MUST_CHECK;
+
+/* Hands statements parsed whole to a sink, in chunks. */
+enum recon_err recon_statements_to_sink(const struct recon_statement *first,
+                                        const struct recon_sink *sink,
+                                        struct recon_error *error) RECON_MUST_CHECK;
 
 /* ---- amounts and dates ---- */
 

@@ -30,6 +30,14 @@
  * (roughly 400 bytes a line). */
 #define RECON_LINES_PER_FILE_MAX 1000000
 
+/* A streamed parse (recon_parse_stream) holds one chunk of lines at a
+ * time, so its line counts are bounded for time, not memory: 20 million
+ * lines is a year of a large court's receipts in one file. */
+#define RECON_STREAM_LINES_PER_STATEMENT_MAX 20000000
+#define RECON_STREAM_LINES_PER_FILE_MAX 20000000
+/* Lines handed to a sink at a time. */
+#define RECON_STREAM_CHUNK_LINES 8192
+
 /* Statements of one file (a month of daily MT940 statements is 31). */
 #define RECON_STATEMENTS_PER_FILE_MAX 10000
 

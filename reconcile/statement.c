@@ -45,6 +45,7 @@ static const struct err_row err_table[RECON_ERR__COUNT] = {
     [RECON_ERR_CURRENCY_MIXED] = {"statement_currency_mixed",
                                   "statement has more than one currency"},
     [RECON_ERR_UNBALANCED] = {"statement_unbalanced", "statement does not balance"},
+    [RECON_ERR_STOPPED] = {"import_stopped", "the import stopped the parse"},
 };
 
 static const struct err_row *err_row_of(enum recon_err err)
@@ -95,6 +96,60 @@ void recon_limits_default(struct recon_limits *limits)
     limits->lines_per_statement_max = RECON_LINES_PER_STATEMENT_MAX;
     limits->lines_per_file_max = RECON_LINES_PER_FILE_MAX;
     limits->statements_per_file_max = RECON_STATEMENTS_PER_FILE_MAX;
+}
+
+void recon_limits_stream(struct recon_limits *limits)
+{
+    recon_limits_default(limits);
+    limits->lines_per_statement_max = RECON_STREAM_LINES_PER_STATEMENT_MAX;
+    limits->lines_per_file_max = RECON_STREAM_LINES_PER_FILE_MAX;
+}
+
+enum recon_err recon_parse_stream(const struct recon_source *source, const struct recon_sink *sink,
+                                  struct recon_error *error)
+{
+    if (error != NULL)
+        memset(error, 0, sizeof *error);
+    if (source == NULL || sink == NULL || sink->lines == NULL || sink->end == NULL ||
+        (source->path == NULL && source->data == NULL && source->size > 0))
+        return recon_fail(error, RECON_ERR_INVALID_ARGUMENT, 0, "", "invalid arguments");
+    struct recon_limits limits;
+    if (source->limits != NULL)
+        limits = *source->limits;
+    else
+        recon_limits_stream(&limits);
+    switch (source->format) {
+    case RECON_FORMAT_CAMT053:
+        return recon_camt053_stream(source, sink, &limits, error);
+    case RECON_FORMAT_MT940:
+        return recon_mt940_stream(source, sink, &limits, error);
+    case RECON_FORMAT_CSV:
+        return recon_csv_stream(source, sink, &limits, error);
+    }
+    return recon_fail(error, RECON_ERR_INVALID_ARGUMENT, 0, "", "unknown format");
+}
+
+enum recon_err recon_statements_to_sink(const struct recon_statement *first,
+                                        const struct recon_sink *sink, struct recon_error *error)
+{
+    size_t chunk = sink->chunk_lines > 0 ? sink->chunk_lines : RECON_STREAM_CHUNK_LINES;
+    size_t index = 0;
+    for (const struct recon_statement *s = first; s != NULL; s = s->next, index++) {
+        for (size_t offset = 0; offset < s->line_count; offset += chunk) {
+            size_t count = s->line_count - offset < chunk ? s->line_count - offset : chunk;
+            if (sink->lines(sink->context, s, s->lines + offset, count) != RECON_OK)
+                return recon_fail(error, RECON_ERR_STOPPED, s->lines[offset].source_line, "",
+                                  "the import stopped the parse");
+        }
+        if (sink->end(sink->context, s) != RECON_OK) {
+            enum recon_err err = recon_fail(error, RECON_ERR_STOPPED, s->closing.source_line, "",
+                                            "the import stopped the parse");
+            if (error != NULL)
+                error->statement_index = index;
+            return err;
+        }
+    }
+    return RECON_OK;
 }
 
 void recon_limits_resolve(struct recon_limits *out, const struct recon_limits *limits)
@@ -194,6 +249,7 @@ static void statement_free_one(struct recon_statement *statement)
 {
     if (statement->storage != NULL) {
         recon_arena_free(&statement->storage->arena);
+        recon_arena_free(&statement->storage->header_arena);
         free(statement->storage);
     }
     free(statement->lines);
@@ -232,6 +288,12 @@ void recon_builder_init(struct recon_builder *builder, const struct recon_limits
     memset(builder, 0, sizeof *builder);
     recon_limits_resolve(&builder->limits, limits);
     builder->format = format;
+}
+
+void recon_builder_stream(struct recon_builder *builder, const struct recon_sink *sink)
+{
+    builder->sink = sink;
+    builder->chunk_lines = sink->chunk_lines > 0 ? sink->chunk_lines : RECON_STREAM_CHUNK_LINES;
 }
 
 enum recon_err recon_builder_begin(struct recon_builder *builder, uint64_t source_line,
@@ -285,7 +347,7 @@ enum recon_err recon_builder_add_line(struct recon_builder *builder, struct reco
 {
     struct recon_statement *statement = builder->current;
     assert(statement != NULL);
-    if (statement->line_count >= builder->limits.lines_per_statement_max)
+    if (statement->lines_total >= builder->limits.lines_per_statement_max)
         return recon_fail(error, RECON_ERR_TOO_MANY_LINES, source_line, "",
                           "statement has more than %zu lines",
                           builder->limits.lines_per_statement_max);
@@ -305,6 +367,7 @@ enum recon_err recon_builder_add_line(struct recon_builder *builder, struct reco
         statement->storage->line_capacity = capacity;
     }
     struct recon_line *line = &statement->lines[statement->line_count++];
+    statement->lines_total++;
     builder->file_line_count++;
     line_init(line, source_line);
     *out = line;
@@ -321,11 +384,6 @@ const char *recon_builder_text(struct recon_builder *builder, const char *text, 
 
 #define FINGERPRINT_BYTES 16u
 _Static_assert(2 * FINGERPRINT_BYTES + 1 == RECON_FINGERPRINT_SIZE, "hex digits and a NUL");
-
-struct fingerprint_row {
-    unsigned char hash[FINGERPRINT_BYTES];
-    size_t index;
-};
 
 static void hash_field(crypto_generichash_state *state, const void *bytes, size_t length)
 {
@@ -370,16 +428,6 @@ static void fingerprint_base(unsigned char out[FINGERPRINT_BYTES],
     crypto_generichash_final(&state, out, FINGERPRINT_BYTES);
 }
 
-static int fingerprint_row_compare(const void *left, const void *right)
-{
-    const struct fingerprint_row *a = left;
-    const struct fingerprint_row *b = right;
-    int order = memcmp(a->hash, b->hash, FINGERPRINT_BYTES);
-    if (order != 0)
-        return order;
-    return (a->index > b->index) - (a->index < b->index);
-}
-
 static void fingerprint_final(struct recon_line *line, const unsigned char base[FINGERPRINT_BYTES],
                               uint64_t occurrence)
 {
@@ -397,56 +445,193 @@ static void fingerprint_final(struct recon_line *line, const unsigned char base[
     line->fingerprint[RECON_FINGERPRINT_SIZE - 1] = '\0';
 }
 
-static enum recon_err statement_fingerprint(struct recon_statement *statement,
-                                            struct recon_error *error)
+/* Occurrences of line fingerprints seen so far in the statement: an open
+ * addressing table of the base hashes of lines without a bank reference
+ * (only their fingerprint is their identity), so that two identical such
+ * payments on one day stay two lines, whether the statement is streamed or
+ * not. It grows with those lines only, 32 bytes each. */
+struct seen_slot {
+    unsigned char hash[FINGERPRINT_BYTES];
+    uint64_t count; /* 0: empty slot */
+};
+
+struct recon_seen {
+    struct seen_slot *slots;
+    size_t capacity; /* a power of two */
+    size_t used;
+};
+
+static size_t seen_index(const struct recon_seen *seen, const unsigned char hash[FINGERPRINT_BYTES])
 {
+    uint64_t start = 0;
+    memcpy(&start, hash, sizeof start);
+    size_t mask = seen->capacity - 1;
+    size_t index = (size_t)start & mask;
+    while (seen->slots[index].count != 0 &&
+           memcmp(seen->slots[index].hash, hash, FINGERPRINT_BYTES) != 0)
+        index = (index + 1) & mask;
+    return index;
+}
+
+static bool seen_grow(struct recon_seen *seen)
+{
+    size_t capacity = seen->capacity == 0 ? 64 : seen->capacity * 2;
+    struct seen_slot *slots = calloc(capacity, sizeof *slots);
+    if (slots == NULL)
+        return false;
+    struct recon_seen grown = {slots, capacity, seen->used};
+    for (size_t i = 0; i < seen->capacity; i++)
+        if (seen->slots[i].count != 0)
+            grown.slots[seen_index(&grown, seen->slots[i].hash)] = seen->slots[i];
+    free(seen->slots);
+    *seen = grown;
+    return true;
+}
+
+/* The number of earlier occurrences of hash, counting this one in. */
+static bool seen_occurrence(struct recon_seen *seen, const unsigned char hash[FINGERPRINT_BYTES],
+                            uint64_t *occurrence)
+{
+    if (2 * (seen->used + 1) > seen->capacity && !seen_grow(seen))
+        return false;
+    struct seen_slot *slot = &seen->slots[seen_index(seen, hash)];
+    if (slot->count == 0) {
+        memcpy(slot->hash, hash, FINGERPRINT_BYTES);
+        seen->used++;
+    }
+    *occurrence = slot->count++;
+    return true;
+}
+
+static void seen_clear(struct recon_seen *seen)
+{
+    if (seen == NULL)
+        return;
+    free(seen->slots);
+    memset(seen, 0, sizeof *seen);
+}
+
+/* Fingerprints, sums and (when streaming) checks the currency of the
+ * lines the builder holds, in order. */
+static enum recon_err lines_complete(struct recon_builder *builder, struct recon_error *error)
+{
+    struct recon_statement *statement = builder->current;
     if (statement->line_count == 0)
         return RECON_OK;
     if (sodium_init() < 0)
         return recon_fail(error, RECON_ERR_NOMEM, statement->source_line, "",
                           "could not initialise libsodium");
-    struct fingerprint_row *rows = malloc(statement->line_count * sizeof *rows);
-    if (rows == NULL)
+    if (builder->seen == NULL && (builder->seen = calloc(1, sizeof *builder->seen)) == NULL)
         return recon_fail(error, RECON_ERR_NOMEM, statement->source_line, "", "out of memory");
+    size_t first_number = statement->lines_total - statement->line_count + 1;
     for (size_t index = 0; index < statement->line_count; index++) {
-        fingerprint_base(rows[index].hash, statement, &statement->lines[index]);
-        rows[index].index = index;
+        struct recon_line *line = &statement->lines[index];
+        if (__builtin_add_overflow(statement->lines_sum_minor, line->amount_minor,
+                                   &statement->lines_sum_minor))
+            return recon_fail(error, RECON_ERR_OVERFLOW, line->source_line, "",
+                              "sum of the statement lines is out of range");
+        if (builder->sink != NULL && strcmp(line->currency, statement->currency) != 0)
+            return recon_fail(error, RECON_ERR_CURRENCY_MIXED, line->source_line, "line",
+                              "statement line %zu is in %s, the statement in %s",
+                              first_number + index, line->currency, statement->currency);
+        unsigned char base[FINGERPRINT_BYTES];
+        uint64_t occurrence = 0;
+        fingerprint_base(base, statement, line);
+        if (line->bank_reference[0] == '\0' && !seen_occurrence(builder->seen, base, &occurrence))
+            return recon_fail(error, RECON_ERR_NOMEM, line->source_line, "", "out of memory");
+        fingerprint_final(line, base, occurrence);
     }
-    qsort(rows, statement->line_count, sizeof *rows, fingerprint_row_compare);
-    uint64_t occurrence = 0;
-    for (size_t index = 0; index < statement->line_count; index++) {
-        if (index > 0 && memcmp(rows[index].hash, rows[index - 1].hash, FINGERPRINT_BYTES) == 0)
-            occurrence++;
-        else
-            occurrence = 0;
-        fingerprint_final(&statement->lines[rows[index].index], rows[index].hash, occurrence);
-    }
-    free(rows);
     return RECON_OK;
 }
 
-enum recon_err recon_builder_end(struct recon_builder *builder, struct recon_error *error)
+/* Streaming: the header's text moves to memory kept across chunks. */
+static bool keep_header(struct recon_statement *statement)
+{
+    struct recon_arena kept = {NULL};
+    const char **fields[] = {&statement->account_id, &statement->statement_id,
+                             &statement->sequence};
+    const char *copies[sizeof fields / sizeof fields[0]];
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if ((copies[i] = recon_arena_copy(&kept, *fields[i], strlen(*fields[i]))) == NULL) {
+            recon_arena_free(&kept);
+            return false;
+        }
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        *fields[i] = copies[i];
+    recon_arena_free(&statement->storage->header_arena);
+    statement->storage->header_arena = kept;
+    return true;
+}
+
+/* The statement's currency as far as known: its own, else its balances'. */
+static void settle_currency(struct recon_statement *statement)
+{
+    if (statement->currency[0] != '\0')
+        return;
+    const struct recon_balance *balance =
+        statement->opening.present ? &statement->opening : &statement->closing;
+    memcpy(statement->currency, balance->currency, RECON_CURRENCY_SIZE);
+}
+
+/* Streaming: hands the lines held to the sink and frees their memory. */
+static enum recon_err flush_lines(struct recon_builder *builder, struct recon_error *error)
 {
     struct recon_statement *statement = builder->current;
-    int64_t sum = 0;
-    assert(statement != NULL);
-    for (size_t index = 0; index < statement->line_count; index++) {
-        if (__builtin_add_overflow(sum, statement->lines[index].amount_minor, &sum))
-            return recon_fail(error, RECON_ERR_OVERFLOW, statement->lines[index].source_line, "",
-                              "sum of the statement lines is out of range");
-    }
-    statement->lines_sum_minor = sum;
-    enum recon_err err = statement_fingerprint(statement, error);
-    if (err != RECON_OK)
+    settle_currency(statement);
+    enum recon_err err = lines_complete(builder, error);
+    if (err != RECON_OK || statement->line_count == 0)
         return err;
+    if (builder->sink->lines(builder->sink->context, statement, statement->lines,
+                             statement->line_count) != RECON_OK)
+        return recon_fail(error, RECON_ERR_STOPPED, statement->lines[0].source_line, "",
+                          "the import stopped the parse");
+    statement->line_count = 0;
+    if (!keep_header(statement))
+        return recon_fail(error, RECON_ERR_NOMEM, statement->source_line, "", "out of memory");
+    recon_arena_free(&statement->storage->arena);
+    return RECON_OK;
+}
+
+enum recon_err recon_builder_checkpoint(struct recon_builder *builder, struct recon_error *error)
+{
+    if (builder->sink == NULL || builder->current == NULL ||
+        builder->current->line_count < builder->chunk_lines)
+        return RECON_OK;
+    return flush_lines(builder, error);
+}
+
+static void statement_append(struct recon_builder *builder, struct recon_statement *statement)
+{
     if (builder->last == NULL)
         builder->first = statement;
     else
         builder->last->next = statement;
     builder->last = statement;
+}
+
+enum recon_err recon_builder_end(struct recon_builder *builder, struct recon_error *error)
+{
+    struct recon_statement *statement = builder->current;
+    assert(statement != NULL);
+    enum recon_err err =
+        builder->sink != NULL ? flush_lines(builder, error) : lines_complete(builder, error);
+    seen_clear(builder->seen);
+    if (err != RECON_OK)
+        return err;
     builder->current = NULL;
     builder->statement_count++;
-    return RECON_OK;
+    if (builder->sink == NULL) {
+        statement_append(builder, statement);
+        return RECON_OK;
+    }
+    err = recon_statement_check(statement, error);
+    if (err == RECON_OK && builder->sink->end(builder->sink->context, statement) != RECON_OK)
+        err = recon_fail(error, RECON_ERR_STOPPED, statement->closing.source_line, "",
+                         "the import stopped the parse");
+    if (err != RECON_OK && error != NULL)
+        error->statement_index = builder->statement_count - 1;
+    statement_free_one(statement);
+    return err;
 }
 
 enum recon_err recon_builder_finish(struct recon_builder *builder, struct recon_statement **out,
@@ -454,8 +639,10 @@ enum recon_err recon_builder_finish(struct recon_builder *builder, struct recon_
 {
     size_t index = 0;
     assert(builder->current == NULL);
-    if (builder->first == NULL)
+    if (builder->statement_count == 0)
         return recon_fail(error, RECON_ERR_NOT_STATEMENT, 0, "", "file holds no statement");
+    if (builder->sink != NULL)
+        return RECON_OK;
     if (!(flags & RECON_PARSE_NO_STATEMENT_CHECKS)) {
         for (const struct recon_statement *statement = builder->first; statement != NULL;
              statement = statement->next, index++) {
@@ -475,6 +662,9 @@ enum recon_err recon_builder_finish(struct recon_builder *builder, struct recon_
 
 void recon_builder_discard(struct recon_builder *builder)
 {
+    seen_clear(builder->seen);
+    free(builder->seen);
+    builder->seen = NULL;
     if (builder->current != NULL)
         statement_free_one(builder->current);
     builder->current = NULL;

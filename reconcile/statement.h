@@ -67,6 +67,7 @@ enum recon_err {
     RECON_ERR_MAPPING,             /* CSV column mapping invalid or not matching the file */
     RECON_ERR_CURRENCY_MIXED,      /* a statement with more than one currency */
     RECON_ERR_UNBALANCED,          /* opening balance + lines != closing balance */
+    RECON_ERR_STOPPED,             /* a sink (struct recon_sink) stopped the parse */
     RECON_ERR__COUNT
 };
 
@@ -186,7 +187,11 @@ struct recon_statement {
 
     struct recon_line *lines;
     size_t line_count;
-    int64_t lines_sum_minor;    /* sum of lines[].amount_minor, overflow-checked */
+    int64_t lines_sum_minor; /* sum of lines[].amount_minor, overflow-checked */
+    /* Lines of the statement so far, with those already handed to a sink
+     * (recon_parse_stream); equals line_count when nothing was streamed. In
+     * a streamed parse lines_sum_minor covers them all too. */
+    size_t lines_total;
     size_t skipped_entry_count; /* camt entries not booked (Sts PDNG, INFO) and left out */
 
     struct recon_statement_storage *storage;
@@ -271,6 +276,48 @@ enum recon_err recon_csv_parse_file(struct recon_statement **out, const char *pa
  * of lines == closing balance, overflow-checked (RECON_ERR_UNBALANCED). */
 enum recon_err recon_statement_check(const struct recon_statement *statement,
                                      struct recon_error *error) RECON_MUST_CHECK;
+
+/* ---- streaming ----
+ *
+ * A streamed parse keeps one chunk of lines in memory, whatever the file's
+ * size: the lines of the current statement go to the sink in chunks of at
+ * most chunk_lines (the header fields of the statement — account,
+ * statement id, currency, opening balance — are set by the first call), and
+ * each statement, once it passed the checks of recon_statement_check, to
+ * end(). A callback that returns anything but RECON_OK stops the parse,
+ * which then returns RECON_ERR_STOPPED; the sink keeps its own account of
+ * why. CSV is read whole first (a file may list its rows newest first), and
+ * then handed over in chunks. */
+struct recon_sink {
+    void *context;
+    size_t chunk_lines; /* 0: RECON_STREAM_CHUNK_LINES */
+    /* lines[0..count) of statement (count >= 1); valid only during the call. */
+    enum recon_err (*lines)(void *context, const struct recon_statement *statement,
+                            const struct recon_line *lines, size_t count);
+    /* The statement is complete and checked: closing balance, lines_total,
+     * lines_sum_minor. lines holds none of its lines any more. */
+    enum recon_err (*end)(void *context, const struct recon_statement *statement);
+};
+
+struct recon_source {
+    enum recon_format format;
+    const char *path; /* a file, or NULL and: */
+    const char *data; /* a buffer of size bytes */
+    size_t size;
+    const char *encoding;                    /* MT940 (see recon_mt940_parse) */
+    const struct recon_csv_mapping *mapping; /* CSV */
+    const struct recon_limits *limits;       /* NULL: recon_limits_stream() */
+};
+
+/* The limits of a streamed parse: as recon_limits_default(), with the line
+ * counts raised to RECON_STREAM_LINES_*_MAX, since memory no longer grows
+ * with them. */
+void recon_limits_stream(struct recon_limits *limits);
+
+/* Parses source into sink. Errors as the parse functions (the statement
+ * checks always run), plus RECON_ERR_STOPPED. */
+enum recon_err recon_parse_stream(const struct recon_source *source, const struct recon_sink *sink,
+                                  struct recon_error *error) RECON_MUST_CHECK;
 
 /* Frees a list of statements from a parser (takes ownership); NULL is fine. */
 void recon_statement_free(struct recon_statement *first);
