@@ -186,25 +186,6 @@ static const uint32_t column_types[COLUMNS_COUNT] = {
     LEDGER_PG_TEXT,
 };
 
-static Oid array_type(uint32_t element_oid)
-{
-    switch (element_oid) {
-    case LEDGER_PG_BYTEA:
-        return 1001;
-    case LEDGER_PG_INT2:
-        return 1005;
-    case LEDGER_PG_INT4:
-        return 1007;
-    case LEDGER_PG_TEXT:
-        return 1009;
-    case LEDGER_PG_INT8:
-        return 1016;
-    default:
-        assert(element_oid == LEDGER_PG_DATE);
-        return 1182;
-    }
-}
-
 #define BATCH_PARAMS_COUNT (2 + COLUMNS_COUNT)
 #define BOOK_BATCH_SQL                                                                             \
     "SELECT failed_index, code, replay_seq, replay_object_id FROM cl_book_batch($1, $2, $3, $4, "  \
@@ -302,7 +283,7 @@ static bool batch_params_build(struct batch_params *params, const struct batch *
             batch_params_free(params);
             return false;
         }
-        params->types[2 + c] = array_type(column_types[c]);
+        params->types[2 + c] = ledger_pg_array_type(column_types[c]);
         params->values[2 + c] = (const char *)params->columns[c].data;
         params->lengths[2 + c] = (int)params->columns[c].size;
     }

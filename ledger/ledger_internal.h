@@ -80,6 +80,7 @@ int64_t ledger_now_us(void);
 /* ---- array parameters in binary format (pg_array.c) ---- */
 
 /* Element type OIDs (pg_type.dat; fixed since PostgreSQL 7). */
+#define LEDGER_PG_BOOL 16u
 #define LEDGER_PG_BYTEA 17u
 #define LEDGER_PG_INT8 20u
 #define LEDGER_PG_INT2 21u
@@ -107,6 +108,9 @@ void ledger_pg_array_int32(struct ledger_pg_array *array, int32_t value); /* als
 void ledger_pg_array_int16(struct ledger_pg_array *array, int16_t value);
 void ledger_pg_array_text(struct ledger_pg_array *array, const char *text); /* NULL: null */
 void ledger_pg_array_bytea(struct ledger_pg_array *array, const uint8_t *bytes, size_t size);
+void ledger_pg_array_bool(struct ledger_pg_array *array, bool value);
+/* The OID of the array type of an element type above. */
+uint32_t ledger_pg_array_type(uint32_t element_oid);
 /* Writes the header; false when an append failed. data/size are then the
  * parameter's value (binary format). */
 bool ledger_pg_array_finish(struct ledger_pg_array *array) LEDGER_MUST_CHECK;

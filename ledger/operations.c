@@ -678,6 +678,16 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
                           source.kind);
         return LEDGER_ERR_NOT_REVERSIBLE;
     }
+    /* A collective entry of a statement's receipts is the bank's record of
+     * many payments: one of them booked to the wrong case is moved by a
+     * transfer (four eyes); none of them can be undone here. */
+    if (source.postings_count > 2) {
+        ledger_set_detail(ledger,
+                          "entry %lld books %zu receipts of a bank statement: correct a "
+                          "line with a transfer between cases",
+                          (long long)seq, source.postings_count - 1);
+        return LEDGER_ERR_NOT_REVERSIBLE;
+    }
     decision_hash(&book, "reverse", seq, reason);
     book.entry.reverses_seq = seq;
     snprintf(book.entry.memo, sizeof book.entry.memo, "%s", reason);

@@ -126,6 +126,34 @@ void ledger_pg_array_bytea(struct ledger_pg_array *array, const uint8_t *bytes, 
     append(array, bytes, size);
 }
 
+void ledger_pg_array_bool(struct ledger_pg_array *array, bool value)
+{
+    assert(array->element_oid == LEDGER_PG_BOOL);
+    uint8_t byte = value ? 1 : 0;
+    append(array, &byte, 1);
+}
+
+uint32_t ledger_pg_array_type(uint32_t element_oid)
+{
+    switch (element_oid) {
+    case LEDGER_PG_BOOL:
+        return 1000;
+    case LEDGER_PG_BYTEA:
+        return 1001;
+    case LEDGER_PG_INT2:
+        return 1005;
+    case LEDGER_PG_INT4:
+        return 1007;
+    case LEDGER_PG_TEXT:
+        return 1009;
+    case LEDGER_PG_INT8:
+        return 1016;
+    case LEDGER_PG_DATE:
+        return 1182;
+    }
+    return 0;
+}
+
 bool ledger_pg_array_finish(struct ledger_pg_array *array)
 {
     if (!reserve(array, 0))

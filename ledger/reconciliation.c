@@ -90,6 +90,7 @@ enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *
     "  WHERE p.account_id = $1 AND coalesce(e.value_date, "                                        \
     "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date) <= $2::date "         \
     "  AND NOT EXISTS (SELECT 1 FROM statement_line_entries x WHERE x.entry_seq = e.seq) "         \
+    "  AND NOT EXISTS (SELECT 1 FROM statement_lines x WHERE x.entry_seq = e.seq) "                \
     " UNION ALL "                                                                                  \
     " SELECT 3, f.id, f.opening_balance, f.opening_date, 'opening', "                              \
     "  'opening balance of the first statement, before any booked line' "                          \

@@ -190,10 +190,11 @@ enum ledger_err ledger_open_items_load(struct ledger *ledger, int64_t bank_accou
         " (SELECT o.account_id FROM postings o WHERE o.entry_seq = e.seq "
         "  AND o.account_id <> p.account_id ORDER BY o.idx LIMIT 1), "
         " (SELECT d.id FROM disbursements d WHERE d.settle_seq = e.seq) "
-        "FROM postings p JOIN entries e ON e.seq = p.entry_seq "
-        "WHERE p.account_id = $1::bigint AND e.kind IN ('receipt', 'suspense_receipt', 'settle') "
+        "FROM entries e JOIN postings p ON p.entry_seq = e.seq AND p.account_id = $1::bigint "
+        "WHERE e.kind IN ('receipt', 'suspense_receipt', 'settle') "
         " AND (e.value_date IS NULL OR e.value_date BETWEEN $2::date AND $3::date) "
         " AND NOT EXISTS (SELECT 1 FROM statement_line_entries s WHERE s.entry_seq = e.seq) "
+        " AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.entry_seq = e.seq) "
         "ORDER BY e.seq LIMIT $4::bigint",
         4, params);
     if (result == NULL)
@@ -409,25 +410,99 @@ static enum ledger_err statement_request(struct ledger *ledger, const char *acto
     return LEDGER_OK;
 }
 
-static enum ledger_err book_statement_chunk(struct ledger *ledger, const char *actor,
-                                            const struct system_accounts *accounts,
-                                            struct ledger_statement_booking *bookings, size_t count,
-                                            struct ledger_booking_request *storage,
-                                            struct ledger_booking_request **requests,
-                                            size_t *failed_index)
+/* How many of bookings[0..count) go into one collective receipt entry: the
+ * receipts to cases that follow the first with its value date, at most
+ * LEDGER_POSTINGS_MAX - 1, while their sum stays in range; 1 for anything
+ * else. */
+static size_t block_length(const struct ledger_statement_booking *bookings, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
-        enum ledger_err err = statement_request(ledger, actor, accounts, &bookings[i], &storage[i]);
+    if (bookings[0].kind != LEDGER_STATEMENT_RECEIPT || bookings[0].amount_minor <= 0)
+        return 1;
+    int64_t sum = bookings[0].amount_minor;
+    size_t n = 1;
+    while (n < count && n < LEDGER_POSTINGS_MAX - 1 &&
+           bookings[n].kind == LEDGER_STATEMENT_RECEIPT && bookings[n].amount_minor > 0 &&
+           bookings[n].value_date_days == bookings[0].value_date_days &&
+           !__builtin_add_overflow(sum, bookings[n].amount_minor, &sum))
+        n++;
+    return n;
+}
+
+/* One collective receipt entry for bookings[0..n) (n >= 2): the bank's debit
+ * of their sum first, then each case's credit. Its key is the first line's. */
+static enum ledger_err block_request(struct ledger *ledger, const char *actor,
+                                     const struct system_accounts *accounts,
+                                     const struct ledger_statement_booking *bookings, size_t n,
+                                     struct ledger_booking_request *request)
+{
+    memset(request, 0, sizeof *request);
+    if (ledger_idempotency_key_check(bookings[0].idempotency_key) != LEDGER_OK) {
+        ledger_set_detail(ledger, "a statement booking needs a kind, an amount and a key");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    struct ledger_entry *entry = &request->entry;
+    snprintf(entry->kind, sizeof entry->kind, "receipt");
+    snprintf(entry->actor, sizeof entry->actor, "%s", actor);
+    snprintf(entry->memo, sizeof entry->memo,
+             "%zu receipts of one bank statement; each line's reference is on its statement line",
+             n);
+    entry->value_date_days = bookings[0].value_date_days;
+    request->allowed_roles = LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN;
+    request->idempotency_key = bookings[0].idempotency_key;
+    request->operation = "statement";
+    struct ledger_request_hash hash;
+    ledger_request_hash_init(&hash, "receipts");
+    ledger_request_hash_int64(&hash, accounts->bank);
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ledger_statement_booking *b = &bookings[i];
+        ledger_request_hash_int64(&hash, b->account_id);
+        ledger_request_hash_int64(&hash, b->amount_minor);
+        ledger_request_hash_text(&hash, b->bank_ref ? b->bank_ref : "");
+        sum += b->amount_minor; /* in range: block_length */
+        struct ledger_posting *posting = &entry->postings[i + 1];
+        *posting =
+            (struct ledger_posting){.account_id = b->account_id, .amount_minor = -b->amount_minor};
+        snprintf(posting->currency, sizeof posting->currency, "%s", accounts->currency);
+    }
+    ledger_request_hash_final(&hash, request->request_hash);
+    entry->postings[0] = (struct ledger_posting){.account_id = accounts->bank, .amount_minor = sum};
+    snprintf(entry->postings[0].currency, sizeof entry->postings[0].currency, "%s",
+             accounts->currency);
+    entry->postings_count = n + 1;
+    return LEDGER_OK;
+}
+
+struct statement_requests {
+    struct ledger_booking_request *storage;
+    struct ledger_booking_request **pointers;
+    size_t *first; /* per request: its first booking */
+    size_t *length;
+    size_t count;
+};
+
+static enum ledger_err build_requests(struct ledger *ledger, const char *actor,
+                                      const struct system_accounts *accounts,
+                                      const struct ledger_statement_booking *bookings, size_t count,
+                                      struct statement_requests *r, size_t *failed_index)
+{
+    for (size_t i = 0; i < count;) {
+        size_t n = block_length(bookings + i, count - i);
+        struct ledger_booking_request *request = &r->storage[r->count];
+        enum ledger_err err =
+            n == 1 ? statement_request(ledger, actor, accounts, &bookings[i], request)
+                   : block_request(ledger, actor, accounts, bookings + i, n, request);
         if (err != LEDGER_OK) {
             *failed_index = i;
             return err;
         }
-        requests[i] = &storage[i];
+        r->pointers[r->count] = request;
+        r->first[r->count] = i;
+        r->length[r->count] = n;
+        r->count++;
+        i += n;
     }
-    enum ledger_err err = ledger_book_in_transaction(ledger, requests, count, failed_index);
-    for (size_t i = 0; err == LEDGER_OK && i < count; i++)
-        bookings[i].seq = storage[i].entry.seq;
-    return err;
+    return LEDGER_OK;
 }
 
 enum ledger_err ledger_statement_book(struct ledger *ledger, const char *actor,
@@ -445,70 +520,65 @@ enum ledger_err ledger_statement_book(struct ledger *ledger, const char *actor,
         return err;
     if (count == 0)
         return LEDGER_OK;
-    size_t chunk_max = count < LEDGER_BATCH_MAX ? count : LEDGER_BATCH_MAX;
-    struct ledger_booking_request *storage = calloc(chunk_max, sizeof *storage);
-    struct ledger_booking_request **requests = calloc(chunk_max, sizeof *requests);
-    if (storage == NULL || requests == NULL) {
+    struct statement_requests r = {.storage = calloc(count, sizeof *r.storage),
+                                   .pointers = calloc(count, sizeof *r.pointers),
+                                   .first = calloc(count, sizeof *r.first),
+                                   .length = calloc(count, sizeof *r.length)};
+    if (r.storage == NULL || r.pointers == NULL || r.first == NULL || r.length == NULL) {
         err = LEDGER_ERR_NOMEM;
         goto free_requests;
     }
-    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += chunk_max) {
-        size_t chunk = count - offset < chunk_max ? count - offset : chunk_max;
-        size_t chunk_failed = 0;
-        err = book_statement_chunk(ledger, actor, &accounts, bookings + offset, chunk, storage,
-                                   requests, &chunk_failed);
-        if (err != LEDGER_OK)
-            *failed_index = offset + chunk_failed;
+    if ((err = build_requests(ledger, actor, &accounts, bookings, count, &r, failed_index)) !=
+        LEDGER_OK)
+        goto free_requests;
+    size_t failed_request = 0;
+    err = ledger_book_in_transaction(ledger, r.pointers, r.count, &failed_request);
+    if (err != LEDGER_OK) {
+        *failed_index = failed_request < r.count ? r.first[failed_request] : 0;
+        goto free_requests;
     }
+    for (size_t q = 0; q < r.count; q++)
+        for (size_t k = 0; k < r.length[q]; k++) {
+            struct ledger_statement_booking *b = &bookings[r.first[q] + k];
+            b->seq = r.storage[q].entry.seq;
+            b->posting_idx = r.length[q] > 1 ? (int16_t)(k + 1) : 0;
+        }
 free_requests:
-    free(requests);
-    free(storage);
+    free(r.length);
+    free(r.first);
+    free(r.pointers);
+    free(r.storage);
     return err;
 }
 
 /* ---- storing a statement ---- */
 
-static enum ledger_err insert_statement(struct ledger *ledger,
-                                        const struct ledger_statement_record *s,
-                                        int64_t *statement_id)
+enum ledger_err ledger_statement_open(struct ledger *ledger,
+                                      const struct ledger_statement_record *s,
+                                      int64_t *statement_id)
 {
-    char texts[10][LEDGER_INT64_TEXT_SIZE];
+    char texts[4][LEDGER_INT64_TEXT_SIZE];
     char dates[2][LEDGER_DATE_TEXT_SIZE];
     char digest[2 * LEDGER_HASH_SIZE + 3];
-    const int counts[7] = {s->file_index,     s->line_count,     s->booked_count,
-                           s->matched_count,  s->suspense_count, s->exception_count,
-                           s->duplicate_count};
-    for (int i = 0; i < 7; i++)
-        ledger_int64_text(texts[i], counts[i]);
-    const char *params[17] = {ledger_int64_text(texts[7], s->bank_account_id),
+    const char *params[12] = {ledger_int64_text(texts[0], s->bank_account_id),
                               s->format,
                               ledger_bytea_text(digest, s->file_digest, LEDGER_HASH_SIZE),
-                              texts[0],
+                              ledger_int64_text(texts[1], s->file_index),
                               s->statement_ref ? s->statement_ref : "",
                               s->sequence ? s->sequence : "",
                               s->currency,
-                              ledger_int64_text(texts[8], s->opening_minor),
+                              ledger_int64_text(texts[2], s->opening_minor),
                               date_param(dates[0], s->opening_date_days),
-                              ledger_int64_text(texts[9], s->closing_minor),
+                              ledger_int64_text(texts[3], s->closing_minor),
                               date_param(dates[1], s->closing_date_days),
-                              texts[1],
-                              texts[2],
-                              texts[3],
-                              texts[4],
-                              texts[5],
-                              texts[6]};
-    /* imported_by is parameter 18 */
-    const char *all[18];
-    memcpy(all, params, sizeof params);
-    all[17] = s->imported_by;
+                              s->imported_by};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "INSERT INTO bank_statements (bank_account_id, format, file_digest, file_index, "
         "statement_ref, sequence, currency, opening_balance, opening_date, closing_balance, "
-        "closing_date, line_count, booked_count, matched_count, suspense_count, "
-        "exception_count, duplicate_count, imported_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-        "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
-        18, all);
+        "closing_date, imported_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        "RETURNING id",
+        12, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     *statement_id = ledger_db_int64(result, 0, 0);
@@ -516,130 +586,213 @@ static enum ledger_err insert_statement(struct ledger *ledger,
     return LEDGER_OK;
 }
 
-static json_t *optional_id(int64_t id)
+enum ledger_err ledger_statement_close(struct ledger *ledger, int64_t statement_id,
+                                       const struct ledger_statement_record *s)
 {
-    return id ? json_integer((json_int_t)id) : json_null();
+    char texts[8][LEDGER_INT64_TEXT_SIZE];
+    char date[LEDGER_DATE_TEXT_SIZE];
+    const int counts[6] = {s->line_count,     s->booked_count,    s->matched_count,
+                           s->suspense_count, s->exception_count, s->duplicate_count};
+    const char *params[9] = {ledger_int64_text(texts[6], statement_id),
+                             ledger_int64_text(texts[7], s->closing_minor),
+                             date_param(date, s->closing_date_days)};
+    for (int i = 0; i < 6; i++)
+        params[3 + i] = ledger_int64_text(texts[i], counts[i]);
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_COMMAND_OK,
+        "UPDATE bank_statements SET closing_balance = $2, closing_date = $3, line_count = $4, "
+        "booked_count = $5, matched_count = $6, suspense_count = $7, exception_count = $8, "
+        "duplicate_count = $9 WHERE id = $1",
+        9, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    PQclear(result);
+    return LEDGER_OK;
 }
 
-static json_t *optional_date(int32_t days)
-{
-    char text[LEDGER_DATE_TEXT_SIZE];
-    return days == LEDGER_VALUE_DATE_NONE ? json_null() : json_string(ledger_date_text(text, days));
-}
+/* The columns of a lines INSERT, as binary arrays (pg_array.c). */
+enum line_column {
+    LINE_INDEX,
+    LINE_IDENTITY,
+    LINE_VALUE_DATE,
+    LINE_BOOKING_DATE,
+    LINE_AMOUNT,
+    LINE_CURRENCY,
+    LINE_REVERSAL,
+    LINE_BANK_REF,
+    LINE_E2E,
+    LINE_CP_NAME,
+    LINE_CP_ACCOUNT,
+    LINE_REMITTANCE,
+    LINE_RETURN_REASON,
+    LINE_PAYIN_NO,
+    LINE_STATUS,
+    LINE_RULE,
+    LINE_REASON,
+    LINE_CANDIDATES,
+    LINE_ENTRY_SEQ,
+    LINE_POSTING_IDX,
+    LINE_DISBURSEMENT,
+    LINE_DUPLICATE_OF,
+    LINK_INDEX,
+    LINK_SEQ,
+    LINK_DISBURSEMENT,
+    LINE_COLUMNS
+};
 
-static json_t *line_json(size_t index, const struct ledger_statement_line_record *l)
-{
-    return json_pack(
-        "{s:I, s:s, s:o, s:o, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-        "s:s, s:o, s:o, s:o}",
-        "i", (json_int_t)index, "identity", l->identity, "value_date",
-        optional_date(l->value_date_days), "booking_date", optional_date(l->booking_date_days),
-        "amount", (json_int_t)l->amount_minor, "currency", l->currency, "reversal", l->reversal,
-        "bank_ref", l->bank_ref, "e2e", l->end_to_end_id, "cp_name", l->counterparty_name,
-        "cp_account", l->counterparty_account, "remittance", l->remittance, "return_reason",
-        l->return_reason, "payin_no", l->payin_no, "status", l->status, "rule", l->rule, "reason",
-        l->reason, "candidates", l->candidates ? l->candidates : "", "entry_seq",
-        optional_id(l->entries_count ? l->entry_seqs[0] : 0), "disbursement_id",
-        optional_id(l->disbursement_id), "duplicate_of", optional_id(l->duplicate_of));
-}
+static const uint32_t line_column_types[LINE_COLUMNS] = {
+    [LINE_INDEX] = LEDGER_PG_INT4,         [LINE_IDENTITY] = LEDGER_PG_TEXT,
+    [LINE_VALUE_DATE] = LEDGER_PG_DATE,    [LINE_BOOKING_DATE] = LEDGER_PG_DATE,
+    [LINE_AMOUNT] = LEDGER_PG_INT8,        [LINE_CURRENCY] = LEDGER_PG_TEXT,
+    [LINE_REVERSAL] = LEDGER_PG_BOOL,      [LINE_BANK_REF] = LEDGER_PG_TEXT,
+    [LINE_E2E] = LEDGER_PG_TEXT,           [LINE_CP_NAME] = LEDGER_PG_TEXT,
+    [LINE_CP_ACCOUNT] = LEDGER_PG_TEXT,    [LINE_REMITTANCE] = LEDGER_PG_TEXT,
+    [LINE_RETURN_REASON] = LEDGER_PG_TEXT, [LINE_PAYIN_NO] = LEDGER_PG_TEXT,
+    [LINE_STATUS] = LEDGER_PG_TEXT,        [LINE_RULE] = LEDGER_PG_TEXT,
+    [LINE_REASON] = LEDGER_PG_TEXT,        [LINE_CANDIDATES] = LEDGER_PG_TEXT,
+    [LINE_ENTRY_SEQ] = LEDGER_PG_INT8,     [LINE_POSTING_IDX] = LEDGER_PG_INT2,
+    [LINE_DISBURSEMENT] = LEDGER_PG_INT8,  [LINE_DUPLICATE_OF] = LEDGER_PG_INT8,
+    [LINK_INDEX] = LEDGER_PG_INT4,         [LINK_SEQ] = LEDGER_PG_INT8,
+    [LINK_DISBURSEMENT] = LEDGER_PG_INT8,
+};
 
 static const char insert_lines_sql[] =
-    "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS r (i int, identity text, "
-    " value_date date, booking_date date, amount bigint, currency text, reversal boolean, "
-    " bank_ref text, e2e text, cp_name text, cp_account text, remittance text, "
-    " return_reason text, payin_no text, status text, rule text, reason text, "
-    " candidates text, entry_seq bigint, disbursement_id bigint, duplicate_of bigint)), "
+    "WITH x AS (SELECT * FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "
+    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
+    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "
+    " AS r (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "
+    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
+    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of)), "
     "ins AS (INSERT INTO statement_lines (statement_id, line_index, bank_account_id, identity, "
     " value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "
     " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "
-    " rule, reason, candidates, entry_seq, disbursement_id, duplicate_of) "
+    " rule, reason, candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
     " SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
     " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "
     " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "
-    " x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN coalesce(x.duplicate_of, "
-    "  (SELECT l.id FROM statement_lines l WHERE l.bank_account_id = $2::bigint "
-    "   AND l.identity = x.identity AND l.status <> 'duplicate')) END "
+    " x.posting_idx, x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN "
+    "  coalesce(x.duplicate_of, (SELECT l.id FROM statement_lines l "
+    "   WHERE l.bank_account_id = $2::bigint AND l.identity = x.identity "
+    "   AND l.status <> 'duplicate')) END "
     " FROM x ORDER BY x.i RETURNING id, line_index), "
     "links AS (INSERT INTO statement_line_entries (line_id, entry_seq, disbursement_id) "
-    " SELECT ins.id, k.seq, k.d FROM jsonb_to_recordset($4::jsonb) AS k (i int, seq bigint, "
-    " d bigint) JOIN ins ON ins.line_index = k.i RETURNING 1) "
+    " SELECT ins.id, k.seq, k.d FROM unnest($25::int[], $26::bigint[], $27::bigint[]) "
+    " AS k (i, seq, d) JOIN ins ON ins.line_index = k.i RETURNING 1) "
     "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links)";
 
-/* Builds the lines and links documents of one chunk: the duplicates pass
- * or the other lines. */
-static bool chunk_documents(const struct ledger_statement_line_record *lines, size_t offset,
-                            size_t count, bool duplicates, json_t *rows, json_t *links)
+static void optional_int64(struct ledger_pg_array *array, int64_t value)
 {
-    for (size_t i = offset; i < offset + count; i++) {
-        const struct ledger_statement_line_record *l = &lines[i];
-        if ((strcmp(l->status, "duplicate") == 0) != duplicates)
-            continue;
-        if (json_array_append_new(rows, line_json(i, l)) != 0)
-            return false;
-        for (size_t e = 0; e < l->entries_count; e++) {
-            int64_t d = l->entry_disbursement_ids ? l->entry_disbursement_ids[e] : 0;
-            if (json_array_append_new(links, json_pack("{s:I, s:I, s:o}", "i", (json_int_t)i, "seq",
-                                                       (json_int_t)l->entry_seqs[e], "d",
-                                                       optional_id(d))) != 0)
-                return false;
-        }
-    }
-    return true;
+    if (value == 0)
+        ledger_pg_array_null(array);
+    else
+        ledger_pg_array_int64(array, value);
 }
 
-static enum ledger_err insert_lines_chunk(struct ledger *ledger, const char *statement_text,
-                                          const char *account_text,
-                                          const struct ledger_statement_line_record *lines,
-                                          size_t offset, size_t count, bool duplicates)
+static void optional_date_element(struct ledger_pg_array *array, int32_t days)
 {
-    json_t *rows = json_array();
-    json_t *links = json_array();
-    char *rows_text = NULL;
-    char *links_text = NULL;
-    enum ledger_err err = LEDGER_ERR_NOMEM;
-    if (rows == NULL || links == NULL ||
-        !chunk_documents(lines, offset, count, duplicates, rows, links))
-        goto free_documents;
-    err = LEDGER_OK;
-    if (json_array_size(rows) == 0)
-        goto free_documents;
-    rows_text = json_dumps(rows, JSON_COMPACT);
-    links_text = json_dumps(links, JSON_COMPACT);
-    if (rows_text == NULL || links_text == NULL) {
-        err = LEDGER_ERR_NOMEM;
-        goto free_documents;
+    if (days == LEDGER_VALUE_DATE_NONE)
+        ledger_pg_array_null(array);
+    else
+        ledger_pg_array_int32(array, days - LEDGER_PG_DATE_EPOCH_DAYS);
+}
+
+static void line_elements(struct ledger_pg_array *c, size_t index,
+                          const struct ledger_statement_line_record *l)
+{
+    ledger_pg_array_int32(&c[LINE_INDEX], (int32_t)index);
+    ledger_pg_array_text(&c[LINE_IDENTITY], l->identity);
+    optional_date_element(&c[LINE_VALUE_DATE], l->value_date_days);
+    optional_date_element(&c[LINE_BOOKING_DATE], l->booking_date_days);
+    ledger_pg_array_int64(&c[LINE_AMOUNT], l->amount_minor);
+    ledger_pg_array_text(&c[LINE_CURRENCY], l->currency);
+    ledger_pg_array_bool(&c[LINE_REVERSAL], l->reversal);
+    ledger_pg_array_text(&c[LINE_BANK_REF], l->bank_ref);
+    ledger_pg_array_text(&c[LINE_E2E], l->end_to_end_id);
+    ledger_pg_array_text(&c[LINE_CP_NAME], l->counterparty_name);
+    ledger_pg_array_text(&c[LINE_CP_ACCOUNT], l->counterparty_account);
+    ledger_pg_array_text(&c[LINE_REMITTANCE], l->remittance);
+    ledger_pg_array_text(&c[LINE_RETURN_REASON], l->return_reason);
+    ledger_pg_array_text(&c[LINE_PAYIN_NO], l->payin_no);
+    ledger_pg_array_text(&c[LINE_STATUS], l->status);
+    ledger_pg_array_text(&c[LINE_RULE], l->rule);
+    ledger_pg_array_text(&c[LINE_REASON], l->reason);
+    ledger_pg_array_text(&c[LINE_CANDIDATES], l->candidates ? l->candidates : "");
+    optional_int64(&c[LINE_ENTRY_SEQ], l->entries_count ? l->entry_seqs[0] : 0);
+    if (l->posting_idx > 0)
+        ledger_pg_array_int16(&c[LINE_POSTING_IDX], l->posting_idx);
+    else
+        ledger_pg_array_null(&c[LINE_POSTING_IDX]);
+    optional_int64(&c[LINE_DISBURSEMENT], l->disbursement_id);
+    optional_int64(&c[LINE_DUPLICATE_OF], l->duplicate_of);
+    if (l->posting_idx > 0) /* its posting names it; no link of its own */
+        return;
+    for (size_t e = 0; e < l->entries_count; e++) {
+        ledger_pg_array_int32(&c[LINK_INDEX], (int32_t)index);
+        ledger_pg_array_int64(&c[LINK_SEQ], l->entry_seqs[e]);
+        optional_int64(&c[LINK_DISBURSEMENT],
+                       l->entry_disbursement_ids ? l->entry_disbursement_ids[e] : 0);
     }
-    const char *params[4] = {statement_text, account_text, rows_text, links_text};
-    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, insert_lines_sql, 4, params);
-    if (result == NULL)
-        err = ledger_db_last_error(ledger);
-    PQclear(result);
-free_documents:
-    free(links_text);
-    free(rows_text);
-    json_decref(links);
-    json_decref(rows);
+}
+
+/* One INSERT of the lines of one pass: the duplicates or the others. */
+static enum ledger_err insert_lines_pass(struct ledger *ledger, const char *ids[2],
+                                         size_t first_index,
+                                         const struct ledger_statement_line_record *lines,
+                                         size_t count, bool duplicates)
+{
+    struct ledger_pg_array columns[LINE_COLUMNS];
+    for (size_t c = 0; c < LINE_COLUMNS; c++)
+        ledger_pg_array_init(&columns[c], line_column_types[c]);
+    size_t rows = 0;
+    for (size_t i = 0; i < count; i++)
+        if ((strcmp(lines[i].status, "duplicate") == 0) == duplicates) {
+            line_elements(columns, first_index + i, &lines[i]);
+            rows++;
+        }
+    enum ledger_err err = LEDGER_OK;
+    Oid types[2 + LINE_COLUMNS] = {0}; /* the ids first, as text */
+    const char *values[2 + LINE_COLUMNS] = {ids[0], ids[1]};
+    int lengths[2 + LINE_COLUMNS] = {0};
+    int formats[2 + LINE_COLUMNS] = {0};
+    for (size_t c = 0; rows > 0 && c < LINE_COLUMNS; c++) {
+        if (!ledger_pg_array_finish(&columns[c]) || columns[c].size > (size_t)INT32_MAX) {
+            err = LEDGER_ERR_NOMEM;
+            break;
+        }
+        types[2 + c] = ledger_pg_array_type(line_column_types[c]);
+        values[2 + c] = (const char *)columns[c].data;
+        lengths[2 + c] = (int)columns[c].size;
+        formats[2 + c] = 1;
+    }
+    if (rows > 0 && err == LEDGER_OK) {
+        PGresult *result = PQexecParams(ledger->conn, insert_lines_sql, 2 + LINE_COLUMNS, types,
+                                        values, lengths, formats, 0);
+        if (PQresultStatus(result) != PGRES_TUPLES_OK)
+            err = ledger_db_error(ledger, result);
+        PQclear(result);
+    }
+    for (size_t c = 0; c < LINE_COLUMNS; c++)
+        ledger_pg_array_free(&columns[c]);
     return err;
 }
 
-enum ledger_err ledger_statement_store(struct ledger *ledger,
-                                       const struct ledger_statement_record *statement,
-                                       const struct ledger_statement_line_record *lines,
-                                       size_t count, int64_t *statement_id)
+enum ledger_err ledger_statement_lines_add(struct ledger *ledger, int64_t statement_id,
+                                           int64_t bank_account_id, size_t first_index,
+                                           const struct ledger_statement_line_record *lines,
+                                           size_t count)
 {
-    enum ledger_err err = insert_statement(ledger, statement, statement_id);
     char statement_text[LEDGER_INT64_TEXT_SIZE];
     char account_text[LEDGER_INT64_TEXT_SIZE];
-    ledger_int64_text(statement_text, *statement_id);
-    ledger_int64_text(account_text, statement->bank_account_id);
+    const char *ids[2] = {ledger_int64_text(statement_text, statement_id),
+                          ledger_int64_text(account_text, bank_account_id)};
+    if (first_index + count > (size_t)INT32_MAX) {
+        ledger_set_detail(ledger, "a statement has more lines than a line index holds");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
     /* Duplicates last: one may name a line stored in this same call. */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t offset = 0; err == LEDGER_OK && offset < count;
-             offset += LEDGER_STATEMENT_CHUNK) {
-            size_t chunk =
-                count - offset < LEDGER_STATEMENT_CHUNK ? count - offset : LEDGER_STATEMENT_CHUNK;
-            err = insert_lines_chunk(ledger, statement_text, account_text, lines, offset, chunk,
-                                     pass == 1);
-        }
+    enum ledger_err err = LEDGER_OK;
+    for (int pass = 0; pass < 2 && err == LEDGER_OK; pass++)
+        err = insert_lines_pass(ledger, ids, first_index, lines, count, pass == 1);
     return err;
 }

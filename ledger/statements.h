@@ -141,11 +141,17 @@ struct ledger_statement_booking {
     const char *memo;            /* the rule and reason (cut to LEDGER_MEMO_MAX) */
     const char *idempotency_key; /* unique per booking, e.g. from the line identity */
     int64_t seq;                 /* out: the entry */
+    int16_t posting_idx;         /* out: its posting in a collective entry, else 0 */
 };
 
 /* Books every booking on the custody account inside the open import
- * transaction, one entry each, in order: all, or an error with
- * *failed_index naming the first refused (the caller rolls back). */
+ * transaction, in order: all, or an error with *failed_index naming the
+ * first refused (the caller rolls back). Receipts to cases that follow each
+ * other with one value date are booked as collective entries of up to
+ * LEDGER_POSTINGS_MAX - 1 receipts (one bank debit for their sum, one case
+ * credit each; see sql/005); every other booking is an entry of its own.
+ * Each booking's seq and posting_idx (its case posting in a collective
+ * entry, else 0) are set. */
 enum ledger_err ledger_statement_book(struct ledger *ledger, const char *actor,
                                       int64_t bank_account_id, const char *currency,
                                       struct ledger_statement_booking *bookings, size_t count,
@@ -185,17 +191,27 @@ struct ledger_statement_line_record {
     const char *candidates;
     int64_t duplicate_of;
     int64_t disbursement_id;
+    int16_t posting_idx;  /* its posting in a collective entry (entry_seqs[0]), else 0 */
     size_t entries_count; /* entries booked or matched for the line */
     const int64_t *entry_seqs;
     const int64_t *entry_disbursement_ids; /* per entry, 0: none */
 };
 
-/* Inserts the statement and its lines (in chunks) inside the open import
- * transaction; *statement_id is the new statement's id. */
-enum ledger_err ledger_statement_store(struct ledger *ledger,
-                                       const struct ledger_statement_record *statement,
-                                       const struct ledger_statement_line_record *lines,
-                                       size_t count, int64_t *statement_id) LEDGER_MUST_CHECK;
+/* Inside the open import transaction: inserts the statement (its counts
+ * zero, its closing balance as given so far) and sets *statement_id. */
+enum ledger_err ledger_statement_open(struct ledger *ledger,
+                                      const struct ledger_statement_record *statement,
+                                      int64_t *statement_id) LEDGER_MUST_CHECK;
+/* Inserts lines of the statement; line_index of lines[i] is first_index + i.
+ * A duplicate may name a line stored before, in this call or earlier. */
+enum ledger_err ledger_statement_lines_add(struct ledger *ledger, int64_t statement_id,
+                                           int64_t bank_account_id, size_t first_index,
+                                           const struct ledger_statement_line_record *lines,
+                                           size_t count) LEDGER_MUST_CHECK;
+/* Writes the statement's closing balance and counts once its last line is in. */
+enum ledger_err
+ledger_statement_close(struct ledger *ledger, int64_t statement_id,
+                       const struct ledger_statement_record *statement) LEDGER_MUST_CHECK;
 
 /* ---- after the import ---- */
 

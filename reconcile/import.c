@@ -97,16 +97,30 @@ static enum recon_import_err fail_ledger(struct recon_import_error *error, struc
                 ledger_last_detail(ledger));
 }
 
-/* ---- one statement ---- */
+/* ---- one chunk of a statement's lines ---- */
 
-struct statement_work {
+/* What the import of a file keeps between the parser's calls (sink). */
+struct import_run {
     struct ledger *ledger;
     const struct recon_import_options *options;
-    const struct ledger_custody_account *account;
-    const uint8_t *digest;
-    struct recon_match_context *context;
-    const struct recon_statement *statement;
-    size_t statement_index;
+    struct ledger_custody_account account;
+    struct recon_import_result *result;
+    struct recon_import_error *error;
+    enum recon_import_err code; /* the first failure */
+    struct recon_match_context context;
+    size_t statements_capacity;
+    /* the statement being imported */
+    bool statement_open;
+    int64_t statement_id;
+    size_t lines_done;
+    struct recon_statement_summary summary;
+};
+
+/* The lines of one chunk while they are matched, booked and stored. */
+struct chunk_work {
+    struct import_run *run;
+    const struct recon_line *lines;
+    size_t count;
     struct recon_decision *decisions;
     struct recon_booking *bookings;
     size_t bookings_count;
@@ -124,26 +138,27 @@ static int decision_order(const void *a, const void *b)
     return order != 0 ? order : (x < y ? -1 : x > y ? 1 : 0);
 }
 
-/* Identities, and the lines repeated inside the statement. */
-static bool mark_repeated(struct statement_work *w)
+/* Identities, and the lines repeated inside the chunk (earlier chunks are
+ * in the database by then: mark_imported). */
+static bool mark_repeated(struct chunk_work *w)
 {
-    size_t count = w->statement->line_count;
-    struct recon_decision **sorted = calloc(count, sizeof *sorted);
+    struct recon_decision **sorted = calloc(w->count, sizeof *sorted);
     if (sorted == NULL)
         return false;
-    for (size_t i = 0; i < count; i++) {
-        recon_line_identity(w->decisions[i].identity, &w->statement->lines[i]);
+    for (size_t i = 0; i < w->count; i++) {
+        recon_line_identity(w->decisions[i].identity, &w->lines[i]);
         sorted[i] = &w->decisions[i];
     }
-    qsort(sorted, count, sizeof *sorted, decision_order);
-    for (size_t i = 1; i < count; i++) {
+    qsort(sorted, w->count, sizeof *sorted, decision_order);
+    for (size_t i = 1; i < w->count; i++) {
         if (strcmp(sorted[i]->identity, sorted[i - 1]->identity) != 0)
             continue;
         size_t original = (size_t)(sorted[i - 1] - w->decisions);
         sorted[i]->status = RECON_LINE_DUPLICATE;
         sorted[i]->rule = "duplicate_line";
         snprintf(sorted[i]->reason, sizeof sorted[i]->reason,
-                 "same bank reference or fingerprint as line %zu of this statement", original + 1);
+                 "same bank reference or fingerprint as line %zu of this statement",
+                 w->run->lines_done + original + 1);
         if (sorted[i - 1]->status == RECON_LINE_DUPLICATE)
             sorted[i]->duplicate_of = sorted[i - 1]->duplicate_of;
     }
@@ -151,18 +166,18 @@ static bool mark_repeated(struct statement_work *w)
     return true;
 }
 
-static enum ledger_err mark_imported(struct statement_work *w)
+static enum ledger_err mark_imported(struct chunk_work *w)
 {
-    size_t count = w->statement->line_count;
-    const char **identities = calloc(count ? count : 1, sizeof *identities);
-    int64_t *line_ids = calloc(count ? count : 1, sizeof *line_ids);
+    const char **identities = calloc(w->count, sizeof *identities);
+    int64_t *line_ids = calloc(w->count, sizeof *line_ids);
     enum ledger_err err = LEDGER_ERR_NOMEM;
     if (identities != NULL && line_ids != NULL) {
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < w->count; i++)
             identities[i] = w->decisions[i].identity;
-        err = ledger_line_identities_find(w->ledger, w->account->id, identities, count, line_ids);
+        err = ledger_line_identities_find(w->run->ledger, w->run->account.id, identities, w->count,
+                                          line_ids);
     }
-    for (size_t i = 0; err == LEDGER_OK && i < count; i++) {
+    for (size_t i = 0; err == LEDGER_OK && i < w->count; i++) {
         if (line_ids[i] == 0)
             continue;
         struct recon_decision *decision = &w->decisions[i];
@@ -178,47 +193,22 @@ static enum ledger_err mark_imported(struct statement_work *w)
     return err;
 }
 
-static enum ledger_err find_payin_cases(struct statement_work *w, struct ledger_payin_case *cases)
+static enum ledger_err find_payin_cases(struct chunk_work *w, struct ledger_payin_case *cases)
 {
-    size_t count = w->statement->line_count;
-    const char **payins = calloc(count ? count : 1, sizeof *payins);
+    const char **payins = calloc(w->count, sizeof *payins);
     if (payins == NULL)
         return LEDGER_ERR_NOMEM;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < w->count; i++) {
         bool valid = false;
-        recon_line_payin(w->decisions[i].payin_no, &valid, &w->statement->lines[i]);
+        recon_line_payin(w->decisions[i].payin_no, &valid, &w->lines[i]);
         payins[i] = valid && w->decisions[i].status == 0 ? w->decisions[i].payin_no : "";
     }
-    enum ledger_err err = ledger_payin_cases_find(w->ledger, payins, count, cases);
+    enum ledger_err err = ledger_payin_cases_find(w->run->ledger, payins, w->count, cases);
     free(payins);
     return err;
 }
 
-static enum ledger_err load_open_items(struct statement_work *w)
-{
-    int32_t from = INT32_MAX;
-    int32_t to = INT32_MIN + 1;
-    for (size_t i = 0; i < w->statement->line_count; i++) {
-        int32_t day = w->statement->lines[i].value_date_days;
-        if (day == RECON_DATE_NONE)
-            continue;
-        from = day < from ? day : from;
-        to = day > to ? day : to;
-    }
-    if (from > to) /* no dated line */
-        from = to = w->statement->closing.date_days;
-    if (from == RECON_DATE_NONE)
-        return LEDGER_OK;
-    enum ledger_err err =
-        ledger_open_items_load(w->ledger, w->account->id, from - RECON_MATCH_DATE_WINDOW_DAYS,
-                               to + RECON_MATCH_DATE_WINDOW_DAYS, &w->context->items);
-    if (err == LEDGER_OK && w->context->items.count > 0 &&
-        (w->context->item_used = calloc(w->context->items.count, sizeof(bool))) == NULL)
-        err = LEDGER_ERR_NOMEM;
-    return err;
-}
-
-static bool reserve_bookings(struct statement_work *w)
+static bool reserve_bookings(struct chunk_work *w)
 {
     if (w->bookings_count + RECON_BATCH_REFERENCES_MAX <= w->bookings_capacity)
         return true;
@@ -233,62 +223,64 @@ static bool reserve_bookings(struct statement_work *w)
     return true;
 }
 
-static enum recon_import_err match_lines(struct statement_work *w,
-                                         const struct ledger_payin_case *cases,
-                                         struct recon_import_error *error)
+static enum recon_import_err match_lines(struct chunk_work *w,
+                                         const struct ledger_payin_case *cases)
 {
-    for (size_t i = 0; i < w->statement->line_count; i++) {
+    for (size_t i = 0; i < w->count; i++) {
         if (w->decisions[i].status == RECON_LINE_DUPLICATE)
             continue;
         if (!reserve_bookings(w))
-            return fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
-        recon_match_line(w->context, &w->statement->lines[i], i, &cases[i], &w->decisions[i],
+            return fail(w->run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        recon_match_line(&w->run->context, &w->lines[i], i, &cases[i], &w->decisions[i],
                          w->bookings, &w->bookings_count);
     }
     return RECON_IMPORT_OK;
 }
 
-static enum recon_import_err book_lines(struct statement_work *w, struct recon_import_error *error)
+static enum recon_import_err book_lines(struct chunk_work *w)
 {
+    struct import_run *run = w->run;
     struct ledger_statement_booking *bookings =
         calloc(w->bookings_count ? w->bookings_count : 1, sizeof *bookings);
     if (bookings == NULL)
-        return fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        return fail(run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < w->bookings_count; i++)
         bookings[i] = w->bookings[i].booking;
     size_t failed = 0;
     enum ledger_err err =
-        ledger_statement_book(w->ledger, w->options->actor, w->account->id, w->account->currency,
-                              bookings, w->bookings_count, &failed);
-    for (size_t i = 0; err == LEDGER_OK && i < w->bookings_count; i++)
+        ledger_statement_book(run->ledger, run->options->actor, run->account.id,
+                              run->account.currency, bookings, w->bookings_count, &failed);
+    for (size_t i = 0; err == LEDGER_OK && i < w->bookings_count; i++) {
         w->bookings[i].booking.seq = bookings[i].seq;
+        w->bookings[i].booking.posting_idx = bookings[i].posting_idx;
+    }
     free(bookings);
     if (err == LEDGER_OK)
         return RECON_IMPORT_OK;
-    enum recon_import_err code = fail_ledger(error, w->ledger, err);
+    enum recon_import_err code = fail_ledger(run->error, run->ledger, err);
     if (failed < w->bookings_count) {
         size_t line = w->bookings[failed].line_index;
-        snprintf(error->message, sizeof error->message, "line %zu (input line %llu): %s: %.200s",
-                 line + 1, (unsigned long long)w->statement->lines[line].source_line,
-                 ledger_err_message(err), ledger_last_detail(w->ledger));
+        snprintf(run->error->message, sizeof run->error->message,
+                 "line %zu (input line %llu): %s: %.200s", run->lines_done + line + 1,
+                 (unsigned long long)w->lines[line].source_line, ledger_err_message(err),
+                 ledger_last_detail(run->ledger));
     }
     return code;
 }
 
 /* The entries of each line (booked, or matched) for storing. */
-static bool link_entries(struct statement_work *w)
+static bool link_entries(struct chunk_work *w)
 {
-    size_t count = w->statement->line_count;
-    size_t total = w->bookings_count + count;
-    w->link_seqs = calloc(total ? total : 1, sizeof *w->link_seqs);
-    w->link_disbursements = calloc(total ? total : 1, sizeof *w->link_disbursements);
+    size_t total = w->bookings_count + w->count;
+    w->link_seqs = calloc(total, sizeof *w->link_seqs);
+    w->link_disbursements = calloc(total, sizeof *w->link_disbursements);
     if (w->link_seqs == NULL || w->link_disbursements == NULL)
         return false;
     for (size_t i = 0; i < w->bookings_count; i++) {
         w->link_seqs[i] = w->bookings[i].booking.seq;
         w->link_disbursements[i] = w->bookings[i].booking.disbursement_id;
     }
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < w->count; i++) {
         struct recon_decision *d = &w->decisions[i];
         if (d->bookings_count > 0 || d->matched_seq == 0)
             continue;
@@ -300,16 +292,19 @@ static bool link_entries(struct statement_work *w)
     return true;
 }
 
-static void fill_record(struct statement_work *w, size_t i, struct recon_statement_summary *s)
+static void fill_record(struct chunk_work *w, size_t i)
 {
-    const struct recon_line *line = &w->statement->lines[i];
+    const struct recon_line *line = &w->lines[i];
     const struct recon_decision *d = &w->decisions[i];
+    /* A receipt in a collective entry is named by its posting there. */
+    bool collective = d->bookings_count == 1 && d->bookings_first < w->bookings_count &&
+                      w->bookings[d->bookings_first].booking.posting_idx > 0;
     w->records[i] = (struct ledger_statement_line_record){
         .identity = d->identity,
         .value_date_days = line->value_date_days,
         .booking_date_days = line->booking_date_days,
         .amount_minor = line->amount_minor,
-        .currency = line->currency[0] ? line->currency : w->statement->currency,
+        .currency = line->currency,
         .reversal = line->reversal,
         .bank_ref = line->bank_reference,
         .end_to_end_id = line->end_to_end_id,
@@ -324,11 +319,13 @@ static void fill_record(struct statement_work *w, size_t i, struct recon_stateme
         .candidates = d->candidates,
         .duplicate_of = d->duplicate_of,
         .disbursement_id = d->disbursement_id,
+        .posting_idx = collective ? w->bookings[d->bookings_first].booking.posting_idx : 0,
         .entries_count = d->bookings_count,
         .entry_seqs = d->bookings_count ? &w->link_seqs[d->bookings_first] : NULL,
         .entry_disbursement_ids =
             d->bookings_count ? &w->link_disbursements[d->bookings_first] : NULL,
     };
+    struct recon_statement_summary *s = &w->run->summary;
     size_t *counters[] = {
         [RECON_LINE_BOOKED] = &s->booked,       [RECON_LINE_MATCHED] = &s->matched,
         [RECON_LINE_SETTLED] = &s->settled,     [RECON_LINE_RETURNED] = &s->returned,
@@ -338,84 +335,50 @@ static void fill_record(struct statement_work *w, size_t i, struct recon_stateme
     s->lines++;
 }
 
-static enum ledger_err store_statement(struct statement_work *w, struct recon_statement_summary *s)
-{
-    const struct recon_statement *st = w->statement;
-    for (size_t i = 0; i < st->line_count; i++)
-        fill_record(w, i, s);
-    s->opening_minor = st->opening.amount_minor;
-    s->closing_minor = st->closing.amount_minor;
-    s->closing_date_days = st->closing.date_days;
-    struct ledger_statement_record record = {
-        .bank_account_id = w->account->id,
-        .format = recon_format_name(st->format),
-        .file_index = (int)w->statement_index,
-        .statement_ref = st->statement_id,
-        .sequence = st->sequence,
-        .currency = st->currency,
-        .opening_minor = st->opening.amount_minor,
-        .opening_date_days = st->opening.date_days,
-        .closing_minor = st->closing.amount_minor,
-        .closing_date_days = st->closing.date_days,
-        .line_count = (int)s->lines,
-        .booked_count = (int)(s->booked + s->settled + s->returned),
-        .matched_count = (int)s->matched,
-        .suspense_count = (int)s->suspense,
-        .exception_count = (int)s->exceptions,
-        .duplicate_count = (int)s->duplicates,
-        .imported_by = w->options->actor,
-    };
-    memcpy(record.file_digest, w->digest, LEDGER_HASH_SIZE);
-    return ledger_statement_store(w->ledger, &record, w->records, st->line_count, &s->statement_id);
-}
-
-static void statement_work_free(struct statement_work *w)
+static void chunk_work_free(struct chunk_work *w)
 {
     free(w->records);
     free(w->link_disbursements);
     free(w->link_seqs);
     free(w->bookings);
     free(w->decisions);
-    ledger_open_items_free(&w->context->items);
-    free(w->context->item_used);
-    w->context->item_used = NULL;
 }
 
-static enum recon_import_err import_statement(struct statement_work *w,
-                                              struct recon_statement_summary *summary,
-                                              struct recon_import_error *error)
+static enum recon_import_err import_chunk(struct chunk_work *w)
 {
-    size_t count = w->statement->line_count;
+    struct import_run *run = w->run;
     enum recon_import_err code = RECON_IMPORT_OK;
     enum ledger_err err = LEDGER_OK;
-    struct ledger_payin_case *cases = calloc(count ? count : 1, sizeof *cases);
-    w->decisions = calloc(count ? count : 1, sizeof *w->decisions);
-    w->records = calloc(count ? count : 1, sizeof *w->records);
+    struct ledger_payin_case *cases = calloc(w->count, sizeof *cases);
+    w->decisions = calloc(w->count, sizeof *w->decisions);
+    w->records = calloc(w->count, sizeof *w->records);
     if (cases == NULL || w->decisions == NULL || w->records == NULL || !mark_repeated(w)) {
-        code = fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        code = fail(run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
         goto free_work;
     }
-    if ((err = mark_imported(w)) != LEDGER_OK || (err = find_payin_cases(w, cases)) != LEDGER_OK ||
-        (err = load_open_items(w)) != LEDGER_OK) {
-        code = fail_ledger(error, w->ledger, err);
+    if ((err = mark_imported(w)) != LEDGER_OK || (err = find_payin_cases(w, cases)) != LEDGER_OK) {
+        code = fail_ledger(run->error, run->ledger, err);
         goto free_work;
     }
-    if ((code = match_lines(w, cases, error)) != RECON_IMPORT_OK ||
-        (code = book_lines(w, error)) != RECON_IMPORT_OK)
+    if ((code = match_lines(w, cases)) != RECON_IMPORT_OK ||
+        (code = book_lines(w)) != RECON_IMPORT_OK)
         goto free_work;
     if (!link_entries(w)) {
-        code = fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        code = fail(run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
         goto free_work;
     }
-    if ((err = store_statement(w, summary)) != LEDGER_OK)
-        code = fail_ledger(error, w->ledger, err);
+    for (size_t i = 0; i < w->count; i++)
+        fill_record(w, i);
+    if ((err = ledger_statement_lines_add(run->ledger, run->statement_id, run->account.id,
+                                          run->lines_done, w->records, w->count)) != LEDGER_OK)
+        code = fail_ledger(run->error, run->ledger, err);
 free_work:
     free(cases);
-    statement_work_free(w);
+    chunk_work_free(w);
     return code;
 }
 
-/* ---- the file ---- */
+/* ---- a statement: checked, opened, its chunks, closed ---- */
 
 /* Account numbers as printed compare without spaces, letters upper-case. */
 static bool account_matches(const char *statement_account, const char *account_no)
@@ -438,30 +401,128 @@ static bool account_matches(const char *statement_account, const char *account_n
     }
 }
 
-static enum recon_import_err check_statements(const struct recon_statement *first,
-                                              const struct ledger_custody_account *account,
-                                              struct recon_import_error *error)
+static size_t statement_number(const struct import_run *run)
 {
-    size_t index = 0;
-    for (const struct recon_statement *s = first; s != NULL; s = s->next, index++) {
-        error->statement_index = index;
-        if (!account_matches(s->account_id, account->account_no))
-            return fail(error, RECON_IMPORT_ERR_WRONG_ACCOUNT,
-                        "statement %zu is for another account than the one imported for",
-                        index + 1);
-        if (strcmp(s->currency, account->currency) != 0)
-            return fail(error, RECON_IMPORT_ERR_CURRENCY_MISMATCH,
-                        "statement %zu is in %s, the account in %s", index + 1, s->currency,
-                        account->currency);
-        enum recon_err err = recon_statement_check(s, &error->parse);
-        if (err == RECON_ERR_UNBALANCED)
-            return fail(error, RECON_IMPORT_ERR_UNBALANCED, "statement %zu: %s", index + 1,
-                        error->parse.message);
-        if (err != RECON_OK)
-            return fail(error, RECON_IMPORT_ERR_PARSE, "statement %zu: %s", index + 1,
-                        error->parse.message);
-    }
+    return run->result->statements_count + 1;
+}
+
+/* The record of the statement as far as read (closing: as given so far). */
+static struct ledger_statement_record statement_record(const struct import_run *run,
+                                                       const struct recon_statement *st)
+{
+    const struct recon_statement_summary *s = &run->summary;
+    const struct recon_balance *closing = st->closing.present ? &st->closing : &st->opening;
+    struct ledger_statement_record record = {
+        .bank_account_id = run->account.id,
+        .format = recon_format_name(st->format),
+        .file_index = (int)run->result->statements_count,
+        .statement_ref = st->statement_id,
+        .sequence = st->sequence,
+        .currency = st->currency,
+        .opening_minor = st->opening.amount_minor,
+        .opening_date_days = st->opening.date_days,
+        .closing_minor = closing->amount_minor,
+        .closing_date_days = closing->date_days,
+        .line_count = (int)s->lines,
+        .booked_count = (int)(s->booked + s->settled + s->returned),
+        .matched_count = (int)s->matched,
+        .suspense_count = (int)s->suspense,
+        .exception_count = (int)s->exceptions,
+        .duplicate_count = (int)s->duplicates,
+        .imported_by = run->options->actor,
+    };
+    memcpy(record.file_digest, run->result->file_digest, LEDGER_HASH_SIZE);
+    return record;
+}
+
+/* The open items the lines may match: receipts booked through the API and
+ * settlements with value dates in the statement's period and a window
+ * around it (the period's end is not known yet when the closing balance
+ * follows the lines: a year is assumed). */
+static enum ledger_err load_open_items(struct import_run *run, const struct recon_statement *st,
+                                       const struct recon_line *first_line)
+{
+    int32_t from = st->opening.date_days;
+    if (from == RECON_DATE_NONE && first_line != NULL)
+        from = first_line->value_date_days;
+    if (from == RECON_DATE_NONE)
+        from = st->closing.date_days;
+    if (from == RECON_DATE_NONE)
+        return LEDGER_OK;
+    int32_t to = st->closing.present && st->closing.date_days != RECON_DATE_NONE
+                     ? st->closing.date_days
+                     : from + 366;
+    enum ledger_err err =
+        ledger_open_items_load(run->ledger, run->account.id, from - RECON_MATCH_DATE_WINDOW_DAYS,
+                               to + RECON_MATCH_DATE_WINDOW_DAYS, &run->context.items);
+    if (err == LEDGER_OK && run->context.items.count > 0 &&
+        (run->context.item_used = calloc(run->context.items.count, sizeof(bool))) == NULL)
+        err = LEDGER_ERR_NOMEM;
+    return err;
+}
+
+static void statement_forget(struct import_run *run)
+{
+    ledger_open_items_free(&run->context.items);
+    free(run->context.item_used);
+    run->context.item_used = NULL;
+    run->statement_open = false;
+}
+
+static enum recon_import_err statement_begin(struct import_run *run,
+                                             const struct recon_statement *st,
+                                             const struct recon_line *first_line)
+{
+    struct recon_import_error *error = run->error;
+    error->statement_index = run->result->statements_count;
+    if (!account_matches(st->account_id, run->account.account_no))
+        return fail(error, RECON_IMPORT_ERR_WRONG_ACCOUNT,
+                    "statement %zu is for another account than the one imported for",
+                    statement_number(run));
+    if (strcmp(st->currency, run->account.currency) != 0)
+        return fail(error, RECON_IMPORT_ERR_CURRENCY_MISMATCH,
+                    "statement %zu is in %s, the account in %s", statement_number(run),
+                    st->currency, run->account.currency);
+    if (!st->opening.present)
+        return fail(error, RECON_IMPORT_ERR_PARSE, "statement %zu has no opening balance",
+                    statement_number(run));
+    memset(&run->summary, 0, sizeof run->summary);
+    run->lines_done = 0;
+    run->statement_open = true;
+    struct ledger_statement_record record = statement_record(run, st);
+    enum ledger_err err;
+    if ((err = ledger_statement_open(run->ledger, &record, &run->statement_id)) != LEDGER_OK ||
+        (err = load_open_items(run, st, first_line)) != LEDGER_OK)
+        return fail_ledger(error, run->ledger, err);
     return RECON_IMPORT_OK;
+}
+
+static enum recon_err sink_lines(void *context, const struct recon_statement *st,
+                                 const struct recon_line *lines, size_t count)
+{
+    struct import_run *run = context;
+    if (!run->statement_open &&
+        (run->code = statement_begin(run, st, &lines[0])) != RECON_IMPORT_OK)
+        return RECON_ERR_STOPPED;
+    struct chunk_work work = {.run = run, .lines = lines, .count = count};
+    if ((run->code = import_chunk(&work)) != RECON_IMPORT_OK)
+        return RECON_ERR_STOPPED;
+    run->lines_done += count;
+    return RECON_OK;
+}
+
+static bool summaries_reserve(struct import_run *run)
+{
+    struct recon_import_result *result = run->result;
+    if (result->statements_count < run->statements_capacity)
+        return true;
+    size_t capacity = run->statements_capacity ? 2 * run->statements_capacity : 4;
+    struct recon_statement_summary *grown = realloc(result->statements, capacity * sizeof *grown);
+    if (grown == NULL)
+        return false;
+    result->statements = grown;
+    run->statements_capacity = capacity;
+    return true;
 }
 
 static void add_summary(struct recon_statement_summary *total,
@@ -483,42 +544,35 @@ static void add_summary(struct recon_statement_summary *total,
     total->duplicates += s->duplicates;
 }
 
-static enum recon_import_err import_all(struct ledger *ledger, const struct recon_statement *first,
-                                        const struct recon_import_options *options,
-                                        const struct ledger_custody_account *account,
-                                        struct recon_import_result *result,
-                                        struct recon_import_error *error)
+static enum recon_err sink_end(void *context, const struct recon_statement *st)
 {
-    struct recon_match_context context = {.bank_account_id = account->id,
-                                          .currency = account->currency};
-    enum ledger_err err = ledger_import_begin(ledger, options->actor);
-    if (err != LEDGER_OK)
-        return fail_ledger(error, ledger, err);
-    enum recon_import_err code = RECON_IMPORT_OK;
-    if ((err = ledger_payouts_load(ledger, account->currency, &context.payouts)) != LEDGER_OK)
-        code = fail_ledger(error, ledger, err);
-    size_t index = 0;
-    for (const struct recon_statement *s = first; code == RECON_IMPORT_OK && s != NULL;
-         s = s->next, index++) {
-        struct statement_work work = {.ledger = ledger,
-                                      .options = options,
-                                      .account = account,
-                                      .digest = result->file_digest,
-                                      .context = &context,
-                                      .statement = s,
-                                      .statement_index = index};
-        error->statement_index = index;
-        code = import_statement(&work, &result->statements[index], error);
-        if (code == RECON_IMPORT_OK)
-            add_summary(&result->total, &result->statements[index], index == 0);
+    struct import_run *run = context;
+    if (!run->statement_open && (run->code = statement_begin(run, st, NULL)) != RECON_IMPORT_OK)
+        return RECON_ERR_STOPPED;
+    struct recon_statement_summary *s = &run->summary;
+    s->statement_id = run->statement_id;
+    s->opening_minor = st->opening.amount_minor;
+    s->closing_minor = st->closing.amount_minor;
+    s->closing_date_days = st->closing.date_days;
+    struct ledger_statement_record record = statement_record(run, st);
+    enum ledger_err err = ledger_statement_close(run->ledger, run->statement_id, &record);
+    statement_forget(run);
+    if (err != LEDGER_OK) {
+        run->code = fail_ledger(run->error, run->ledger, err);
+        return RECON_ERR_STOPPED;
     }
-    ledger_payouts_free(&context.payouts);
-    if (code == RECON_IMPORT_OK && (err = ledger_import_commit(ledger)) != LEDGER_OK)
-        return fail_ledger(error, ledger, err);
-    if (code != RECON_IMPORT_OK)
-        ledger_import_rollback(ledger);
-    return code;
+    if (!summaries_reserve(run)) {
+        run->code = fail(run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
+        return RECON_ERR_STOPPED;
+    }
+    struct recon_import_result *result = run->result;
+    result->statements[result->statements_count] = *s;
+    add_summary(&result->total, s, result->statements_count == 0);
+    result->statements_count++;
+    return RECON_OK;
 }
+
+/* ---- the file ---- */
 
 static void reconcile_after(struct ledger *ledger, struct recon_import_result *result)
 {
@@ -531,30 +585,62 @@ static void reconcile_after(struct ledger *ledger, struct recon_import_result *r
     ledger_report_free(&report);
 }
 
-static enum recon_import_err import_parsed(struct ledger *ledger,
-                                           const struct recon_statement *first,
+/* The parser's failure as the import's, unless the import stopped it. */
+static enum recon_import_err parse_failed(struct import_run *run, enum recon_err err)
+{
+    struct recon_import_error *error = run->error;
+    if (err == RECON_ERR_STOPPED && run->code != RECON_IMPORT_OK)
+        return run->code;
+    if (err == RECON_ERR_UNBALANCED) {
+        error->statement_index = error->parse.statement_index;
+        return fail(error, RECON_IMPORT_ERR_UNBALANCED, "statement %zu: %s",
+                    error->parse.statement_index + 1, error->parse.message);
+    }
+    error->statement_index = error->parse.statement_index;
+    return fail(error, RECON_IMPORT_ERR_PARSE, "%s at %s (line %llu)", error->parse.message,
+                error->parse.path, (unsigned long long)error->parse.line);
+}
+
+/* Parses source into the ledger in one transaction: every chunk of lines is
+ * matched, booked and stored as it is read, and everything is rolled back
+ * unless the whole file parsed and every statement balanced. */
+static enum recon_import_err import_stream(struct ledger *ledger, const struct recon_source *source,
                                            const struct recon_import_options *options,
                                            struct recon_import_result *result,
                                            struct recon_import_error *error)
 {
-    struct ledger_custody_account account;
-    enum ledger_err err = ledger_custody_account_find(ledger, options->bank_account_no, &account);
+    struct import_run run = {
+        .ledger = ledger, .options = options, .result = result, .error = error};
+    enum ledger_err err =
+        ledger_custody_account_find(ledger, options->bank_account_no, &run.account);
     if (err != LEDGER_OK)
         return fail(error,
                     err == LEDGER_ERR_UNKNOWN_ACCOUNT ? RECON_IMPORT_ERR_UNKNOWN_ACCOUNT
                                                       : RECON_IMPORT_ERR_LEDGER,
                     "%s", ledger_last_detail(ledger));
-    enum recon_import_err code = check_statements(first, &account, error);
-    if (code != RECON_IMPORT_OK)
-        return code;
-    result->bank_account_id = account.id;
-    snprintf(result->currency, sizeof result->currency, "%s", account.currency);
-    result->format = first->format;
-    result->statements_count = recon_statement_count(first);
-    result->statements = calloc(result->statements_count, sizeof *result->statements);
-    if (result->statements == NULL)
-        return fail(error, RECON_IMPORT_ERR_NOMEM, "out of memory");
-    code = import_all(ledger, first, options, &account, result, error);
+    run.context = (struct recon_match_context){.bank_account_id = run.account.id,
+                                               .currency = run.account.currency};
+    result->bank_account_id = run.account.id;
+    snprintf(result->currency, sizeof result->currency, "%s", run.account.currency);
+    result->format = options->format;
+    if ((err = ledger_import_begin(ledger, options->actor)) != LEDGER_OK)
+        return fail_ledger(error, ledger, err);
+    enum recon_import_err code = RECON_IMPORT_OK;
+    if ((err = ledger_payouts_load(ledger, run.account.currency, &run.context.payouts)) !=
+        LEDGER_OK)
+        code = fail_ledger(error, ledger, err);
+    if (code == RECON_IMPORT_OK) {
+        struct recon_sink sink = {.context = &run, .lines = sink_lines, .end = sink_end};
+        enum recon_err parsed = recon_parse_stream(source, &sink, &error->parse);
+        if (parsed != RECON_OK)
+            code = parse_failed(&run, parsed);
+    }
+    statement_forget(&run);
+    ledger_payouts_free(&run.context.payouts);
+    if (code == RECON_IMPORT_OK && (err = ledger_import_commit(ledger)) != LEDGER_OK)
+        code = fail_ledger(error, ledger, err);
+    else if (code != RECON_IMPORT_OK)
+        ledger_import_rollback(ledger);
     if (code == RECON_IMPORT_OK)
         reconcile_after(ledger, result);
     return code;
@@ -573,17 +659,6 @@ static void result_init(struct recon_import_result *result, struct recon_import_
     memset(error, 0, sizeof *error);
 }
 
-static enum recon_import_err parsed_or_fail(enum recon_err err, struct recon_import_error *error)
-{
-    if (err == RECON_OK)
-        return RECON_IMPORT_OK;
-    if (err == RECON_ERR_UNBALANCED)
-        return fail(error, RECON_IMPORT_ERR_UNBALANCED, "%s", error->parse.message);
-    error->statement_index = error->parse.statement_index;
-    return fail(error, RECON_IMPORT_ERR_PARSE, "%s at %s (line %llu)", error->parse.message,
-                error->parse.path, (unsigned long long)error->parse.line);
-}
-
 enum recon_import_err recon_import_buffer(struct ledger *ledger, const char *data, size_t size,
                                           const struct recon_import_options *options,
                                           struct recon_import_result *result,
@@ -594,20 +669,13 @@ enum recon_import_err recon_import_buffer(struct ledger *ledger, const char *dat
         return fail(error, RECON_IMPORT_ERR_INVALID_ARGUMENT, "format, account and actor needed");
     crypto_generichash(result->file_digest, LEDGER_HASH_SIZE, (const unsigned char *)data, size,
                        NULL, 0);
-    struct recon_statement *first = NULL;
-    enum recon_err err = RECON_ERR_INVALID_ARGUMENT;
-    if (options->format == RECON_FORMAT_CAMT053)
-        err = recon_camt053_parse(&first, data, size, options->limits, 0, &error->parse);
-    else if (options->format == RECON_FORMAT_MT940)
-        err = recon_mt940_parse(&first, data, size, options->encoding, options->limits, 0,
-                                &error->parse);
-    else
-        err = recon_csv_parse(&first, data, size, options->mapping, options->limits, 0,
-                              &error->parse);
-    enum recon_import_err code = parsed_or_fail(err, error);
-    if (code == RECON_IMPORT_OK)
-        code = import_parsed(ledger, first, options, result, error);
-    recon_statement_free(first);
+    struct recon_source source = {.format = options->format,
+                                  .data = data,
+                                  .size = size,
+                                  .encoding = options->encoding,
+                                  .mapping = options->mapping,
+                                  .limits = options->limits};
+    enum recon_import_err code = import_stream(ledger, &source, options, result, error);
     if (code != RECON_IMPORT_OK)
         recon_import_result_free(result);
     return code;
@@ -641,20 +709,12 @@ enum recon_import_err recon_import_file(struct ledger *ledger, const char *path,
         return fail(error, RECON_IMPORT_ERR_INVALID_ARGUMENT, "format, account and actor needed");
     if (!file_digest(result->file_digest, path))
         return fail(error, RECON_IMPORT_ERR_IO, "could not read the statement file");
-    struct recon_statement *first = NULL;
-    enum recon_err err = RECON_ERR_INVALID_ARGUMENT;
-    if (options->format == RECON_FORMAT_CAMT053)
-        err = recon_camt053_parse_file(&first, path, options->limits, 0, &error->parse);
-    else if (options->format == RECON_FORMAT_MT940)
-        err = recon_mt940_parse_file(&first, path, options->encoding, options->limits, 0,
-                                     &error->parse);
-    else
-        err =
-            recon_csv_parse_file(&first, path, options->mapping, options->limits, 0, &error->parse);
-    enum recon_import_err code = parsed_or_fail(err, error);
-    if (code == RECON_IMPORT_OK)
-        code = import_parsed(ledger, first, options, result, error);
-    recon_statement_free(first);
+    struct recon_source source = {.format = options->format,
+                                  .path = path,
+                                  .encoding = options->encoding,
+                                  .mapping = options->mapping,
+                                  .limits = options->limits};
+    enum recon_import_err code = import_stream(ledger, &source, options, result, error);
     if (code != RECON_IMPORT_OK)
         recon_import_result_free(result);
     return code;
