@@ -630,7 +630,10 @@ static enum recon_import_err import_stream(struct ledger *ledger, const struct r
         LEDGER_OK)
         code = fail_ledger(error, ledger, err);
     if (code == RECON_IMPORT_OK) {
-        struct recon_sink sink = {.context = &run, .lines = sink_lines, .end = sink_end};
+        struct recon_sink sink = {.context = &run,
+                                  .chunk_lines = options->chunk_lines,
+                                  .lines = sink_lines,
+                                  .end = sink_end};
         enum recon_err parsed = recon_parse_stream(source, &sink, &error->parse);
         if (parsed != RECON_OK)
             code = parse_failed(&run, parsed);

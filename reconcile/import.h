@@ -52,7 +52,9 @@ struct recon_import_options {
     const char *encoding;                    /* MT940; NULL: UTF-8 */
     const char *bank_account_no;             /* the custody account's statement number */
     const char *actor;                       /* clerk, bank or admin */
-    const struct recon_limits *limits;       /* NULL: defaults */
+    const struct recon_limits *limits;       /* NULL: recon_limits_stream() */
+    size_t
+        chunk_lines; /* lines matched, booked and stored at a time; 0: RECON_STREAM_CHUNK_LINES */
 };
 
 struct recon_statement_summary {
@@ -75,7 +77,8 @@ struct recon_import_result {
     int64_t difference_minor;   /* closing - book balance */
 };
 
-/* Imports a file (read twice: digest, then parse). */
+/* Imports a file (read twice: digest, then a streamed parse: memory does
+ * not grow with the file). */
 enum recon_import_err recon_import_file(struct ledger *ledger, const char *path,
                                         const struct recon_import_options *options,
                                         struct recon_import_result *result,

@@ -619,8 +619,8 @@ enum recon_err recon_builder_end(struct recon_builder *builder, struct recon_err
     if (err != RECON_OK)
         return err;
     builder->current = NULL;
-    builder->statement_count++;
     if (builder->sink == NULL) {
+        builder->statement_count++;
         statement_append(builder, statement);
         return RECON_OK;
     }
@@ -628,8 +628,10 @@ enum recon_err recon_builder_end(struct recon_builder *builder, struct recon_err
     if (err == RECON_OK && builder->sink->end(builder->sink->context, statement) != RECON_OK)
         err = recon_fail(error, RECON_ERR_STOPPED, statement->closing.source_line, "",
                          "the import stopped the parse");
-    if (err != RECON_OK && error != NULL)
-        error->statement_index = builder->statement_count - 1;
+    if (err == RECON_OK)
+        builder->statement_count++;
+    else if (error != NULL)
+        error->statement_index = builder->statement_count;
     statement_free_one(statement);
     return err;
 }

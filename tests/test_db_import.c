@@ -314,8 +314,9 @@ static void generate_special_lines(struct scenario *s)
 
 static struct recon_import_options options_for(enum recon_format format)
 {
+    /* Small chunks: every file streams through several of them. */
     return (struct recon_import_options){
-        .format = format, .bank_account_no = ACCOUNT_NO, .actor = "bank1"};
+        .format = format, .bank_account_no = ACCOUNT_NO, .actor = "bank1", .chunk_lines = 7};
 }
 
 static void import_ok(struct ledger *ledger, const char *data, enum recon_format format,
@@ -538,6 +539,100 @@ START_TEST(refusals_book_nothing)
 }
 END_TEST
 
+/* ---- collective receipts, and a refusal after lines were booked ---- */
+
+#define MANY_LINES 200
+
+/* One MT940 statement of count receipts (one value date) over the cases. */
+static void many_receipts(struct text *t, char payins[][LEDGER_PAYIN_DIGITS + 1], int cases,
+                          int count, const char *series, long long *balance,
+                          long long closing_error)
+{
+    char amount[32];
+    amount_text(amount, sizeof amount, *balance, ',');
+    append(t, ":20:%s\n:25:%s\n:28C:1/1\n:60F:C240105CNY%s\n", series, ACCOUNT_NO, amount);
+    for (int i = 0; i < count; i++) {
+        long long minor = 100 + i;
+        amount_text(amount, sizeof amount, minor, ',');
+        append(t, ":61:2401050105C%sNTRFNONREF//%s-%d\n:86:/REMI/USTD//payment %s\n", amount,
+               series, i, payins[i % cases]);
+        *balance += minor;
+    }
+    amount_text(amount, sizeof amount, *balance + closing_error, ',');
+    append(t, ":62F:C240105CNY%s\n-\n", amount);
+}
+
+START_TEST(collective_receipts_and_late_refusal)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    char payins[3][LEDGER_PAYIN_DIGITS + 1];
+    for (int i = 0; i < 3; i++) {
+        char case_no[32];
+        snprintf(case_no, sizeof case_no, "(2024)M%d", i + 1);
+        fixture_open_case(ledger, case_no, NULL);
+        struct ledger_case_info info;
+        ck_assert_int_eq(ledger_case_info(ledger, case_no, &info), LEDGER_OK);
+        memcpy(payins[i], info.payin_no, sizeof payins[i]);
+    }
+    long long balance = 0;
+    struct text t = {0};
+    many_receipts(&t, payins, 3, MANY_LINES, "MANY", &balance, 0);
+    struct recon_import_result result;
+    import_ok(ledger, t.data, RECON_FORMAT_MT940, &result);
+    ck_assert_uint_eq(result.total.booked, MANY_LINES);
+    ck_assert_int_eq(result.difference_minor, 0);
+    recon_import_result_free(&result);
+    free(t.data);
+    /* chunks of 7 lines: collective entries of up to 7 receipts, each line
+     * naming its own posting, on its own case, with its own amount */
+    ck_assert_int_eq(
+        query_int("SELECT count(*) FROM statement_lines WHERE posting_idx IS NOT NULL"),
+        MANY_LINES - MANY_LINES % 7 + (MANY_LINES % 7 > 1 ? MANY_LINES % 7 : 0));
+    ck_assert_int_eq(query_int("SELECT count(*) FROM statement_lines l JOIN postings p "
+                               "ON p.entry_seq = l.entry_seq AND p.idx = l.posting_idx "
+                               "JOIN accounts a ON a.id = p.account_id AND a.kind = 'case' "
+                               "WHERE p.amount = -l.amount AND l.payin_no = a.payin_no"),
+                     MANY_LINES - MANY_LINES % 7 + (MANY_LINES % 7 > 1 ? MANY_LINES % 7 : 0));
+    ck_assert_int_eq(query_int("SELECT count(*) FROM (SELECT entry_seq FROM postings "
+                               "GROUP BY entry_seq HAVING count(*) = 8) AS e"),
+                     MANY_LINES / 7);
+    ck_assert_int_eq(query_int("SELECT -sum(balance) FROM accounts WHERE kind = 'case'"), balance);
+    /* a collective entry is not reversed: a line is corrected by a transfer */
+    int64_t collective = query_int("SELECT min(entry_seq) FROM statement_lines "
+                                   "WHERE posting_idx IS NOT NULL");
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_reverse(ledger, "approver1", collective, "wrong", "rev-many", &booking),
+                     LEDGER_ERR_NOT_REVERSIBLE);
+    /* the next file: a good statement of MANY_LINES lines, then one a fen
+     * off. The first is matched, booked and stored chunk by chunk before
+     * the second is read; all of it is rolled back. */
+    char *before = fixture_books_digest(&fx);
+    long long statements = query_int("SELECT count(*) FROM bank_statements");
+    struct text late = {0};
+    long long late_balance = balance;
+    many_receipts(&late, payins, 3, MANY_LINES, "LATE1", &late_balance, 0);
+    many_receipts(&late, payins, 3, 3, "LATE2", &late_balance, 1);
+    struct recon_import_options mt = options_for(RECON_FORMAT_MT940);
+    struct recon_import_error error;
+    ck_assert_int_eq(recon_import_buffer(ledger, late.data, late.length, &mt, &result, &error),
+                     RECON_IMPORT_ERR_UNBALANCED);
+    ck_assert_str_eq(recon_import_err_code(&error), "statement_unbalanced");
+    ck_assert_uint_eq(error.statement_index, 1);
+    char *after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM bank_statements"), statements);
+    free(before);
+    free(after);
+    free(late.data);
+    struct ledger_keyring keyring;
+    ck_assert_int_eq(ledger_keyring_load(&keyring, fx.keyring_file), LEDGER_OK);
+    struct ledger_verify_result verified;
+    ck_assert_int_eq(ledger_verify(ledger, &keyring, NULL, &verified), LEDGER_OK);
+    ck_assert_msg(verified.ok, "chain: %s", verified.reason);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* ---- ambiguity, bad check digits, assignment, the report ---- */
 
 static void api_receipt(struct ledger *ledger, const char *case_no, long long amount,
@@ -633,6 +728,7 @@ Suite *import_db_suite(void)
     tcase_add_checked_fixture(errors, setup, teardown);
     tcase_set_timeout(errors, 120);
     tcase_add_test(errors, refusals_book_nothing);
+    tcase_add_test(errors, collective_receipts_and_late_refusal);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     suite_add_tcase(suite, errors);
     return suite;
