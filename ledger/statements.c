@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "ledger_internal.h"
 
 static const char *date_param(char buffer[LEDGER_DATE_TEXT_SIZE], int32_t days)
@@ -98,44 +96,44 @@ void ledger_import_rollback(struct ledger *ledger)
     ledger_db_rollback(ledger);
 }
 
-/* A JSON array text of count strings (a parameter); NULL when out of memory. */
-static char *strings_json(const char *const *texts, size_t count)
+/* One text[] parameter in binary form; false when out of memory. */
+static bool text_array(struct ledger_pg_array *array, const char *const *texts, size_t count)
 {
-    json_t *array = json_array();
-    for (size_t i = 0; array != NULL && i < count; i++)
-        if (json_array_append_new(array, json_string(texts[i] ? texts[i] : "")) != 0) {
-            json_decref(array);
-            array = NULL;
-        }
-    char *text = array ? json_dumps(array, JSON_COMPACT) : NULL;
-    json_decref(array);
-    return text;
+    ledger_pg_array_init(array, LEDGER_PG_TEXT);
+    for (size_t i = 0; i < count; i++)
+        ledger_pg_array_text(array, texts[i] ? texts[i] : "");
+    if (ledger_pg_array_finish(array) && array->size <= (size_t)INT32_MAX)
+        return true;
+    ledger_pg_array_free(array);
+    return false;
 }
 
-static enum ledger_err identities_chunk(struct ledger *ledger, const char *account_text,
-                                        const char *const *identities, size_t count,
-                                        int64_t *line_ids_out)
+/* Runs sql with $1 text (may be NULL: not passed) and $2 (or $1) a text[]
+ * of count texts; NULL with the error recorded. Each element is looked up
+ * by its own index probe (a correlated subquery), however the table grew
+ * inside the import transaction. */
+static PGresult *lookup_texts(struct ledger *ledger, const char *sql, const char *first,
+                              const char *const *texts, size_t count)
 {
-    char *array = strings_json(identities, count);
-    if (array == NULL)
-        return LEDGER_ERR_NOMEM;
-    const char *params[2] = {account_text, array};
-    PGresult *result = ledger_db_exec(
-        ledger, PGRES_TUPLES_OK,
-        "SELECT x.ord, l.id FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY "
-        "AS x(identity, ord) JOIN statement_lines l ON l.bank_account_id = $1::bigint "
-        "AND l.identity = x.identity AND l.status <> 'duplicate'",
-        2, params);
-    free(array);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    for (int row = 0; row < PQntuples(result); row++) {
-        int64_t ordinal = ledger_db_int64(result, row, 0);
-        if (ordinal >= 1 && (size_t)ordinal <= count)
-            line_ids_out[ordinal - 1] = ledger_db_int64(result, row, 1);
+    struct ledger_pg_array array;
+    if (!text_array(&array, texts, count)) {
+        ledger_set_detail(ledger, "out of memory");
+        return NULL;
     }
-    PQclear(result);
-    return LEDGER_OK;
+    Oid types[2] = {0, ledger_pg_array_type(LEDGER_PG_TEXT)};
+    const char *values[2] = {first, (const char *)array.data};
+    int lengths[2] = {0, (int)array.size};
+    int formats[2] = {0, 1};
+    int skip = first == NULL ? 1 : 0;
+    PGresult *result = PQexecParams(ledger->conn, sql, 2 - skip, types + skip, values + skip,
+                                    lengths + skip, formats + skip, 0);
+    ledger_pg_array_free(&array);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+        ledger_db_error(ledger, result);
+        PQclear(result);
+        return NULL;
+    }
+    return result;
 }
 
 enum ledger_err ledger_line_identities_find(struct ledger *ledger, int64_t bank_account_id,
@@ -144,16 +142,25 @@ enum ledger_err ledger_line_identities_find(struct ledger *ledger, int64_t bank_
 {
     char account_text[LEDGER_INT64_TEXT_SIZE];
     ledger_int64_text(account_text, bank_account_id);
-    enum ledger_err err = LEDGER_OK;
     for (size_t i = 0; i < count; i++)
         line_ids_out[i] = 0;
-    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_STATEMENT_CHUNK) {
-        size_t chunk =
-            count - offset < LEDGER_STATEMENT_CHUNK ? count - offset : LEDGER_STATEMENT_CHUNK;
-        err = identities_chunk(ledger, account_text, identities + offset, chunk,
-                               line_ids_out + offset);
+    if (count == 0)
+        return LEDGER_OK;
+    PGresult *result = lookup_texts(
+        ledger,
+        "SELECT x.ord, (SELECT l.id FROM statement_lines l WHERE l.bank_account_id = $1::bigint "
+        " AND l.identity = x.identity AND l.status <> 'duplicate') "
+        "FROM unnest($2::text[]) WITH ORDINALITY AS x(identity, ord)",
+        account_text, identities, count);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    for (int row = 0; row < PQntuples(result); row++) {
+        int64_t ordinal = ledger_db_int64(result, row, 0);
+        if (ordinal >= 1 && (size_t)ordinal <= count && !PQgetisnull(result, row, 1))
+            line_ids_out[ordinal - 1] = ledger_db_int64(result, row, 1);
     }
-    return err;
+    PQclear(result);
+    return LEDGER_OK;
 }
 
 /* ---- what lines may match ---- */
@@ -277,20 +284,20 @@ void ledger_payouts_free(struct ledger_payouts *payouts)
     payouts->count = 0;
 }
 
-static enum ledger_err payin_chunk(struct ledger *ledger, const char *const *payin_nos,
-                                   size_t count, struct ledger_payin_case *cases_out)
+enum ledger_err ledger_payin_cases_find(struct ledger *ledger, const char *const *payin_nos,
+                                        size_t count, struct ledger_payin_case *cases_out)
 {
-    char *array = strings_json(payin_nos, count);
-    if (array == NULL)
-        return LEDGER_ERR_NOMEM;
-    const char *params[1] = {array};
-    PGresult *result =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                       "SELECT x.ord, a.id, a.case_no, a.status, a.currency "
-                       "FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS x(payin, ord) "
-                       "JOIN accounts a ON a.kind = 'case' AND a.payin_no = x.payin",
-                       1, params);
-    free(array);
+    memset(cases_out, 0, count * sizeof *cases_out);
+    if (count == 0)
+        return LEDGER_OK;
+    PGresult *result = lookup_texts(
+        ledger,
+        "SELECT x.ord, a.id, a.case_no, a.status, a.currency "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS x(payin, ord) "
+        "CROSS JOIN LATERAL (SELECT c.id, c.case_no, c.status, c.currency FROM accounts c "
+        " WHERE c.payin_no = x.payin AND c.kind = 'case') AS a "
+        "WHERE x.payin <> ''",
+        NULL, payin_nos, count);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     for (int row = 0; row < PQntuples(result); row++) {
@@ -305,19 +312,6 @@ static enum ledger_err payin_chunk(struct ledger *ledger, const char *const *pay
     }
     PQclear(result);
     return LEDGER_OK;
-}
-
-enum ledger_err ledger_payin_cases_find(struct ledger *ledger, const char *const *payin_nos,
-                                        size_t count, struct ledger_payin_case *cases_out)
-{
-    enum ledger_err err = LEDGER_OK;
-    memset(cases_out, 0, count * sizeof *cases_out);
-    for (size_t offset = 0; err == LEDGER_OK && offset < count; offset += LEDGER_STATEMENT_CHUNK) {
-        size_t chunk =
-            count - offset < LEDGER_STATEMENT_CHUNK ? count - offset : LEDGER_STATEMENT_CHUNK;
-        err = payin_chunk(ledger, payin_nos + offset, chunk, cases_out + offset);
-    }
-    return err;
 }
 
 /* ---- booking a statement ---- */
@@ -657,29 +651,31 @@ static const uint32_t line_column_types[LINE_COLUMNS] = {
 };
 
 static const char insert_lines_sql[] =
-    "WITH x AS (SELECT * FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "
-    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "
-    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
-    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "
-    " AS r (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "
-    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
-    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of)), "
-    "ins AS (INSERT INTO statement_lines (statement_id, line_index, bank_account_id, identity, "
+    "INSERT INTO statement_lines (statement_id, line_index, bank_account_id, identity, "
     " value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "
     " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "
     " rule, reason, candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
-    " SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
+    "SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
     " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "
     " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "
     " x.posting_idx, x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN "
     "  coalesce(x.duplicate_of, (SELECT l.id FROM statement_lines l "
     "   WHERE l.bank_account_id = $2::bigint AND l.identity = x.identity "
     "   AND l.status <> 'duplicate')) END "
-    " FROM x ORDER BY x.i RETURNING id, line_index), "
-    "links AS (INSERT INTO statement_line_entries (line_id, entry_seq, disbursement_id) "
-    " SELECT ins.id, k.seq, k.d FROM unnest($25::int[], $26::bigint[], $27::bigint[]) "
-    " AS k (i, seq, d) JOIN ins ON ins.line_index = k.i RETURNING 1) "
-    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links)";
+    "FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "
+    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
+    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "
+    " AS x (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "
+    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
+    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of)";
+
+/* The entries of lines booked one entry each (or several), by line index. */
+static const char insert_links_sql[] =
+    "INSERT INTO statement_line_entries (line_id, entry_seq, disbursement_id) "
+    "SELECT (SELECT l.id FROM statement_lines l WHERE l.statement_id = $1::bigint "
+    " AND l.line_index = k.i), k.seq, k.d "
+    "FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS k (i, seq, d)";
 
 static void optional_int64(struct ledger_pg_array *array, int64_t value)
 {
@@ -766,9 +762,27 @@ static enum ledger_err insert_lines_pass(struct ledger *ledger, const char *ids[
         formats[2 + c] = 1;
     }
     if (rows > 0 && err == LEDGER_OK) {
-        PGresult *result = PQexecParams(ledger->conn, insert_lines_sql, 2 + LINE_COLUMNS, types,
+        PGresult *result = PQexecParams(ledger->conn, insert_lines_sql, 2 + LINK_INDEX, types,
                                         values, lengths, formats, 0);
-        if (PQresultStatus(result) != PGRES_TUPLES_OK)
+        if (PQresultStatus(result) != PGRES_COMMAND_OK)
+            err = ledger_db_error(ledger, result);
+        PQclear(result);
+    }
+    if (rows > 0 && err == LEDGER_OK && columns[LINK_INDEX].count > 0) {
+        Oid link_types[4] = {0};
+        const char *link_values[4] = {ids[0]};
+        int link_lengths[4] = {0};
+        int link_formats[4] = {0};
+        for (size_t k = 1; k < 4; k++) {
+            size_t c = LINK_INDEX + k - 1;
+            link_types[k] = types[2 + c];
+            link_values[k] = values[2 + c];
+            link_lengths[k] = lengths[2 + c];
+            link_formats[k] = 1;
+        }
+        PGresult *result = PQexecParams(ledger->conn, insert_links_sql, 4, link_types, link_values,
+                                        link_lengths, link_formats, 0);
+        if (PQresultStatus(result) != PGRES_COMMAND_OK)
             err = ledger_db_error(ledger, result);
         PQclear(result);
     }

@@ -36,7 +36,6 @@
 #define LEDGER_REPORT_ITEMS_MAX 10000 /* items listed in a report (all are summed) */
 #define LEDGER_IDENTITY_MAX 300       /* bytes of a line identity */
 #define LEDGER_REASON_MAX 512         /* bytes of a line's reason / candidates */
-#define LEDGER_STATEMENT_CHUNK 1000   /* lines per INSERT / lookup round trip */
 
 struct ledger_custody_account {
     int64_t id;

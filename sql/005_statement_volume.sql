@@ -32,20 +32,37 @@ ALTER TABLE statement_lines
     DROP CONSTRAINT statement_lines_entry_seq_fkey,
     DROP CONSTRAINT statement_lines_duplicate_of_fkey;
 
-CREATE FUNCTION cl_statement_lines_refs() RETURNS trigger LANGUAGE plpgsql AS $$
+-- What the new lines name is looked up by key (the id lists let it probe
+-- the primary keys of the few entries, statements and lines named instead
+-- of scanning postings, which grow with every line).
+-- (Hash joins: the transition table's size is not known to the planner.)
+CREATE FUNCTION cl_statement_lines_refs() RETURNS trigger LANGUAGE plpgsql
+SET enable_nestloop = off AS $$
 DECLARE
     bad bigint;
+    seqs bigint[];
 BEGIN
+    seqs := ARRAY(SELECT DISTINCT n.entry_seq FROM new_lines n WHERE n.entry_seq IS NOT NULL);
+    WITH known_entries AS (
+        SELECT e.seq FROM entries e WHERE e.seq = ANY (seqs)),
+    known_postings AS (
+        SELECT p.entry_seq, p.idx FROM postings p WHERE p.entry_seq = ANY (seqs)),
+    known_statements AS (
+        SELECT s.id, s.bank_account_id FROM bank_statements s
+        WHERE s.id = ANY (ARRAY(SELECT DISTINCT n.statement_id FROM new_lines n))),
+    known_lines AS (
+        SELECT l.id FROM statement_lines l
+        WHERE l.id = ANY (ARRAY(SELECT n.duplicate_of FROM new_lines n
+                                WHERE n.duplicate_of IS NOT NULL)))
     SELECT n.id INTO bad FROM new_lines n
-    WHERE NOT EXISTS (SELECT 1 FROM bank_statements s
-                      WHERE s.id = n.statement_id AND s.bank_account_id = n.bank_account_id)
-       OR (n.entry_seq IS NOT NULL AND n.posting_idx IS NULL
-           AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.seq = n.entry_seq))
-       OR (n.posting_idx IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM postings p
-                           WHERE p.entry_seq = n.entry_seq AND p.idx = n.posting_idx))
-       OR (n.duplicate_of IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.id = n.duplicate_of))
+    LEFT JOIN known_statements s ON s.id = n.statement_id AND s.bank_account_id = n.bank_account_id
+    LEFT JOIN known_entries e ON e.seq = n.entry_seq
+    LEFT JOIN known_postings p ON p.entry_seq = n.entry_seq AND p.idx = n.posting_idx
+    LEFT JOIN known_lines d ON d.id = n.duplicate_of
+    WHERE s.id IS NULL
+       OR (n.entry_seq IS NOT NULL AND e.seq IS NULL)
+       OR (n.posting_idx IS NOT NULL AND p.idx IS NULL)
+       OR (n.duplicate_of IS NOT NULL AND d.id IS NULL)
     LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'statement line % refers to a statement, entry, posting or line that does not exist', bad
