@@ -463,6 +463,7 @@ static enum ledger_err load_open_items(struct import_run *run, const struct reco
 
 static void statement_forget(struct import_run *run)
 {
+    recon_match_index_free(&run->context);
     ledger_open_items_free(&run->context.items);
     free(run->context.item_used);
     run->context.item_used = NULL;

@@ -169,6 +169,221 @@ static bool accounts_equal(const char *a, const char *b)
     }
 }
 
+/* ---- look-up tables ---- */
+
+struct key_ref {
+    const char *ref;
+    size_t i;
+};
+
+struct key_amount {
+    int64_t amount;
+    size_t i;
+};
+
+struct recon_match_index {
+    struct key_ref *items_by_ref; /* receipts' and settlements' bank references */
+    struct key_amount *items_by_amount;
+    size_t items_count;
+    struct key_amount *payouts_by_amount;
+    size_t payouts_count;
+};
+
+static int key_ref_order(const void *a, const void *b)
+{
+    const struct key_ref *x = a;
+    const struct key_ref *y = b;
+    int order = strcmp(x->ref, y->ref);
+    return order != 0 ? order : (x->i > y->i) - (x->i < y->i);
+}
+
+static int key_amount_order(const void *a, const void *b)
+{
+    const struct key_amount *x = a;
+    const struct key_amount *y = b;
+    if (x->amount != y->amount)
+        return x->amount < y->amount ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+void recon_match_index_free(struct recon_match_context *context)
+{
+    if (context->index == NULL)
+        return;
+    free(context->index->items_by_ref);
+    free(context->index->items_by_amount);
+    free(context->index->payouts_by_amount);
+    free(context->index);
+    context->index = NULL;
+}
+
+static struct recon_match_index *index_of(struct recon_match_context *c)
+{
+    if (c->index != NULL)
+        return c->index;
+    struct recon_match_index *x = calloc(1, sizeof *x);
+    size_t items = c->items.count;
+    size_t payouts = c->payouts.count;
+    if (x == NULL)
+        return NULL;
+    x->items_by_ref = calloc(items ? items : 1, sizeof *x->items_by_ref);
+    x->items_by_amount = calloc(items ? items : 1, sizeof *x->items_by_amount);
+    x->payouts_by_amount = calloc(payouts ? payouts : 1, sizeof *x->payouts_by_amount);
+    if (x->items_by_ref == NULL || x->items_by_amount == NULL || x->payouts_by_amount == NULL) {
+        c->index = x;
+        recon_match_index_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < items; i++) {
+        x->items_by_ref[i] = (struct key_ref){c->items.items[i].bank_ref, i};
+        x->items_by_amount[i] = (struct key_amount){c->items.items[i].amount_minor, i};
+    }
+    for (size_t i = 0; i < payouts; i++)
+        x->payouts_by_amount[i] = (struct key_amount){c->payouts.payouts[i].amount_minor, i};
+    qsort(x->items_by_ref, items, sizeof *x->items_by_ref, key_ref_order);
+    qsort(x->items_by_amount, items, sizeof *x->items_by_amount, key_amount_order);
+    qsort(x->payouts_by_amount, payouts, sizeof *x->payouts_by_amount, key_amount_order);
+    x->items_count = items;
+    x->payouts_count = payouts;
+    c->index = x;
+    return x;
+}
+
+/* [*first, *end) of the keys equal to ref / amount, in table order. */
+static void ref_range(const struct key_ref *keys, size_t count, const char *ref, size_t *first,
+                      size_t *end)
+{
+    size_t low = 0, high = count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (strcmp(keys[middle].ref, ref) < 0)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    *first = low;
+    while (low < count && strcmp(keys[low].ref, ref) == 0)
+        low++;
+    *end = low;
+}
+
+static void amount_range(const struct key_amount *keys, size_t count, int64_t amount, size_t *first,
+                         size_t *end)
+{
+    size_t low = 0, high = count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (keys[middle].amount < amount)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    *first = low;
+    while (low < count && keys[low].amount == amount)
+        low++;
+    *end = low;
+}
+
+/* Candidates of a rule: item (or payout) numbers from one range of a table,
+ * in ascending order of the number, as the scans they replace visited them.
+ * Without tables (out of memory) every number is a candidate. */
+struct candidates {
+    size_t *numbers;
+    size_t count;
+    size_t position;
+};
+
+static int size_order(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a;
+    size_t y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void candidates_take(struct candidates *out, const size_t *numbers, size_t count, size_t all)
+{
+    out->position = 0;
+    out->count = numbers != NULL ? count : all;
+    out->numbers = NULL;
+    if (numbers == NULL || count == 0)
+        return;
+    out->numbers = malloc(count * sizeof *out->numbers);
+    if (out->numbers == NULL) {
+        out->count = all; /* scan everything rather than miss a candidate */
+        return;
+    }
+    memcpy(out->numbers, numbers, count * sizeof *numbers);
+    qsort(out->numbers, count, sizeof *out->numbers, size_order);
+}
+
+static bool candidates_next(struct candidates *c, size_t *number)
+{
+    if (c->position >= c->count) {
+        free(c->numbers);
+        c->numbers = NULL;
+        return false;
+    }
+    *number = c->numbers != NULL ? c->numbers[c->position] : c->position;
+    c->position++;
+    return true;
+}
+
+static void candidates_items_by_ref(struct recon_match_context *c, const char *ref,
+                                    struct candidates *out)
+{
+    struct recon_match_index *x = index_of(c);
+    if (x == NULL) {
+        candidates_take(out, NULL, 0, c->items.count);
+        return;
+    }
+    size_t first, end;
+    ref_range(x->items_by_ref, x->items_count, ref, &first, &end);
+    size_t numbers[RECON_CANDIDATES_MAX];
+    size_t count = 0;
+    for (size_t k = first; k < end && count < RECON_CANDIDATES_MAX; k++)
+        numbers[count++] = x->items_by_ref[k].i;
+    if (end - first > RECON_CANDIDATES_MAX) /* a reference on very many items: scan them all */
+        candidates_take(out, NULL, 0, c->items.count);
+    else
+        candidates_take(out, numbers, count, c->items.count);
+}
+
+static void candidates_by_amount(const struct key_amount *keys, size_t keys_count, int64_t amount,
+                                 size_t all, struct candidates *out)
+{
+    size_t first, end;
+    amount_range(keys, keys_count, amount, &first, &end);
+    if (end - first > RECON_CANDIDATES_MAX) {
+        candidates_take(out, NULL, 0, all);
+        return;
+    }
+    size_t numbers[RECON_CANDIDATES_MAX];
+    size_t count = 0;
+    for (size_t k = first; k < end; k++)
+        numbers[count++] = keys[k].i;
+    candidates_take(out, numbers, count, all);
+}
+
+static void candidates_items_by_amount(struct recon_match_context *c, int64_t amount,
+                                       struct candidates *out)
+{
+    struct recon_match_index *x = index_of(c);
+    if (x == NULL)
+        candidates_take(out, NULL, 0, c->items.count);
+    else
+        candidates_by_amount(x->items_by_amount, x->items_count, amount, c->items.count, out);
+}
+
+static void candidates_payouts_by_amount(struct recon_match_context *c, int64_t amount,
+                                         struct candidates *out)
+{
+    struct recon_match_index *x = index_of(c);
+    if (x == NULL)
+        candidates_take(out, NULL, 0, c->payouts.count);
+    else
+        candidates_by_amount(x->payouts_by_amount, x->payouts_count, amount, c->payouts.count, out);
+}
+
 /* ---- credits ---- */
 
 static bool is_receipt(const struct ledger_open_item *item)
@@ -182,10 +397,14 @@ static bool rule_receipt_bank_ref(struct line_work *w)
     struct recon_match_context *c = w->context;
     if (line->bank_reference[0] == '\0')
         return false;
-    for (size_t i = 0; i < c->items.count; i++) {
+    struct candidates found;
+    size_t i;
+    candidates_items_by_ref(c, line->bank_reference, &found);
+    while (candidates_next(&found, &i)) {
         const struct ledger_open_item *item = &c->items.items[i];
         if (c->item_used[i] || !is_receipt(item) || strcmp(item->bank_ref, line->bank_reference))
             continue;
+        free(found.numbers);
         if (item->amount_minor != line->amount_minor) {
             decide(w->decision, RECON_LINE_EXCEPTION, "receipt_bank_ref",
                    "amount mismatch: receipt entry %lld has the bank reference but books %lld, "
@@ -212,7 +431,10 @@ static bool rule_receipt_amount_payer(struct line_work *w)
     size_t count = 0;
     if (line->counterparty_name[0] == '\0')
         return false;
-    for (size_t i = 0; i < c->items.count; i++) {
+    struct candidates candidates;
+    size_t i;
+    candidates_items_by_amount(c, line->amount_minor, &candidates);
+    while (candidates_next(&candidates, &i)) {
         const struct ledger_open_item *item = &c->items.items[i];
         if (c->item_used[i] || !is_receipt(item) || item->amount_minor != line->amount_minor ||
             strcasecmp(item->payer, line->counterparty_name) != 0 ||
@@ -379,7 +601,10 @@ static size_t payouts_by_payee(struct recon_match_context *c, const struct recon
     size_t count = 0;
     if (line->counterparty_account[0] == '\0')
         return 0;
-    for (size_t i = 0; i < c->payouts.count; i++) {
+    struct candidates candidates;
+    size_t i;
+    candidates_payouts_by_amount(c, amount_minor, &candidates);
+    while (candidates_next(&candidates, &i)) {
         const struct ledger_payout *payout = &c->payouts.payouts[i];
         if (strcmp(payout->status, status) != 0 || payout->amount_minor != amount_minor ||
             !accounts_equal(payout->payee_account, line->counterparty_account))
@@ -426,12 +651,16 @@ static bool rule_settle_bank_ref(struct line_work *w)
     struct recon_match_context *c = w->context;
     if (line->bank_reference[0] == '\0')
         return false;
-    for (size_t i = 0; i < c->items.count; i++) {
+    struct candidates found;
+    size_t i;
+    candidates_items_by_ref(c, line->bank_reference, &found);
+    while (candidates_next(&found, &i)) {
         const struct ledger_open_item *item = &c->items.items[i];
         if (c->item_used[i] || strcmp(item->kind, "settle") != 0 ||
             strcmp(item->bank_ref, line->bank_reference) != 0 ||
             item->amount_minor != line->amount_minor)
             continue;
+        free(found.numbers);
         c->item_used[i] = true;
         w->decision->matched_seq = item->seq;
         w->decision->disbursement_id = item->disbursement_id;
@@ -448,8 +677,16 @@ static bool rule_settle_bank_ref(struct line_work *w)
 static bool match_paid_through_api(struct line_work *w, const struct ledger_payout *payout)
 {
     struct recon_match_context *c = w->context;
-    for (size_t i = 0; i < c->items.count; i++) {
-        if (c->item_used[i] || c->items.items[i].seq != payout->settle_seq)
+    size_t low = 0, high = c->items.count;
+    while (low < high) { /* items are in seq order */
+        size_t middle = low + (high - low) / 2;
+        if (c->items.items[middle].seq < payout->settle_seq)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    for (size_t i = low; i < c->items.count && c->items.items[i].seq == payout->settle_seq; i++) {
+        if (c->item_used[i])
             continue;
         c->item_used[i] = true;
         w->decision->matched_seq = payout->settle_seq;

@@ -57,6 +57,9 @@
 
 #define RECON_MATCH_DATE_WINDOW_DAYS 3 /* receipts: value dates this far apart still match */
 #define RECON_BATCH_REFERENCES_MAX 64  /* payouts one bank line may settle */
+/* Candidates a rule takes from one range of a look-up table; a range that
+ * is larger (one amount on very many items) is scanned whole instead. */
+#define RECON_CANDIDATES_MAX 256
 #define RECON_REASON_SIZE 256
 #define RECON_IDENTITY_SIZE 160
 #define RECON_KEY_SIZE 100
@@ -96,14 +99,23 @@ struct recon_booking {
 };
 
 /* What the rules read: loaded once per statement (open items) or per
- * import (payouts); the matcher marks what it consumes. */
+ * import (payouts); the matcher marks what it consumes. The rules find their
+ * candidates in sorted tables (by bank reference, by amount), not by a scan
+ * per line. */
+struct recon_match_index;
+
 struct recon_match_context {
     int64_t bank_account_id;
     const char *currency;
     struct ledger_open_items items;
     bool *item_used;
-    struct ledger_payouts payouts; /* statuses updated as lines settle and return them */
+    struct ledger_payouts payouts;   /* statuses updated as lines settle and return them */
+    struct recon_match_index *index; /* look-up tables, built on first use */
 };
+
+/* Drops the look-up tables (after items or payouts were reloaded or freed);
+ * the next line builds them again. */
+void recon_match_index_free(struct recon_match_context *context);
 
 /* The identity of a line: "ref:" + the bank reference (+ "/split" for a
  * split camt entry), or "fp:" + the parser's fingerprint when the bank gives
