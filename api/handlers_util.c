@@ -106,6 +106,17 @@ bool api_member_string(struct api_response *response, json_t *object, const char
     return true;
 }
 
+bool api_path_object_id(struct api_handler_context *context, struct api_response *response,
+                        const char *unknown_code, int64_t *id)
+{
+    *id = positive_decimal(context->params[0]);
+    if (*id <= 0) {
+        api_respond_problem(response, 404, unknown_code, "the id in the path is not a known id");
+        return false;
+    }
+    return true;
+}
+
 bool api_path_id(struct api_handler_context *context, struct api_response *response,
                  enum ledger_err unknown, int64_t *id)
 {

@@ -37,4 +37,9 @@ bool api_member_string(struct api_response *response, json_t *object, const char
 bool api_path_id(struct api_handler_context *context, struct api_response *response,
                  enum ledger_err unknown, int64_t *id);
 
+/* Same, answering 404 with unknown_code (for objects the ledger has no
+ * error of their own for: "unknown_statement"). */
+bool api_path_object_id(struct api_handler_context *context, struct api_response *response,
+                        const char *unknown_code, int64_t *id);
+
 #endif
