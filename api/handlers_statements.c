@@ -355,28 +355,12 @@ void api_post_suspense_assign(struct api_handler_context *context, struct api_re
         !api_body_string(context, response, "case_no", true, LEDGER_CASE_NO_MAX, &case_no))
         return;
     struct ledger_booking booking;
-    struct ledger_account_summary account;
     enum ledger_err err = ledger_statement_line_assign(context->ledger, context->user, line_id,
                                                        case_no, context->idempotency_key, &booking);
-    if (err == LEDGER_ERR_UNKNOWN_ENTRY || err == LEDGER_ERR_BAD_STATE) {
+    if (err == LEDGER_ERR_UNKNOWN_ENTRY || err == LEDGER_ERR_BAD_STATE)
         respond_assign_refused(context, response, line_id, err);
-        return;
-    }
-    if (err == LEDGER_OK)
-        err = ledger_account_get(context->ledger, booking.account_id, &account);
-    if (err != LEDGER_OK) {
-        api_respond_ledger_failure(context, response, err);
-        return;
-    }
-    json_t *body = json_object();
-    json_object_set_new(body, "line_id", json_integer((json_int_t)line_id));
-    json_object_set_new(body, "entry_id", json_integer((json_int_t)booking.seq));
-    json_object_set_new(body, "seq", json_integer((json_int_t)booking.seq));
-    json_object_set_new(body, "case_no", json_string(account.case_no));
-    api_set_amount(body, "amount", booking.amount_minor, account.currency);
-    json_object_set_new(body, "currency", json_string(account.currency));
-    json_object_set_new(body, "hash", api_hash_json(booking.hash));
-    api_respond_json(response, 201, body);
+    else if (api_respond_booking(context, response, err, &booking))
+        json_object_set_new(response->json, "line_id", json_integer((json_int_t)line_id));
 }
 
 /* ---- uploading a statement ---- */

@@ -26,6 +26,7 @@
 #include "http_server_fixture.h"
 #include "import.h"
 #include "statement.h"
+#include "test_text.h"
 
 Suite *http_statements_suite(void);
 
@@ -119,6 +120,16 @@ static void expect(const struct reply *reply, int status, const char *code)
                   reply->code, code, reply->text);
 }
 
+/* Each reply has its status and code; frees them. */
+static void expect_each(struct reply *replies, const int *statuses, const char *const *codes,
+                        size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        expect(&replies[i], statuses[i], codes[i]);
+        reply_free(&replies[i]);
+    }
+}
+
 static long long member_int(json_t *object, const char *name)
 {
     json_t *value = json_object_get(object, name);
@@ -134,30 +145,6 @@ static const char *member_string(json_t *object, const char *name)
 
 /* ---- generated statements ---- */
 
-struct text {
-    char *data;
-    size_t length;
-    size_t capacity;
-};
-
-__attribute__((format(printf, 2, 3))) static void append(struct text *t, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    int needed = vsnprintf(NULL, 0, format, args);
-    va_end(args);
-    ck_assert_int_ge(needed, 0);
-    if (t->length + (size_t)needed + 1 > t->capacity) {
-        t->capacity = 2 * (t->length + (size_t)needed + 1);
-        t->data = realloc(t->data, t->capacity);
-        ck_assert_ptr_nonnull(t->data);
-    }
-    va_start(args, format);
-    vsnprintf(t->data + t->length, t->capacity - t->length, format, args);
-    va_end(args);
-    t->length += (size_t)needed;
-}
-
 struct gen_line {
     long long amount; /* credit positive */
     const char *ref;
@@ -171,14 +158,14 @@ static void decimal(char *out, size_t size, long long minor, char separator)
     snprintf(out, size, "%lld%c%02lld", absolute / 100, separator, absolute % 100);
 }
 
-static void camt_balance(struct text *t, const char *code, long long minor)
+static void camt_balance(struct test_text *t, const char *code, long long minor)
 {
     char amount[32];
     decimal(amount, sizeof amount, minor, '.');
-    append(t,
-           "<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">%s</Amt>"
-           "<CdtDbtInd>%s</CdtDbtInd><Dt><Dt>2024-03-02</Dt></Dt></Bal>\n",
-           code, amount, minor < 0 ? "DBIT" : "CRDT");
+    test_text_append(t,
+                     "<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">%s</Amt>"
+                     "<CdtDbtInd>%s</CdtDbtInd><Dt><Dt>2024-03-02</Dt></Dt></Bal>\n",
+                     code, amount, minor < 0 ? "DBIT" : "CRDT");
 }
 
 /* A camt.053 statement of 2024-03-02 for account; closing_off is added to
@@ -187,15 +174,16 @@ static void camt_balance(struct text *t, const char *code, long long minor)
 static char *camt(const char *account, const struct gen_line *lines, size_t count,
                   long long closing_off, const char *padding)
 {
-    struct text t = {0};
-    append(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
-               "<BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId><CreDtTm>2024-03-02T20:00:00</CreDtTm>"
-               "</GrpHdr>\n");
-    append(&t,
-           "<Stmt><Id>HTTP-%s</Id><Acct><Id><Othr><Id>%s</Id></Othr></Id><Ccy>CNY</Ccy>"
-           "</Acct>\n",
-           count > 0 ? lines[0].ref : "EMPTY", account);
+    struct test_text t = {0};
+    test_text_append(
+        &t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
+            "<BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId><CreDtTm>2024-03-02T20:00:00</CreDtTm>"
+            "</GrpHdr>\n");
+    test_text_append(&t,
+                     "<Stmt><Id>HTTP-%s</Id><Acct><Id><Othr><Id>%s</Id></Othr></Id><Ccy>CNY</Ccy>"
+                     "</Acct>\n",
+                     count > 0 ? lines[0].ref : "EMPTY", account);
     camt_balance(&t, "OPBD", 0);
     long long balance = 0;
     for (size_t i = 0; i < count; i++) {
@@ -203,44 +191,44 @@ static char *camt(const char *account, const struct gen_line *lines, size_t coun
         char amount[32];
         decimal(amount, sizeof amount, l->amount, '.');
         bool credit = l->amount > 0;
-        append(&t,
-               "<Ntry><Amt Ccy=\"CNY\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
-               "<BookgDt><Dt>2024-03-02</Dt></BookgDt><ValDt><Dt>2024-03-02</Dt></ValDt>"
-               "<AcctSvcrRef>%s</AcctSvcrRef><NtryDtls><TxDtls><RltdPties><%s><Nm>%s</Nm>"
-               "</%s></RltdPties>",
-               amount, credit ? "CRDT" : "DBIT", l->ref, credit ? "Dbtr" : "Cdtr",
-               l->name ? l->name : "X", credit ? "Dbtr" : "Cdtr");
+        test_text_append(&t,
+                         "<Ntry><Amt Ccy=\"CNY\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
+                         "<BookgDt><Dt>2024-03-02</Dt></BookgDt><ValDt><Dt>2024-03-02</Dt></ValDt>"
+                         "<AcctSvcrRef>%s</AcctSvcrRef><NtryDtls><TxDtls><RltdPties><%s><Nm>%s</Nm>"
+                         "</%s></RltdPties>",
+                         amount, credit ? "CRDT" : "DBIT", l->ref, credit ? "Dbtr" : "Cdtr",
+                         l->name ? l->name : "X", credit ? "Dbtr" : "Cdtr");
         if (l->remittance != NULL)
-            append(&t, "<RmtInf><Ustrd>%s</Ustrd></RmtInf>", l->remittance);
-        append(&t, "</TxDtls></NtryDtls>");
+            test_text_append(&t, "<RmtInf><Ustrd>%s</Ustrd></RmtInf>", l->remittance);
+        test_text_append(&t, "</TxDtls></NtryDtls>");
         if (padding != NULL)
-            append(&t, "<AddtlNtryInf>%s</AddtlNtryInf>", padding);
-        append(&t, "</Ntry>\n");
+            test_text_append(&t, "<AddtlNtryInf>%s</AddtlNtryInf>", padding);
+        test_text_append(&t, "</Ntry>\n");
         balance += l->amount;
     }
     camt_balance(&t, "CLBD", balance + closing_off);
-    append(&t, "</Stmt></BkToCstmrStmt></Document>\n");
+    test_text_append(&t, "</Stmt></BkToCstmrStmt></Document>\n");
     return t.data;
 }
 
 /* One MT940 statement of 2024-03-06 for ACCOUNT_NO in currency. */
 static char *mt940(const char *currency, const struct gen_line *lines, size_t count)
 {
-    struct text t = {0};
-    append(&t, ":20:HTTP-MT-%s\n:25:%s\n:28C:1/1\n:60F:C240306%s0,00\n",
-           count > 0 ? lines[0].ref : "EMPTY", ACCOUNT_NO, currency);
+    struct test_text t = {0};
+    test_text_append(&t, ":20:HTTP-MT-%s\n:25:%s\n:28C:1/1\n:60F:C240306%s0,00\n",
+                     count > 0 ? lines[0].ref : "EMPTY", ACCOUNT_NO, currency);
     long long balance = 0;
     for (size_t i = 0; i < count; i++) {
         char amount[32];
         decimal(amount, sizeof amount, lines[i].amount, ',');
-        append(&t, ":61:2403060306%s%sNTRFNONREF//%s\n:86:/REMI/USTD//%s\n",
-               lines[i].amount < 0 ? "D" : "C", amount, lines[i].ref,
-               lines[i].remittance ? lines[i].remittance : "none");
+        test_text_append(&t, ":61:2403060306%s%sNTRFNONREF//%s\n:86:/REMI/USTD//%s\n",
+                         lines[i].amount < 0 ? "D" : "C", amount, lines[i].ref,
+                         lines[i].remittance ? lines[i].remittance : "none");
         balance += lines[i].amount;
     }
     char closing[32];
     decimal(closing, sizeof closing, balance, ',');
-    append(&t, ":62F:%s240306%s%s\n-\n", balance < 0 ? "D" : "C", currency, closing);
+    test_text_append(&t, ":62F:%s240306%s%s\n-\n", balance < 0 ? "D" : "C", currency, closing);
     return t.data;
 }
 
@@ -406,12 +394,10 @@ START_TEST(upload_view_and_assign)
         send_json("POST", assign, hx.tokens.approver, "st-assign-0b", assign_body(CASE_TWO)),
         send_json("POST", assign, hx.tokens.clerk, "st-assign-0c", json_object()),
     };
-    expect(&refusals[0], 404, "unknown_case");
-    expect(&refusals[1], 400, "missing_idempotency_key");
-    expect(&refusals[2], 403, "forbidden_role");
-    expect(&refusals[3], 400, "missing_field");
-    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++)
-        reply_free(&refusals[i]);
+    static const int refused_statuses[] = {404, 400, 403, 400};
+    static const char *const refused_codes[] = {"unknown_case", "missing_idempotency_key",
+                                                "forbidden_role", "missing_field"};
+    expect_each(refusals, refused_statuses, refused_codes, 4);
     books_unchanged(before, "a refused assignment");
     free(before);
     struct reply first =
@@ -438,13 +424,11 @@ START_TEST(upload_view_and_assign)
         send_json("POST", "/v1/suspense/x1/assign", hx.tokens.clerk, "st-assign-5",
                   assign_body(CASE_ONE)),
     };
-    expect(&more[0], 409, "line_already_assigned");
-    expect(&more[1], 409, "idempotency_conflict");
-    expect(&more[2], 409, "line_not_in_suspense");
-    expect(&more[3], 404, "unknown_statement_line");
-    expect(&more[4], 404, "unknown_statement_line");
-    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
-        reply_free(&more[i]);
+    static const int more_statuses[] = {409, 409, 409, 404, 404};
+    static const char *const more_codes[] = {"line_already_assigned", "idempotency_conflict",
+                                             "line_not_in_suspense", "unknown_statement_line",
+                                             "unknown_statement_line"};
+    expect_each(more, more_statuses, more_codes, 5);
     books_unchanged(before, "a refused or replayed assignment");
     free(before);
 
@@ -774,16 +758,16 @@ static bool corpus_account(const struct recon_statement *first)
 
 static char *read_file(const char *path, size_t *size)
 {
+    struct stat info;
     FILE *file = fopen(path, "rb");
-    ck_assert_msg(file != NULL, "cannot read %s", path);
-    struct text t = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, file)) > 0)
-        append(&t, "%.*s", (int)got, chunk);
+    ck_assert_msg(file != NULL && fstat(fileno(file), &info) == 0, "cannot read %s", path);
+    char *data = malloc((size_t)info.st_size + 1);
+    ck_assert_ptr_nonnull(data);
+    *size = fread(data, 1, (size_t)info.st_size, file);
+    ck_assert_uint_eq(*size, (size_t)info.st_size);
+    data[*size] = '\0';
     fclose(file);
-    *size = t.length;
-    return t.data ? t.data : calloc(1, 1);
+    return data;
 }
 
 /* Uploads one corpus file and checks the answer against what the parser
