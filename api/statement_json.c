@@ -9,12 +9,13 @@ json_t *api_statement_summary_json(const struct recon_statement_summary *s, cons
     return json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o}", "statement_id",
         (json_int_t)s->statement_id, "lines", (json_int_t)s->lines, "booked",
-        (json_int_t)(s->booked + s->settled + s->returned), "matched", (json_int_t)s->matched,
-        "settled", (json_int_t)s->settled, "returned", (json_int_t)s->returned, "suspense",
-        (json_int_t)s->suspense, "duplicates", (json_int_t)s->duplicates, "unmatched",
-        (json_int_t)s->exceptions, "opening", (json_int_t)s->opening_minor, "opening_text",
-        api_amount_json(s->opening_minor, currency), "closing", (json_int_t)s->closing_minor,
-        "closing_text", api_amount_json(s->closing_minor, currency));
+        (json_int_t)s->booked + (json_int_t)s->settled + (json_int_t)s->returned, "matched",
+        (json_int_t)s->matched, "settled", (json_int_t)s->settled, "returned",
+        (json_int_t)s->returned, "suspense", (json_int_t)s->suspense, "duplicates",
+        (json_int_t)s->duplicates, "unmatched", (json_int_t)s->exceptions, "opening",
+        (json_int_t)s->opening_minor, "opening_text", api_amount_json(s->opening_minor, currency),
+        "closing", (json_int_t)s->closing_minor, "closing_text",
+        api_amount_json(s->closing_minor, currency));
 }
 
 json_t *api_import_json(const struct recon_import_result *result)
