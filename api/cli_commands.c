@@ -13,6 +13,7 @@
 #include "money.h"
 #include "server.h"
 #include "import.h"
+#include "statement_json.h"
 #include "statements.h"
 #include <time.h>
 
@@ -589,16 +590,22 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
     const char *port = api_arg(args, "port", getenv("CASELEDGER_PORT"));
     const char *threads = api_arg(args, "threads", getenv("CASELEDGER_THREADS"));
     const char *body_max = api_arg(args, "body-max", getenv("CASELEDGER_BODY_MAX"));
+    const char *statement_max =
+        api_arg(args, "statement-body-max", getenv("CASELEDGER_STATEMENT_BODY_MAX"));
+    const char *mapping_dir = api_arg(args, "mapping-dir", getenv("CASELEDGER_MAPPING_DIR"));
     const char *quiet = api_arg(args, "quiet", NULL);
     if (unused_check(args))
         return 2;
     int64_t port_value = 8080;
     int64_t threads_value = API_THREADS_DEFAULT;
     int64_t body_value = API_BODY_MAX;
+    int64_t statement_value = API_STATEMENT_BODY_MAX;
     if ((port != NULL && strcmp(port, "0") != 0 && !parse_int64(&port_value, port)) ||
         port_value > 65535 || (threads != NULL && !parse_int64(&threads_value, threads)) ||
-        threads_value > 256 || (body_max != NULL && !parse_int64(&body_value, body_max)))
-        return api_usage("--port 0..65535, --threads 1..256, --body-max BYTES");
+        threads_value > 256 || (body_max != NULL && !parse_int64(&body_value, body_max)) ||
+        (statement_max != NULL && !parse_int64(&statement_value, statement_max)))
+        return api_usage("--port 0..65535, --threads 1..256, --body-max BYTES, "
+                         "--statement-body-max BYTES");
     if (port != NULL && strcmp(port, "0") == 0)
         port_value = 0;
     struct api_server_config server_config = {
@@ -610,6 +617,8 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
         .keyring_file = config->keyring_file,
         .threads = (unsigned)threads_value,
         .body_max = (size_t)body_value,
+        .statement_body_max = (size_t)statement_value,
+        .mapping_dir = mapping_dir ? mapping_dir : API_MAPPING_DIR_DEFAULT,
         .quiet = quiet != NULL,
     };
     return api_server_run(&server_config);
@@ -660,36 +669,6 @@ static struct recon_csv_mapping *mapping_load(const char *path)
     return mapping;
 }
 
-static json_t *summary_json(const struct recon_statement_summary *s, const char *currency)
-{
-    return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o}", "statement_id",
-        (json_int_t)s->statement_id, "lines", (json_int_t)s->lines, "booked",
-        (json_int_t)(s->booked + s->settled + s->returned), "matched", (json_int_t)s->matched,
-        "settled", (json_int_t)s->settled, "returned", (json_int_t)s->returned, "suspense",
-        (json_int_t)s->suspense, "duplicates", (json_int_t)s->duplicates, "unmatched",
-        (json_int_t)s->exceptions, "opening", (json_int_t)s->opening_minor, "opening_text",
-        api_amount_text(s->opening_minor, currency), "closing", (json_int_t)s->closing_minor,
-        "closing_text", api_amount_text(s->closing_minor, currency));
-}
-
-static json_t *import_json(const struct recon_import_result *result)
-{
-    json_t *output = summary_json(&result->total, result->currency);
-    json_t *statements = json_array();
-    for (size_t i = 0; i < result->statements_count; i++)
-        json_array_append_new(statements, summary_json(&result->statements[i], result->currency));
-    char digest[2 * LEDGER_HASH_SIZE + 1];
-    ledger_to_hex(digest, result->file_digest, LEDGER_HASH_SIZE);
-    json_object_set_new(output, "format", json_string(recon_format_name(result->format)));
-    json_object_set_new(output, "currency", json_string(result->currency));
-    json_object_set_new(output, "file_digest", json_string(digest));
-    json_object_set_new(output, "book_balance", json_integer(result->book_balance_minor));
-    json_object_set_new(output, "difference", json_integer(result->difference_minor));
-    json_object_set_new(output, "statements", statements);
-    return output;
-}
-
 static int import_error(const struct recon_import_error *error)
 {
     json_t *body =
@@ -737,47 +716,11 @@ int api_cmd_import(struct api_config *config, struct api_args *args, const char 
     if (recon_import_file(ledger, path, &options, &result, &error) != RECON_IMPORT_OK)
         status = import_error(&error);
     else
-        status = api_print_json(import_json(&result));
+        status = api_print_json(api_import_json(&result));
     recon_import_result_free(&result);
     recon_csv_mapping_free(mapping);
     ledger_close(ledger);
     return status;
-}
-
-static const char *report_kind_name(enum ledger_report_item_kind kind)
-{
-    return kind == LEDGER_REPORT_UNBOOKED_LINE     ? "unbooked_line"
-           : kind == LEDGER_REPORT_BOOK_ONLY_ENTRY ? "book_only_entry"
-                                                   : "opening_balance";
-}
-
-static json_t *report_json(const char *account_no, const struct ledger_report *r)
-{
-    char date[LEDGER_DATE_TEXT_SIZE];
-    char closing_date[LEDGER_DATE_TEXT_SIZE];
-    json_t *items = json_array();
-    for (size_t i = 0; i < r->items_count; i++) {
-        const struct ledger_report_item *item = &r->items[i];
-        json_array_append_new(items,
-                              json_pack("{s:s, s:I, s:I, s:o, s:s?, s:s, s:s}", "kind",
-                                        report_kind_name(item->kind), "id", (json_int_t)item->id,
-                                        "amount", (json_int_t)item->amount_minor, "amount_text",
-                                        api_amount_text(item->amount_minor, r->currency), "date",
-                                        item->date_days == LEDGER_VALUE_DATE_NONE
-                                            ? NULL
-                                            : ledger_date_text(date, item->date_days),
-                                        "status", item->status, "reason", item->reason));
-    }
-    return json_pack(
-        "{s:s, s:s, s:s, s:I, s:o, s:o, s:s?, s:I, s:I, s:I, s:I, s:o, s:I}", "bank_account",
-        account_no, "currency", r->currency, "date", ledger_date_text(date, r->date_days),
-        "book_balance", (json_int_t)r->book_balance_minor, "statement_id",
-        r->has_statement ? json_integer(r->statement_id) : json_null(), "closing",
-        r->has_statement ? json_integer(r->closing_minor) : json_null(), "closing_date",
-        r->has_statement ? ledger_date_text(closing_date, r->closing_date_days) : NULL,
-        "difference", (json_int_t)r->difference_minor, "explained", (json_int_t)r->explained_minor,
-        "unexplained", (json_int_t)r->unexplained_minor, "items_total", (json_int_t)r->items_total,
-        "items", items, "items_listed", (json_int_t)r->items_count);
 }
 
 int api_cmd_reconcile(struct api_config *config, struct api_args *args, const char *sub)
@@ -802,7 +745,7 @@ int api_cmd_reconcile(struct api_config *config, struct api_args *args, const ch
         err = ledger_reconciliation_report(ledger, account.id, date_days, &report);
     if (err != LEDGER_OK)
         return finish_ledger(ledger, err, NULL);
-    json_t *output = report_json(account_no, &report);
+    json_t *output = api_report_json(account_no, &report);
     ledger_report_free(&report);
     return finish_ledger(ledger, LEDGER_OK, output);
 }

@@ -37,6 +37,15 @@ void api_post_disbursement_return(struct api_handler_context *context,
 void api_post_transfers(struct api_handler_context *context, struct api_response *response);
 void api_post_entry_reverse(struct api_handler_context *context, struct api_response *response);
 
+/* handlers_statements.c */
+void api_post_statements(struct api_handler_context *context, struct api_response *response);
+void api_get_statement(struct api_handler_context *context, struct api_response *response);
+void api_get_reconciliation_exceptions(struct api_handler_context *context,
+                                       struct api_response *response);
+void api_get_reconciliation_report(struct api_handler_context *context,
+                                   struct api_response *response);
+void api_post_suspense_assign(struct api_handler_context *context, struct api_response *response);
+
 /* handlers_status.c */
 void api_post_status(struct api_handler_context *context, struct api_response *response);
 

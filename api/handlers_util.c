@@ -106,6 +106,17 @@ bool api_member_string(struct api_response *response, json_t *object, const char
     return true;
 }
 
+bool api_path_object_id(struct api_handler_context *context, struct api_response *response,
+                        const char *unknown_code, int64_t *id)
+{
+    *id = positive_decimal(context->params[0]);
+    if (*id <= 0) {
+        api_respond_problem(response, 404, unknown_code, "the id in the path is not a known id");
+        return false;
+    }
+    return true;
+}
+
 bool api_path_id(struct api_handler_context *context, struct api_response *response,
                  enum ledger_err unknown, int64_t *id)
 {
@@ -114,5 +125,28 @@ bool api_path_id(struct api_handler_context *context, struct api_response *respo
         api_respond_ledger_error(response, unknown, "the id in the path is not a known id");
         return false;
     }
+    return true;
+}
+
+bool api_respond_booking(struct api_handler_context *context, struct api_response *response,
+                         enum ledger_err err, const struct ledger_booking *booking)
+{
+    struct ledger_account_summary account;
+    if (err == LEDGER_OK)
+        err = ledger_account_get(context->ledger, booking->account_id, &account);
+    if (err != LEDGER_OK) {
+        api_respond_ledger_failure(context, response, err);
+        return false;
+    }
+    bool is_case = strcmp(account.kind, "case") == 0;
+    json_t *body = json_object();
+    json_object_set_new(body, "entry_id", json_integer((json_int_t)booking->seq));
+    json_object_set_new(body, "seq", json_integer((json_int_t)booking->seq));
+    json_object_set_new(body, "case_no", is_case ? json_string(account.case_no) : json_null());
+    json_object_set_new(body, "suspense", json_boolean(!is_case));
+    api_set_amount(body, "amount", booking->amount_minor, account.currency);
+    json_object_set_new(body, "currency", json_string(account.currency));
+    json_object_set_new(body, "hash", api_hash_json(booking->hash));
+    api_respond_json(response, 201, body);
     return true;
 }

@@ -37,4 +37,15 @@ bool api_member_string(struct api_response *response, json_t *object, const char
 bool api_path_id(struct api_handler_context *context, struct api_response *response,
                  enum ledger_err unknown, int64_t *id);
 
+/* Same, answering 404 with unknown_code (for objects the ledger has no
+ * error of their own for: "unknown_statement"). */
+bool api_path_object_id(struct api_handler_context *context, struct api_response *response,
+                        const char *unknown_code, int64_t *id);
+
+/* After a booking: the ledger's error (err), or 201 {"entry_id", "seq",
+ * "case_no" (null unless the booking's account is a case), "suspense",
+ * "amount"(+_text), "currency", "hash"}; true when it answered 201. */
+bool api_respond_booking(struct api_handler_context *context, struct api_response *response,
+                         enum ledger_err err, const struct ledger_booking *booking);
+
 #endif

@@ -20,6 +20,7 @@ struct api_route {
     unsigned roles;   /* LEDGER_ROLE_* mask; API_ROLES_PUBLIC: no token needed */
     bool uses_ledger; /* takes a pooled database handle */
     bool json_body;   /* POST with a JSON object body */
+    bool file_body;   /* POST whose body is a file (a statement), up to statement_body_max */
 };
 
 extern const struct api_route api_routes[];

@@ -59,6 +59,17 @@ static int hex_digit(char c)
                                   : -1;
 }
 
+const char *api_header(struct api_handler_context *context, const char *name)
+{
+    return MHD_lookup_connection_value(context->request->connection, MHD_HEADER_KIND, name);
+}
+
+const char *api_body_bytes(struct api_handler_context *context, size_t *size)
+{
+    *size = context->request->body_size;
+    return context->request->body != NULL ? context->request->body : "";
+}
+
 /* Query values are percent-decoded here ('+' is a space); a malformed or
  * over-long one reads as absent. Each call decodes into the next of the
  * request's API_QUERY_SLOTS buffers. */
@@ -301,7 +312,7 @@ static void dispatch(struct api_request *request, struct api_response *response)
         return;
     }
     request->route_index = (size_t)(route - api_routes);
-    if (!route->json_body && request->body_size > 0) {
+    if (!route->json_body && !route->file_body && request->body_size > 0) {
         api_respond_problem(response, 400, "unexpected_body", "this request takes no body");
         return;
     }
@@ -340,6 +351,12 @@ static struct api_request *request_new(struct api_server *server, struct MHD_Con
     /* An over-long path stays empty and is answered 414. */
     if (strlen(url) < sizeof request->path)
         snprintf(request->path, sizeof request->path, "%s", url);
+    /* A statement file may be larger than a JSON body: the route decides. */
+    char params[API_PARAMS_MAX][API_PARAM_MAX];
+    bool path_known = false;
+    const struct api_route *route = api_route_find(method, request->path, params, &path_known);
+    request->body_max = route != NULL && route->file_body ? server->config.statement_body_max
+                                                          : server->config.body_max;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info != NULL && info->client_addr != NULL) {
@@ -377,18 +394,29 @@ static bool append_body(struct api_request *request, const char *data, size_t si
 {
     if (request->body_too_large)
         return true;
-    if (request->body_size + size > request->server->config.body_max) {
+    if (size > request->body_max - request->body_size) {
         request->body_too_large = true;
         free(request->body);
         request->body = NULL;
         request->body_size = 0;
+        request->body_capacity = 0;
         return true;
     }
-    char *grown = realloc(request->body, request->body_size + size + 1);
-    if (grown == NULL)
-        return false;
-    memcpy(grown + request->body_size, data, size);
-    request->body = grown;
+    /* Grows by doubling (a statement file comes in many small pieces),
+     * never past the route's limit (+1 for the NUL). */
+    if (request->body_size + size + 1 > request->body_capacity) {
+        size_t capacity = request->body_capacity ? request->body_capacity : 4096;
+        while (capacity < request->body_size + size + 1)
+            capacity *= 2;
+        if (capacity > request->body_max + 1)
+            capacity = request->body_max + 1;
+        char *grown = realloc(request->body, capacity);
+        if (grown == NULL)
+            return false;
+        request->body = grown;
+        request->body_capacity = capacity;
+    }
+    memcpy(request->body + request->body_size, data, size);
     request->body_size += size;
     request->body[request->body_size] = '\0';
     return true;
@@ -410,8 +438,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         struct length_headers lengths = {NULL, false};
         MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_length, &lengths);
         request->bad_framing = lengths.disagree;
-        if (lengths.first != NULL &&
-            strtoull(lengths.first, NULL, 10) > request->server->config.body_max)
+        if (lengths.first != NULL && strtoull(lengths.first, NULL, 10) > request->body_max)
             request->body_too_large = true;
         return MHD_YES;
     }
@@ -551,6 +578,8 @@ int api_server_run(const struct api_server_config *config)
     if (server == NULL)
         return 1;
     server->config = *config;
+    if (server->config.statement_body_max == 0)
+        server->config.statement_body_max = API_STATEMENT_BODY_MAX;
     char detail[256] = "";
     sigset_t signals;
     sigemptyset(&signals);

@@ -15,6 +15,8 @@
 struct api_server;
 struct api_request;
 
+#define API_MAPPING_DIR_DEFAULT "etc/csv-mappings" /* relative to the working directory */
+
 struct api_server_config {
     const char *listen_address; /* "127.0.0.1" */
     unsigned port;              /* 0: any free port (printed) */
@@ -22,9 +24,11 @@ struct api_server_config {
     const char *key_file;
     const char *access_key_file;
     const char *keyring_file;
-    unsigned threads; /* worker threads = database handles */
-    size_t body_max;
-    bool quiet; /* no request log lines */
+    unsigned threads;          /* worker threads = database handles */
+    size_t body_max;           /* JSON bodies */
+    size_t statement_body_max; /* statement files (POST /v1/statements) */
+    const char *mapping_dir;   /* CSV column mappings by name: DIR/NAME.mapping */
+    bool quiet;                /* no request log lines */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints
@@ -73,6 +77,12 @@ void api_respond_raw(struct api_response *response, unsigned status, const char 
 /* Same, taking a malloc()ed NUL-terminated text. */
 void api_respond_owned(struct api_response *response, unsigned status, const char *content_type,
                        char *text);
+
+/* A request header's value, or NULL. */
+const char *api_header(struct api_handler_context *context, const char *name);
+/* The raw request body of a file_body route (NUL-terminated; size 0 when
+ * empty). Borrowed for the request. */
+const char *api_body_bytes(struct api_handler_context *context, size_t *size);
 
 /* Query string value of the request, or NULL. */
 const char *api_query(struct api_handler_context *context, const char *name);

@@ -106,6 +106,8 @@ struct api_request {
     char path[1024];
     char *body;
     size_t body_size;
+    size_t body_capacity;
+    size_t body_max; /* of the route: statement_body_max for file bodies, else body_max */
     bool body_too_large;
     bool bad_framing; /* e.g. two Content-Length headers that disagree */
     bool responded;

@@ -31,11 +31,14 @@
 #define LEDGER_VERIFY_PAGE 2000 /* entries read per query while verifying */
 
 /* HTTP API (api/) */
-#define API_BODY_MAX (1024 * 1024) /* bytes of a JSON request body: 413 past it */
-#define API_JSON_DEPTH_MAX 8       /* nesting of a JSON request body */
-#define API_JSON_STRING_MAX 4096   /* bytes of any JSON string in a request */
-#define API_HEADER_MEMORY 32768    /* per-connection memory for headers (431/413) */
-#define API_CONNECTIONS_MAX 512    /* open connections */
+#define API_BODY_MAX (1024 * 1024)                /* bytes of a JSON request body: 413 past it */
+#define API_STATEMENT_BODY_MAX (64 * 1024 * 1024) /* bytes of an uploaded statement file: 413 */
+#define API_MAPPING_NAME_MAX 64                   /* bytes of a CSV mapping's name */
+#define API_ENCODING_NAME_MAX 32                  /* bytes of a character set name */
+#define API_JSON_DEPTH_MAX 8                      /* nesting of a JSON request body */
+#define API_JSON_STRING_MAX 4096                  /* bytes of any JSON string in a request */
+#define API_HEADER_MEMORY 32768                   /* per-connection memory for headers (431/413) */
+#define API_CONNECTIONS_MAX 512                   /* open connections */
 #define API_CONNECTIONS_PER_IP 64
 #define API_REQUEST_TIMEOUT_S 30  /* idle connection / slow request timeout */
 #define API_SHUTDOWN_QUIET_MS 300 /* no request running this long: stop */

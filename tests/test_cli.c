@@ -268,6 +268,86 @@ START_TEST(key_rotation)
 }
 END_TEST
 
+/* Writes text to a new file in the fixture's key directory; its path in out. */
+static void write_file(char *out, size_t size, const char *name, const char *text)
+{
+    snprintf(out, size, "%s/%s", fx.key_dir, name);
+    FILE *file = fopen(out, "w");
+    ck_assert_ptr_nonnull(file);
+    fputs(text, file);
+    fclose(file);
+}
+
+/* import books a statement once (a second import finds only duplicates),
+ * refuses an unbalanced one with nothing booked; reconcile compares. */
+START_TEST(import_and_reconcile)
+{
+    struct run run;
+    CLI(&run, "clerk1", "case", "open", "--case-no", case_no, "--court", "Test Court");
+    ck_assert_int_eq(run.status, 0);
+    char statement[1024];
+    snprintf(statement, sizeof statement,
+             ":20:CLI-1\n:25:CUSTODY-1\n:28C:1/1\n:60F:C240102CNY0,00\n"
+             ":61:2401020102C12,00NTRFNONREF//CLI-R1\n:86:/REMI/USTD//PAYIN %s\n"
+             ":61:2401020102C3,00NTRFNONREF//CLI-R2\n:86:/REMI/USTD//for the court\n"
+             ":62F:C240102CNY15,00\n-\n",
+             string_of(&run, "payin_no"));
+    run_free(&run);
+    char path[FIXTURE_PATH_SIZE + 32];
+    write_file(path, sizeof path, "cli-1.sta", statement);
+    CLI(&run, "bank1", "import", path, "--bank-account", "CUSTODY-1");
+    ck_assert_msg(run.status == 0, "%s", run.out);
+    ck_assert_str_eq(string_of(&run, "format"), "mt940");
+    ck_assert_int_eq(int_of(&run, "lines"), 2);
+    ck_assert_int_eq(int_of(&run, "booked"), 1);
+    ck_assert_int_eq(int_of(&run, "suspense"), 1);
+    ck_assert_int_eq(int_of(&run, "difference"), 0);
+    run_free(&run);
+    ck_assert_int_eq(held_of(case_no), 1200);
+    char *before = fixture_books_digest(&fx);
+    CLI(&run, "bank1", "import", path, "--bank-account", "CUSTODY-1", "--format", "mt940");
+    ck_assert_msg(run.status == 0, "%s", run.out);
+    ck_assert_int_eq(int_of(&run, "duplicates"), 2);
+    run_free(&run);
+    char *unbalanced = strstr(statement, ":62F:C240102CNY15,00");
+    ck_assert_ptr_nonnull(unbalanced);
+    memcpy(unbalanced, ":62F:C240102CNY16,00", 20);
+    write_file(path, sizeof path, "cli-2.sta", statement);
+    CLI(&run, "bank1", "import", path, "--bank-account", "CUSTODY-1");
+    expect_error(&run, 1, "statement_unbalanced");
+    run_free(&run);
+    CLI(&run, "bank1", "import", path, "--bank-account", "CUSTODY-9");
+    expect_error(&run, 1, NULL);
+    run_free(&run);
+    char *after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    free(after);
+    free(before);
+    CLI(&run, "bank1", "import", path, "--bank-account", "CUSTODY-1", "--format", "csv");
+    expect_error(&run, 2, NULL); /* CSV needs --mapping */
+    run_free(&run);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/cli-1.sta", fx.key_dir);
+    unlink(path);
+
+    CLI(&run, NULL, "reconcile", "--bank-account", "CUSTODY-1", "--date", "2024-01-02");
+    ck_assert_msg(run.status == 0, "%s", run.out);
+    ck_assert_int_eq(int_of(&run, "closing"), 1500);
+    ck_assert_int_eq(int_of(&run, "book_balance"), 1500);
+    ck_assert_int_eq(int_of(&run, "unexplained"), 0);
+    run_free(&run);
+    CLI(&run, NULL, "reconcile", "--bank-account", "CUSTODY-9");
+    expect_error(&run, 1, "unknown_account");
+    run_free(&run);
+    CLI(&run, NULL, "reconcile", "--bank-account", "CUSTODY-1", "--date", "2024-02-30");
+    expect_error(&run, 1, NULL);
+    run_free(&run);
+    CLI(&run, NULL, "reconcile", "--date", "2024-01-02");
+    expect_error(&run, 2, NULL);
+    run_free(&run);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *suite = suite_create("cli");
@@ -277,6 +357,7 @@ static Suite *cli_suite(void)
     tcase_add_test(core, story);
     tcase_add_test(core, errors_and_usage);
     tcase_add_test(core, key_rotation);
+    tcase_add_test(core, import_and_reconcile);
     suite_add_tcase(suite, core);
     return suite;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db_fixture.h"
+#include "test_text.h"
 #include "import.h"
 #include "ledger.h"
 #include "payin.h"
@@ -44,32 +45,6 @@ static void teardown(void)
     fixture_teardown(&fx);
 }
 
-/* ---- a growing text ---- */
-
-struct text {
-    char *data;
-    size_t length;
-    size_t capacity;
-};
-
-__attribute__((format(printf, 2, 3))) static void append(struct text *t, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    int needed = vsnprintf(NULL, 0, format, args);
-    va_end(args);
-    ck_assert_int_ge(needed, 0);
-    if (t->length + (size_t)needed + 1 > t->capacity) {
-        t->capacity = 2 * (t->length + (size_t)needed + 1);
-        t->data = realloc(t->data, t->capacity);
-        ck_assert_ptr_nonnull(t->data);
-    }
-    va_start(args, format);
-    vsnprintf(t->data + t->length, t->capacity - t->length, format, args);
-    va_end(args);
-    t->length += (size_t)needed;
-}
-
 /* ---- generated statement lines ---- */
 
 struct gen_line {
@@ -94,93 +69,96 @@ static void amount_text(char *out, size_t size, long long minor, char separator)
     snprintf(out, size, "%lld%c%02lld", absolute / 100, separator, absolute % 100);
 }
 
-static void camt_entry(struct text *t, const struct gen_line *l)
+static void camt_entry(struct test_text *t, const struct gen_line *l)
 {
     char amount[32];
     amount_text(amount, sizeof amount, l->amount, '.');
     bool credit = l->amount > 0;
-    append(t,
-           "<Ntry><Amt Ccy=\"CNY\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
-           "<BookgDt><Dt>2024-01-%02d</Dt></BookgDt><ValDt><Dt>2024-01-%02d</Dt></ValDt>"
-           "<AcctSvcrRef>%s</AcctSvcrRef><NtryDtls><TxDtls>",
-           amount, credit ? "CRDT" : "DBIT", l->day, l->day, l->ref);
+    test_text_append(t,
+                     "<Ntry><Amt Ccy=\"CNY\">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts>BOOK</Sts>"
+                     "<BookgDt><Dt>2024-01-%02d</Dt></BookgDt><ValDt><Dt>2024-01-%02d</Dt></ValDt>"
+                     "<AcctSvcrRef>%s</AcctSvcrRef><NtryDtls><TxDtls>",
+                     amount, credit ? "CRDT" : "DBIT", l->day, l->day, l->ref);
     if (l->e2e[0])
-        append(t, "<Refs><EndToEndId>%s</EndToEndId></Refs>", l->e2e);
+        test_text_append(t, "<Refs><EndToEndId>%s</EndToEndId></Refs>", l->e2e);
     const char *party = credit && !l->returned ? "Dbtr" : "Cdtr";
-    append(t, "<RltdPties><%s><Nm>%s</Nm></%s>", party, l->name[0] ? l->name : "X", party);
+    test_text_append(t, "<RltdPties><%s><Nm>%s</Nm></%s>", party, l->name[0] ? l->name : "X",
+                     party);
     if (l->account[0])
-        append(t, "<%sAcct><Id><Othr><Id>%s</Id></Othr></Id></%sAcct>", party, l->account, party);
-    append(t, "</RltdPties>");
+        test_text_append(t, "<%sAcct><Id><Othr><Id>%s</Id></Othr></Id></%sAcct>", party, l->account,
+                         party);
+    test_text_append(t, "</RltdPties>");
     if (l->remittance[0])
-        append(t, "<RmtInf><Ustrd>%s</Ustrd></RmtInf>", l->remittance);
+        test_text_append(t, "<RmtInf><Ustrd>%s</Ustrd></RmtInf>", l->remittance);
     if (l->returned)
-        append(t, "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>");
-    append(t, "</TxDtls></NtryDtls></Ntry>\n");
+        test_text_append(t, "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>");
+    test_text_append(t, "</TxDtls></NtryDtls></Ntry>\n");
 }
 
-static void camt_balance(struct text *t, const char *code, long long minor, int day)
+static void camt_balance(struct test_text *t, const char *code, long long minor, int day)
 {
     char amount[32];
     amount_text(amount, sizeof amount, minor, '.');
-    append(t,
-           "<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">%s</Amt>"
-           "<CdtDbtInd>%s</CdtDbtInd><Dt><Dt>2024-01-%02d</Dt></Dt></Bal>\n",
-           code, amount, minor < 0 ? "DBIT" : "CRDT", day);
+    test_text_append(t,
+                     "<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">%s</Amt>"
+                     "<CdtDbtInd>%s</CdtDbtInd><Dt><Dt>2024-01-%02d</Dt></Dt></Bal>\n",
+                     code, amount, minor < 0 ? "DBIT" : "CRDT", day);
 }
 
 /* One camt.053 document for a day; *balance moves to its closing. */
 static char *camt_document(const struct gen_day *day, int day_number, long long *balance,
                            const char *account_no)
 {
-    struct text t = {0};
-    append(&t,
-           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-           "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
-           "<BkToCstmrStmt><GrpHdr><MsgId>M%d</MsgId><CreDtTm>2024-01-%02dT20:00:00"
-           "</CreDtTm></GrpHdr>\n<Stmt><Id>CAMT-%02d</Id><Acct><Id><Othr><Id>%s</Id></Othr>"
-           "</Id><Ccy>CNY</Ccy></Acct>\n",
-           day_number, day_number, day_number, account_no);
+    struct test_text t = {0};
+    test_text_append(
+        &t,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.04\">\n"
+        "<BkToCstmrStmt><GrpHdr><MsgId>M%d</MsgId><CreDtTm>2024-01-%02dT20:00:00"
+        "</CreDtTm></GrpHdr>\n<Stmt><Id>CAMT-%02d</Id><Acct><Id><Othr><Id>%s</Id></Othr>"
+        "</Id><Ccy>CNY</Ccy></Acct>\n",
+        day_number, day_number, day_number, account_no);
     camt_balance(&t, "OPBD", *balance, day_number > 1 ? day_number - 1 : 1);
     for (size_t i = 0; i < day->count; i++) {
         camt_entry(&t, &day->lines[i]);
         *balance += day->lines[i].amount;
     }
     camt_balance(&t, "CLBD", *balance, day_number);
-    append(&t, "</Stmt></BkToCstmrStmt></Document>\n");
+    test_text_append(&t, "</Stmt></BkToCstmrStmt></Document>\n");
     return t.data;
 }
 
-static void mt940_line(struct text *t, const struct gen_line *l)
+static void mt940_line(struct test_text *t, const struct gen_line *l)
 {
     char amount[32];
     amount_text(amount, sizeof amount, l->amount, ',');
-    append(t, ":61:2401%02d01%02d%s%sNTRFNONREF//%s\n", l->day, l->day, l->amount < 0 ? "D" : "C",
-           amount, l->ref);
-    append(t, ":86:");
+    test_text_append(t, ":61:2401%02d01%02d%s%sNTRFNONREF//%s\n", l->day, l->day,
+                     l->amount < 0 ? "D" : "C", amount, l->ref);
+    test_text_append(t, ":86:");
     if (l->e2e[0])
-        append(t, "/EREF/%s", l->e2e);
+        test_text_append(t, "/EREF/%s", l->e2e);
     if (l->remittance[0])
-        append(t, "/REMI/USTD//%s", l->remittance);
+        test_text_append(t, "/REMI/USTD//%s", l->remittance);
     if (l->name[0])
-        append(t, "/NAME/%s", l->name);
-    append(t, "\n");
+        test_text_append(t, "/NAME/%s", l->name);
+    test_text_append(t, "\n");
 }
 
 /* One MT940 statement over days [first, last]. */
-static void mt940_statement(struct text *t, const struct gen_day *days, int first, int last,
+static void mt940_statement(struct test_text *t, const struct gen_day *days, int first, int last,
                             long long *balance)
 {
     char amount[32];
     amount_text(amount, sizeof amount, *balance, ',');
-    append(t, ":20:MT-%02d-%02d\n:25:%s\n:28C:%d/1\n:60F:%s2401%02dCNY%s\n", first, last,
-           ACCOUNT_NO, last, *balance < 0 ? "D" : "C", first, amount);
+    test_text_append(t, ":20:MT-%02d-%02d\n:25:%s\n:28C:%d/1\n:60F:%s2401%02dCNY%s\n", first, last,
+                     ACCOUNT_NO, last, *balance < 0 ? "D" : "C", first, amount);
     for (int d = first; d <= last; d++)
         for (size_t i = 0; i < days[d].count; i++) {
             mt940_line(t, &days[d].lines[i]);
             *balance += days[d].lines[i].amount;
         }
     amount_text(amount, sizeof amount, *balance, ',');
-    append(t, ":62F:%s2401%02dCNY%s\n-\n", *balance < 0 ? "D" : "C", last, amount);
+    test_text_append(t, ":62F:%s2401%02dCNY%s\n-\n", *balance < 0 ? "D" : "C", last, amount);
 }
 
 /* ---- the scenario's books ---- */
@@ -400,7 +378,7 @@ START_TEST(scenario_thirty_days)
     long long mt_balance = balance - 0;
     for (size_t i = 0; i < s->days[15].count; i++)
         mt_balance -= s->days[15].lines[i].amount;
-    struct text mt = {0};
+    struct test_text mt = {0};
     mt940_statement(&mt, s->days, 15, 16, &mt_balance);
     for (int d = 17; d <= DAYS; d++)
         mt940_statement(&mt, s->days, d, d, &mt_balance);

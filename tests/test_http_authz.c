@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "http_server_fixture.h"
+#include "import.h"
 #include "routes.h"
 
 Suite *http_authz_suite(void);
@@ -34,6 +35,7 @@ Suite *http_authz_suite(void);
 static struct http_fixture hx;
 static int64_t authz_disbursement_id; /* requested by clerk1 on AUTHZ_CASE */
 static int64_t authz_entry_id;        /* the receipt on AUTHZ_CASE */
+static int64_t authz_line_id;         /* a statement line in suspense */
 static char code_a[LEDGER_ACCESS_CODE_TEXT_SIZE];
 static char code_b[LEDGER_ACCESS_CODE_TEXT_SIZE];
 static char unknown_token[LEDGER_TOKEN_SIZE]; /* well-formed, nobody's */
@@ -86,6 +88,8 @@ static void route_path(char out[PATH_SIZE], const char *pattern)
             snprintf(value, sizeof value, "%lld", (long long)authz_disbursement_id);
         else if (strncmp(at, "{entry_id}", 10) == 0)
             snprintf(value, sizeof value, "%lld", (long long)authz_entry_id);
+        else if (strncmp(at, "{line_id}", 9) == 0)
+            snprintf(value, sizeof value, "%lld", (long long)authz_line_id);
         else
             ck_abort_msg("route %s has a parameter this suite does not know", pattern);
         used += (size_t)snprintf(out + used, PATH_SIZE - used, "%s", value);
@@ -192,6 +196,36 @@ START_TEST(route_table_sane)
         ck_assert_msg(!api_routes[i].json_body || strcmp(api_routes[i].method, "POST") == 0,
                       "%s %s takes a body but is not a POST", api_routes[i].method,
                       api_routes[i].pattern);
+    }
+    expect_clean_stop();
+}
+END_TEST
+
+/* The statement routes carry the roles API.md gives them (the matrix
+ * above checks the server against the table; this, the table against the
+ * contract). */
+START_TEST(statement_route_roles)
+{
+    static const struct {
+        const char *method;
+        const char *pattern;
+        unsigned roles;
+    } contract[] = {
+        {"POST", "/v1/statements", LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK},
+        {"GET", "/v1/statements/{id}", API_ROLES_STAFF},
+        {"GET", "/v1/reconciliation/exceptions", API_ROLES_STAFF},
+        {"GET", "/v1/reconciliation/report", API_ROLES_STAFF},
+        {"POST", "/v1/suspense/{line_id}/assign", LEDGER_ROLE_CLERK},
+    };
+    for (size_t i = 0; i < sizeof contract / sizeof contract[0]; i++) {
+        const struct api_route *found = NULL;
+        for (size_t r = 0; r < api_routes_count && found == NULL; r++)
+            if (strcmp(api_routes[r].method, contract[i].method) == 0 &&
+                strcmp(api_routes[r].pattern, contract[i].pattern) == 0)
+                found = &api_routes[r];
+        ck_assert_msg(found != NULL, "no route %s %s", contract[i].method, contract[i].pattern);
+        ck_assert_msg(found->roles == contract[i].roles, "%s %s: roles %#x, want %#x",
+                      contract[i].method, contract[i].pattern, found->roles, contract[i].roles);
     }
     expect_clean_stop();
 }
@@ -377,6 +411,7 @@ Suite *http_authz_suite(void)
     tcase_add_checked_fixture(matrix, setup, teardown);
     tcase_set_timeout(matrix, TEST_TIMEOUT_S);
     tcase_add_test(matrix, route_table_sane);
+    tcase_add_test(matrix, statement_route_roles);
     tcase_add_loop_test(matrix, route_roles, 0, (int)api_routes_count);
     suite_add_tcase(suite, matrix);
 
@@ -423,6 +458,21 @@ static void seed(void)
         fprintf(stderr, "seed: %s\n", ledger_last_detail(ledger));
         exit(2);
     }
+    /* one imported statement line, in suspense */
+    static const char statement[] = ":20:AUTHZ\n:25:CUSTODY-1\n:28C:1/1\n:60F:C240102CNY0,00\n"
+                                    ":61:2401020102C5,00NTRFNONREF//AUTHZ-L1\n:86:for the court\n"
+                                    ":62F:C240102CNY5,00\n-\n";
+    struct recon_import_options options = {
+        .format = RECON_FORMAT_MT940, .bank_account_no = "CUSTODY-1", .actor = "bank1"};
+    struct recon_import_result result;
+    struct recon_import_error error;
+    if (recon_import_buffer(ledger, statement, sizeof statement - 1, &options, &result, &error) !=
+        RECON_IMPORT_OK) {
+        fprintf(stderr, "seed: %s\n", error.message);
+        exit(2);
+    }
+    recon_import_result_free(&result);
+    authz_line_id = fixture_query_int(&hx.db, "SELECT min(id) FROM statement_lines");
     fixture_open_case(ledger, "HTTP-APPLICANT-A", code_a);
     fixture_open_case(ledger, "HTTP-APPLICANT-B", code_b);
     ledger_close(ledger);
