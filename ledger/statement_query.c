@@ -179,23 +179,30 @@ enum ledger_err ledger_statement_file_find(struct ledger *ledger, int64_t bank_a
 #define LINE_CASE_OF(seq)                                                                          \
     "(SELECT a.case_no FROM postings p JOIN accounts a ON a.id = p.account_id "                    \
     " WHERE p.entry_seq = " seq " AND a.kind = 'case' ORDER BY p.idx LIMIT 1)"
+/* The line's own entry: in a collective entry, its own posting (posting_idx). */
+#define LINE_CASE_OF_OWN                                                                           \
+    "(SELECT a.case_no FROM postings p JOIN accounts a ON a.id = p.account_id "                    \
+    " WHERE p.entry_seq = l.entry_seq AND (l.posting_idx IS NULL OR p.idx = l.posting_idx) "       \
+    " AND a.kind = 'case' ORDER BY p.idx LIMIT 1)"
 #define LINE_SELECT                                                                                \
     "SELECT l.id, l.statement_id, l.bank_account_id, l.line_index, "                               \
     " l.value_date - DATE '1970-01-01', l.booking_date - DATE '1970-01-01', l.amount, "            \
     " l.currency, l.reversal, l.bank_ref, l.end_to_end_id, l.counterparty_name, "                  \
     " l.counterparty_account, l.remittance, l.return_reason, l.payin_no, l.status, l.rule, "       \
     " l.reason, l.candidates, l.entry_seq, l.disbursement_id, l.duplicate_of, "                    \
-    " coalesce(" LINE_CASE_OF(                                                                     \
-        "l.entry_seq") ", (SELECT a.case_no FROM disbursements d "                                 \
-                       "  JOIN accounts a ON a.id = d.account_id WHERE d.id = "                    \
-                       "l.disbursement_id), ''), "                                                 \
-                       " coalesce((SELECT json_agg(json_build_object('entry_seq', x.entry_seq, "   \
-                       "  'disbursement_id', x.disbursement_id) ORDER BY x.entry_seq)::text "      \
-                       "  FROM statement_line_entries x WHERE x.line_id = l.id), '[]'), "          \
-                       " l.assigned_seq, (extract(epoch FROM l.assigned_at) * 1000000)::bigint, "  \
-                       "l.assigned_by, "                                                           \
-                       " coalesce(" LINE_CASE_OF("l.assigned_seq") ", '') "                        \
-                                                                   "FROM statement_lines l "
+    " coalesce(" LINE_CASE_OF_OWN ", (SELECT a.case_no FROM disbursements d "                      \
+    "  JOIN accounts a ON a.id = d.account_id WHERE d.id = "                                       \
+    "l.disbursement_id), ''), "                                                                    \
+    " coalesce((SELECT json_agg(json_build_object('entry_seq', x.entry_seq, "                      \
+    "  'disbursement_id', x.disbursement_id) ORDER BY x.entry_seq)::text "                         \
+    "  FROM statement_line_entries x WHERE x.line_id = l.id), "                                    \
+    "  CASE WHEN l.posting_idx IS NOT NULL THEN json_build_array("                                 \
+    "  json_build_object('entry_seq', l.entry_seq, 'disbursement_id', NULL))"                      \
+    "  ::text END, '[]'), "                                                                        \
+    " l.assigned_seq, (extract(epoch FROM l.assigned_at) * 1000000)::bigint, "                     \
+    "l.assigned_by, "                                                                              \
+    " coalesce(" LINE_CASE_OF("l.assigned_seq") ", '') "                                           \
+                                                "FROM statement_lines l "
 
 static void fill_line(struct ledger_statement_line_view *l, const PGresult *result, int row)
 {

@@ -522,22 +522,23 @@ END_TEST
 #define MANY_LINES 200
 
 /* One MT940 statement of count receipts (one value date) over the cases. */
-static void many_receipts(struct text *t, char payins[][LEDGER_PAYIN_DIGITS + 1], int cases,
+static void many_receipts(struct test_text *t, char payins[][LEDGER_PAYIN_DIGITS + 1], int cases,
                           int count, const char *series, long long *balance,
                           long long closing_error)
 {
     char amount[32];
     amount_text(amount, sizeof amount, *balance, ',');
-    append(t, ":20:%s\n:25:%s\n:28C:1/1\n:60F:C240105CNY%s\n", series, ACCOUNT_NO, amount);
+    test_text_append(t, ":20:%s\n:25:%s\n:28C:1/1\n:60F:C240105CNY%s\n", series, ACCOUNT_NO,
+                     amount);
     for (int i = 0; i < count; i++) {
         long long minor = 100 + i;
         amount_text(amount, sizeof amount, minor, ',');
-        append(t, ":61:2401050105C%sNTRFNONREF//%s-%d\n:86:/REMI/USTD//payment %s\n", amount,
-               series, i, payins[i % cases]);
+        test_text_append(t, ":61:2401050105C%sNTRFNONREF//%s-%d\n:86:/REMI/USTD//payment %s\n",
+                         amount, series, i, payins[i % cases]);
         *balance += minor;
     }
     amount_text(amount, sizeof amount, *balance + closing_error, ',');
-    append(t, ":62F:C240105CNY%s\n-\n", amount);
+    test_text_append(t, ":62F:C240105CNY%s\n-\n", amount);
 }
 
 START_TEST(collective_receipts_and_late_refusal)
@@ -553,7 +554,7 @@ START_TEST(collective_receipts_and_late_refusal)
         memcpy(payins[i], info.payin_no, sizeof payins[i]);
     }
     long long balance = 0;
-    struct text t = {0};
+    struct test_text t = {0};
     many_receipts(&t, payins, 3, MANY_LINES, "MANY", &balance, 0);
     struct recon_import_result result;
     import_ok(ledger, t.data, RECON_FORMAT_MT940, &result);
@@ -586,7 +587,7 @@ START_TEST(collective_receipts_and_late_refusal)
      * the second is read; all of it is rolled back. */
     char *before = fixture_books_digest(&fx);
     long long statements = query_int("SELECT count(*) FROM bank_statements");
-    struct text late = {0};
+    struct test_text late = {0};
     long long late_balance = balance;
     many_receipts(&late, payins, 3, MANY_LINES, "LATE1", &late_balance, 0);
     many_receipts(&late, payins, 3, 3, "LATE2", &late_balance, 1);
