@@ -694,6 +694,7 @@ int api_cmd_import(struct api_config *config, struct api_args *args, const char 
     };
     const char *format = api_arg(args, "format", NULL);
     const char *mapping_path = api_arg(args, "mapping", NULL);
+    const char *lines_max = api_arg(args, "lines-max", NULL);
     if (unused_check(args))
         return 2;
     options.format = format_of(format, path);
@@ -701,6 +702,19 @@ int api_cmd_import(struct api_config *config, struct api_args *args, const char 
         (options.format == RECON_FORMAT_CSV && mapping_path == NULL))
         return api_usage("import needs FILE, --bank-account, a known --format (camt053, mt940, "
                          "csv) and --mapping for CSV");
+    /* --lines-max N: lines per statement and per file, instead of the
+     * streamed import's defaults (recon_limits.h). */
+    struct recon_limits limits;
+    recon_limits_stream(&limits);
+    if (lines_max != NULL) {
+        char *end = NULL;
+        unsigned long long value = strtoull(lines_max, &end, 10);
+        if (lines_max[0] < '1' || lines_max[0] > '9' || *end != '\0' || value > SIZE_MAX)
+            return api_usage("--lines-max must be a positive number");
+        limits.lines_per_statement_max = (size_t)value;
+        limits.lines_per_file_max = (size_t)value;
+        options.limits = &limits;
+    }
     struct recon_csv_mapping *mapping = NULL;
     if (mapping_path != NULL && (mapping = mapping_load(mapping_path)) == NULL)
         return 1;

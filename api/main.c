@@ -37,7 +37,7 @@ static const char usage_text[] =
     "  head                                          signed chain head\n"
     "  verify [--head FILE]                          check the journal from genesis or a head\n"
     "  import FILE --bank-account NO [--format camt053|mt940|csv] [--mapping FILE]\n"
-    "          [--encoding CP852]                    import, match and book a statement file\n"
+    "          [--encoding CP852] [--lines-max N]    import, match and book a statement file\n"
     "  reconcile --bank-account NO [--date YYYY-MM-DD]  book vs bank balance, line by line\n"
     "\n"
     "Common flags: --dsn (CASELEDGER_DSN), --key-dir (CASELEDGER_KEY_DIR, default var/keys),\n"
