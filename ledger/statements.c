@@ -670,12 +670,31 @@ static const char insert_lines_sql[] =
     " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
     " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of)";
 
-/* The entries of lines booked one entry each (or several), by line index. */
-static const char insert_links_sql[] =
+/* The same, with the entries of lines booked one entry each (or several)
+ * linked by line index ($25..$27): the lines come back from the INSERT. */
+static const char insert_lines_links_sql[] =
+    "WITH ins AS (INSERT INTO statement_lines (statement_id, line_index, bank_account_id, "
+    " identity, value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "
+    " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "
+    " rule, reason, candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
+    "SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
+    " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "
+    " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "
+    " x.posting_idx, x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN "
+    "  coalesce(x.duplicate_of, (SELECT l.id FROM statement_lines l "
+    "   WHERE l.bank_account_id = $2::bigint AND l.identity = x.identity "
+    "   AND l.status <> 'duplicate')) END "
+    "FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "
+    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
+    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "
+    " AS x (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "
+    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
+    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
+    "RETURNING id, line_index) "
     "INSERT INTO statement_line_entries (line_id, entry_seq, disbursement_id) "
-    "SELECT (SELECT l.id FROM statement_lines l WHERE l.statement_id = $1::bigint "
-    " AND l.line_index = k.i), k.seq, k.d "
-    "FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS k (i, seq, d)";
+    "SELECT ins.id, k.seq, k.d FROM unnest($25::int[], $26::bigint[], $27::bigint[]) "
+    " AS k (i, seq, d) JOIN ins ON ins.line_index = k.i";
 
 static void optional_int64(struct ledger_pg_array *array, int64_t value)
 {
@@ -762,26 +781,10 @@ static enum ledger_err insert_lines_pass(struct ledger *ledger, const char *ids[
         formats[2 + c] = 1;
     }
     if (rows > 0 && err == LEDGER_OK) {
-        PGresult *result = PQexecParams(ledger->conn, insert_lines_sql, 2 + LINK_INDEX, types,
-                                        values, lengths, formats, 0);
-        if (PQresultStatus(result) != PGRES_COMMAND_OK)
-            err = ledger_db_error(ledger, result);
-        PQclear(result);
-    }
-    if (rows > 0 && err == LEDGER_OK && columns[LINK_INDEX].count > 0) {
-        Oid link_types[4] = {0};
-        const char *link_values[4] = {ids[0]};
-        int link_lengths[4] = {0};
-        int link_formats[4] = {0};
-        for (size_t k = 1; k < 4; k++) {
-            size_t c = LINK_INDEX + k - 1;
-            link_types[k] = types[2 + c];
-            link_values[k] = values[2 + c];
-            link_lengths[k] = lengths[2 + c];
-            link_formats[k] = 1;
-        }
-        PGresult *result = PQexecParams(ledger->conn, insert_links_sql, 4, link_types, link_values,
-                                        link_lengths, link_formats, 0);
+        bool links = columns[LINK_INDEX].count > 0;
+        PGresult *result = PQexecParams(
+            ledger->conn, links ? insert_lines_links_sql : insert_lines_sql,
+            links ? 2 + LINE_COLUMNS : 2 + LINK_INDEX, types, values, lengths, formats, 0);
         if (PQresultStatus(result) != PGRES_COMMAND_OK)
             err = ledger_db_error(ledger, result);
         PQclear(result);
