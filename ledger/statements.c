@@ -292,11 +292,7 @@ enum ledger_err ledger_payin_cases_find(struct ledger *ledger, const char *const
         return LEDGER_OK;
     PGresult *result = lookup_texts(
         ledger,
-        "SELECT x.ord, a.id, a.case_no, a.status, a.currency "
-        "FROM unnest($1::text[]) WITH ORDINALITY AS x(payin, ord) "
-        "CROSS JOIN LATERAL (SELECT c.id, c.case_no, c.status, c.currency FROM accounts c "
-        " WHERE c.payin_no = x.payin AND c.kind = 'case') AS a "
-        "WHERE x.payin <> ''",
+        "SELECT ord, id, case_no, status, currency FROM cl_payin_cases($1::text[])",
         NULL, payin_nos, count);
     if (result == NULL)
         return ledger_db_last_error(ledger);

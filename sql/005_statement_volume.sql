@@ -131,3 +131,16 @@ $$;
 -- The rules' look-ups of a batch join by hash for the same reason.
 ALTER FUNCTION cl_batch_first_failure(cl_batch_entry[], cl_batch_posting[])
     SET enable_nestloop = off;
+
+-- The cases of a chunk's pay-in numbers, one index probe each: joined any
+-- other way the planner reads every case's pay-in number to find a few
+-- thousand.
+CREATE FUNCTION cl_payin_cases(p_payins text[])
+RETURNS TABLE (ord bigint, id bigint, case_no text, status text, currency text)
+LANGUAGE sql STABLE SET enable_mergejoin = off SET enable_hashjoin = off AS $$
+    SELECT x.ord, c.id, c.case_no, c.status, c.currency::text
+    FROM unnest(p_payins) WITH ORDINALITY AS x (payin, ord)
+    JOIN accounts c ON c.payin_no = x.payin AND c.kind = 'case'
+    WHERE x.payin <> ''
+$$;
+GRANT EXECUTE ON FUNCTION cl_payin_cases(text[]) TO caseledger_app;
