@@ -291,9 +291,8 @@ enum ledger_err ledger_payin_cases_find(struct ledger *ledger, const char *const
     if (count == 0)
         return LEDGER_OK;
     PGresult *result = lookup_texts(
-        ledger,
-        "SELECT ord, id, case_no, status, currency FROM cl_payin_cases($1::text[])",
-        NULL, payin_nos, count);
+        ledger, "SELECT ord, id, case_no, status, currency FROM cl_payin_cases($1::text[])", NULL,
+        payin_nos, count);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     for (int row = 0; row < PQntuples(result); row++) {
@@ -646,48 +645,33 @@ static const uint32_t line_column_types[LINE_COLUMNS] = {
     [LINK_DISBURSEMENT] = LEDGER_PG_INT8,
 };
 
-static const char insert_lines_sql[] =
-    "INSERT INTO statement_lines (statement_id, line_index, bank_account_id, identity, "
-    " value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "
-    " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "
-    " rule, reason, candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
-    "SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
-    " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "
-    " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "
-    " x.posting_idx, x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN "
-    "  coalesce(x.duplicate_of, (SELECT l.id FROM statement_lines l "
-    "   WHERE l.bank_account_id = $2::bigint AND l.identity = x.identity "
-    "   AND l.status <> 'duplicate')) END "
-    "FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "
-    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "
-    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
-    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "
-    " AS x (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "
-    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
-    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of)";
+/* The lines of one INSERT ($3..$24, one array per column). */
+#define INSERT_LINES                                                                               \
+    "INSERT INTO statement_lines (statement_id, line_index, bank_account_id, identity, "           \
+    " value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "             \
+    " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "      \
+    " rule, reason, candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "           \
+    "SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "     \
+    " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "          \
+    " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "        \
+    " x.posting_idx, x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN "                    \
+    "  coalesce(x.duplicate_of, (SELECT l.id FROM statement_lines l "                              \
+    "   WHERE l.bank_account_id = $2::bigint AND l.identity = x.identity "                         \
+    "   AND l.status <> 'duplicate')) END "                                                        \
+    "FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "                                  \
+    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "            \
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "              \
+    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "    \
+    " AS x (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "    \
+    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "            \
+    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of)"
+
+static const char insert_lines_sql[] = INSERT_LINES;
 
 /* The same, with the entries of lines booked one entry each (or several)
  * linked by line index ($25..$27): the lines come back from the INSERT. */
 static const char insert_lines_links_sql[] =
-    "WITH ins AS (INSERT INTO statement_lines (statement_id, line_index, bank_account_id, "
-    " identity, value_date, booking_date, amount, currency, reversal, bank_ref, end_to_end_id, "
-    " counterparty_name, counterparty_account, remittance, return_reason, payin_no, status, "
-    " rule, reason, candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
-    "SELECT $1::bigint, x.i, $2::bigint, x.identity, x.value_date, x.booking_date, x.amount, "
-    " x.currency, x.reversal, x.bank_ref, x.e2e, x.cp_name, x.cp_account, x.remittance, "
-    " x.return_reason, x.payin_no, x.status, x.rule, x.reason, x.candidates, x.entry_seq, "
-    " x.posting_idx, x.disbursement_id, CASE WHEN x.status = 'duplicate' THEN "
-    "  coalesce(x.duplicate_of, (SELECT l.id FROM statement_lines l "
-    "   WHERE l.bank_account_id = $2::bigint AND l.identity = x.identity "
-    "   AND l.status <> 'duplicate')) END "
-    "FROM unnest($3::int[], $4::text[], $5::date[], $6::date[], "
-    " $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[], "
-    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
-    " $19::text[], $20::text[], $21::bigint[], $22::smallint[], $23::bigint[], $24::bigint[]) "
-    " AS x (i, identity, value_date, booking_date, amount, currency, reversal, bank_ref, e2e, "
-    " cp_name, cp_account, remittance, return_reason, payin_no, status, rule, reason, "
-    " candidates, entry_seq, posting_idx, disbursement_id, duplicate_of) "
-    "RETURNING id, line_index) "
+    "WITH ins AS (" INSERT_LINES " RETURNING id, line_index) "
     "INSERT INTO statement_line_entries (line_id, entry_seq, disbursement_id) "
     "SELECT ins.id, k.seq, k.d FROM unnest($25::int[], $26::bigint[], $27::bigint[]) "
     " AS k (i, seq, d) JOIN ins ON ins.line_index = k.i";
