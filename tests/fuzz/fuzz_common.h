@@ -104,4 +104,65 @@ static inline void fuzz_check_statements(const struct recon_statement *first, un
     }
 }
 
+/* ---- streaming: the same lines, two at a time ---- */
+
+struct fuzz_stream {
+    int compare;                            /* the whole parse accepted the input */
+    const struct recon_statement *expected; /* the whole parse's statement being streamed */
+    size_t index;                           /* its next line */
+};
+
+static inline enum recon_err fuzz_stream_lines(void *context,
+                                               const struct recon_statement *statement,
+                                               const struct recon_line *lines, size_t count)
+{
+    struct fuzz_stream *s = context;
+    (void)statement;
+    if (count == 0 || count > 2)
+        abort();
+    for (size_t i = 0; i < count; i++)
+        fuzz_check_text(lines[i].remittance);
+    if (!s->compare) /* refused whole: may be refused later in the stream */
+        return RECON_OK;
+    for (size_t i = 0; i < count; i++, s->index++) {
+        if (s->expected == NULL || s->index >= s->expected->line_count)
+            abort();
+        const struct recon_line *want = &s->expected->lines[s->index];
+        if (lines[i].amount_minor != want->amount_minor ||
+            strcmp(lines[i].fingerprint, want->fingerprint) != 0 ||
+            strcmp(lines[i].bank_reference, want->bank_reference) != 0 ||
+            strcmp(lines[i].remittance, want->remittance) != 0)
+            abort();
+    }
+    return RECON_OK;
+}
+
+static inline enum recon_err fuzz_stream_end(void *context, const struct recon_statement *statement)
+{
+    struct fuzz_stream *s = context;
+    if (!s->compare)
+        return RECON_OK;
+    if (s->expected == NULL || s->index != s->expected->line_count ||
+        statement->lines_total != s->expected->line_count ||
+        statement->lines_sum_minor != s->expected->lines_sum_minor)
+        abort();
+    s->expected = s->expected->next;
+    s->index = 0;
+    return RECON_OK;
+}
+
+/* A streamed parse accepts what the whole parse (with its checks) accepts,
+ * and hands over the same lines; both refuse the same inputs. */
+static inline void fuzz_check_stream(const struct recon_source *source,
+                                     const struct recon_statement *whole, enum recon_err whole_err)
+{
+    struct fuzz_stream state = {whole_err == RECON_OK, whole, 0};
+    struct recon_sink sink = {&state, 2, fuzz_stream_lines, fuzz_stream_end};
+    struct recon_error error;
+    enum recon_err err = recon_parse_stream(source, &sink, &error);
+    if ((err == RECON_OK) != (whole_err == RECON_OK) || (err == RECON_OK && state.expected != NULL))
+        abort();
+    fuzz_check_error(err, &error);
+}
+
 #endif

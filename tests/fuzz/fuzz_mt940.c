@@ -20,6 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         fuzz_check_error(err, &error);
         fuzz_check_statements(first, flags[index]);
+        if (flags[index] == 0) {
+            struct recon_source source = {.format = RECON_FORMAT_MT940,
+                                          .data = (const char *)data,
+                                          .size = size,
+                                          .encoding = encoding,
+                                          .limits = &limits};
+            fuzz_check_stream(&source, first, err);
+        }
         recon_statement_free(first);
     }
     return 0;
