@@ -151,15 +151,21 @@ static bool access_code_hash(const struct ledger *ledger, uint8_t out[LEDGER_HAS
     return true;
 }
 
+bool ledger_access_lookup_key(const struct ledger *ledger, char norm[LEDGER_CASE_NO_MAX * 2 + 1],
+                              uint8_t hash[LEDGER_HASH_SIZE], const char *case_no,
+                              const char *access_code)
+{
+    return ledger->has_access_key && case_no != NULL && access_code != NULL &&
+           ledger_case_no_normalize(norm, LEDGER_CASE_NO_MAX * 2 + 1, case_no) == LEDGER_OK &&
+           access_code_hash(ledger, hash, norm, access_code);
+}
+
 bool ledger_case_access_check(struct ledger *ledger, const char *case_no, const char *access_code)
 {
     char norm[LEDGER_CASE_NO_MAX * 2 + 1];
     uint8_t wanted[LEDGER_HASH_SIZE];
     /* Unknown case and wrong code take the same path and the same answer. */
-    bool well_formed = ledger->has_access_key && case_no != NULL && access_code != NULL &&
-                       ledger_case_no_normalize(norm, sizeof norm, case_no) == LEDGER_OK &&
-                       access_code_hash(ledger, wanted, norm, access_code);
-    if (!well_formed)
+    if (!ledger_access_lookup_key(ledger, norm, wanted, case_no, access_code))
         return false;
     const char *params[1] = {norm};
     PGresult *result = ledger_db_exec(

@@ -161,6 +161,12 @@ struct ledger_account_ref {
 };
 enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
                                  struct ledger_account_ref *account) LEDGER_MUST_CHECK;
+/* The normalized case number and the keyed hash of the access code that
+ * cl_case_status and ledger_case_access_check look a case up by; false
+ * when either cannot be one (or no access key is loaded). */
+bool ledger_access_lookup_key(const struct ledger *ledger, char norm[LEDGER_CASE_NO_MAX * 2 + 1],
+                              uint8_t hash[LEDGER_HASH_SIZE], const char *case_no,
+                              const char *access_code);
 /* The account id and currency of a case by case number or by pay-in number
  * (checked first), from the cache when it can; status is not known here. */
 enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
