@@ -80,7 +80,6 @@ void api_post_receipts(struct api_handler_context *context, struct api_response 
         !receipt_request(context, response, &request))
         return;
     struct ledger_booking booking;
-    struct ledger_account_summary account;
     enum ledger_err err = ledger_receipt(context->ledger, context->user, &request,
                                          context->idempotency_key, &booking);
     if (err == LEDGER_ERR_UNKNOWN_CASE && request.payin_no != NULL) {
@@ -89,20 +88,19 @@ void api_post_receipts(struct api_handler_context *context, struct api_response 
                             "no case has this pay-in number; nothing was booked");
         return;
     }
-    if (err == LEDGER_OK)
-        err = ledger_account_get(context->ledger, booking.account_id, &account);
     if (err != LEDGER_OK) {
         api_respond_ledger_failure(context, response, err);
         return;
     }
-    bool is_case = strcmp(account.kind, "case") == 0;
+    /* The booking names the account credited: no lookup after it. */
+    bool is_case = booking.case_no[0] != '\0';
     json_t *body = json_object();
     json_object_set_new(body, "entry_id", json_integer((json_int_t)booking.seq));
     json_object_set_new(body, "seq", json_integer((json_int_t)booking.seq));
-    json_object_set_new(body, "case_no", is_case ? json_string(account.case_no) : json_null());
+    json_object_set_new(body, "case_no", is_case ? json_string(booking.case_no) : json_null());
     json_object_set_new(body, "suspense", json_boolean(!is_case));
-    api_set_amount(body, "amount", booking.amount_minor, account.currency);
-    json_object_set_new(body, "currency", json_string(account.currency));
+    api_set_amount(body, "amount", booking.amount_minor, booking.currency);
+    json_object_set_new(body, "currency", json_string(booking.currency));
     json_object_set_new(body, "hash", api_hash_json(booking.hash));
     api_respond_json(response, 201, body);
 }
