@@ -2,8 +2,9 @@
  * and access code, without a staff token.
  *
  * A wrong code and an unknown case are one answer (404 not_found, one
- * detail) reached by one path: ledger_case_access_check does the same work
- * (a keyed hash and one indexed query) for both. Failures are counted per
+ * detail) reached by one path: ledger_status_lookup does the same work (a
+ * keyed hash and one statement, a single round trip that also brings
+ * everything shown) for both. Failures are counted per
  * client address and per case number (normalized, so that spelling
  * variants of one number share a counter); the limits are checked before
  * the lookup, so a limited client learns nothing more, not even with the
@@ -86,55 +87,35 @@ static json_t *payout_json(const struct ledger_status_payout *payout, const char
     return item;
 }
 
-static json_t *status_json(const struct ledger_case_info *info,
+static json_t *status_json(const struct ledger_status_case *status_case,
                            const struct ledger_status_lists *lists)
 {
-    const char *currency = info->currency;
+    const char *currency = status_case->currency;
     json_t *receipts = json_array();
     json_t *payouts = json_array();
     for (size_t i = 0; receipts != NULL && i < lists->receipts_count; i++)
         json_array_append_new(receipts, receipt_json(&lists->receipts[i], currency));
     for (size_t i = 0; payouts != NULL && i < lists->payouts_count; i++)
         json_array_append_new(payouts, payout_json(&lists->payouts[i], currency));
-    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:b, s:o, s:b}", "case_no",
-                     info->case_no, "status", info->status, "currency", currency, "received_total",
-                     (json_int_t)info->received_total, "received_total_text",
-                     api_amount_json(info->received_total, currency), "disbursed_total",
-                     (json_int_t)info->disbursed_total, "disbursed_total_text",
-                     api_amount_json(info->disbursed_total, currency), "held",
-                     (json_int_t)info->held, "held_text", api_amount_json(info->held, currency),
-                     "receipts", receipts, "receipts_more", lists->receipts_more, "disbursements",
-                     payouts, "disbursements_more", lists->payouts_more);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:b, s:o, s:b}", "case_no",
+        status_case->case_no, "status", status_case->status, "currency", currency, "received_total",
+        (json_int_t)status_case->received_total, "received_total_text",
+        api_amount_json(status_case->received_total, currency), "disbursed_total",
+        (json_int_t)status_case->disbursed_total, "disbursed_total_text",
+        api_amount_json(status_case->disbursed_total, currency), "held",
+        (json_int_t)status_case->held, "held_text", api_amount_json(status_case->held, currency),
+        "receipts", receipts, "receipts_more", lists->receipts_more, "disbursements", payouts,
+        "disbursements_more", lists->payouts_more);
 }
 
-/* The answer for a case whose code was right. */
-static void respond_status(struct api_handler_context *context, struct api_response *response,
-                           const char *case_no)
+/* Both refusals (unknown case, wrong code) come here. */
+static void respond_not_found(struct api_rate_limiter *limiter, const struct status_rate_keys *keys,
+                              struct api_response *response)
 {
-    struct ledger_case_info info;
-    struct ledger_status_lists lists = {.receipts_max = STATUS_ITEMS_MAX,
-                                        .payouts_max = STATUS_ITEMS_MAX};
-    lists.receipts = calloc(STATUS_ITEMS_MAX, sizeof *lists.receipts);
-    lists.payouts = calloc(STATUS_ITEMS_MAX, sizeof *lists.payouts);
-    enum ledger_err err = LEDGER_ERR_NOMEM;
-    if (lists.receipts == NULL || lists.payouts == NULL)
-        goto out;
-    err = ledger_case_info(context->ledger, case_no, &info);
-    if (err == LEDGER_OK)
-        err = ledger_status_lists(context->ledger, case_no, &lists);
-    if (err == LEDGER_OK) {
-        json_t *body = status_json(&info, &lists);
-        if (body == NULL)
-            err = LEDGER_ERR_NOMEM;
-        else
-            api_respond_json(response, 200, body);
-    }
-out:
-    if (err != LEDGER_OK)
-        api_respond_ledger_error(response, err == LEDGER_ERR_UNKNOWN_CASE ? LEDGER_ERR_DB : err,
-                                 NULL);
-    free(lists.receipts);
-    free(lists.payouts);
+    api_rate_failed(limiter, keys->client, API_STATUS_WINDOW_S);
+    api_rate_failed(limiter, keys->case_no, API_STATUS_WINDOW_S);
+    api_respond_problem(response, 404, "not_found", not_found_detail);
 }
 
 void api_post_status(struct api_handler_context *context, struct api_response *response)
@@ -150,17 +131,24 @@ void api_post_status(struct api_handler_context *context, struct api_response *r
     rate_keys_make(&keys, context, case_no);
     if (!rate_check(limiter, &keys, response))
         return;
-    if (ledger_case_access_check(context->ledger, case_no, access_code)) {
-        respond_status(context, response, case_no);
-        return;
-    }
-    /* Both refusals come here. A database that does not answer is not the
-     * applicant's failure: say so, and count nothing. */
-    if (ledger_ping(context->ledger) != LEDGER_OK) {
+    struct ledger_status_case status_case;
+    struct ledger_status_lists lists = {.receipts_max = STATUS_ITEMS_MAX,
+                                        .payouts_max = STATUS_ITEMS_MAX};
+    lists.receipts = malloc(STATUS_ITEMS_MAX * sizeof *lists.receipts);
+    lists.payouts = malloc(STATUS_ITEMS_MAX * sizeof *lists.payouts);
+    enum ledger_err err = LEDGER_ERR_NOMEM;
+    if (lists.receipts != NULL && lists.payouts != NULL)
+        err = ledger_status_lookup(context->ledger, case_no, access_code, &status_case, &lists);
+    json_t *body = err == LEDGER_OK ? status_json(&status_case, &lists) : NULL;
+    if (body != NULL)
+        api_respond_json(response, 200, body);
+    else if (err == LEDGER_ERR_UNKNOWN_CASE)
+        respond_not_found(limiter, &keys, response);
+    else if (err == LEDGER_ERR_DB || err == LEDGER_ERR_RETRY)
+        /* Not the applicant's failure: say so, and count nothing. */
         api_respond_problem(response, 503, "database_unavailable", "the database does not answer");
-        return;
-    }
-    api_rate_failed(limiter, keys.client, API_STATUS_WINDOW_S);
-    api_rate_failed(limiter, keys.case_no, API_STATUS_WINDOW_S);
-    api_respond_problem(response, 404, "not_found", not_found_detail);
+    else
+        api_respond_ledger_error(response, err == LEDGER_OK ? LEDGER_ERR_NOMEM : err, NULL);
+    free(lists.receipts);
+    free(lists.payouts);
 }

@@ -131,9 +131,19 @@ bool api_path_id(struct api_handler_context *context, struct api_response *respo
 bool api_respond_booking(struct api_handler_context *context, struct api_response *response,
                          enum ledger_err err, const struct ledger_booking *booking)
 {
+    /* A receipt's booking names the account it credited; an assignment's
+     * is looked up. */
     struct ledger_account_summary account;
-    if (err == LEDGER_OK)
+    memset(&account, 0, sizeof account);
+    bool named = err == LEDGER_OK && booking->currency[0] != '\0';
+    if (named) {
+        snprintf(account.kind, sizeof account.kind, "%s",
+                 booking->case_no[0] != '\0' ? "case" : "suspense");
+        snprintf(account.case_no, sizeof account.case_no, "%s", booking->case_no);
+        snprintf(account.currency, sizeof account.currency, "%s", booking->currency);
+    } else if (err == LEDGER_OK) {
         err = ledger_account_get(context->ledger, booking->account_id, &account);
+    }
     if (err != LEDGER_OK) {
         api_respond_ledger_failure(context, response, err);
         return false;

@@ -151,15 +151,21 @@ static bool access_code_hash(const struct ledger *ledger, uint8_t out[LEDGER_HAS
     return true;
 }
 
+bool ledger_access_lookup_key(const struct ledger *ledger, char norm[LEDGER_CASE_NO_MAX * 2 + 1],
+                              uint8_t hash[LEDGER_HASH_SIZE], const char *case_no,
+                              const char *access_code)
+{
+    return ledger->has_access_key && case_no != NULL && access_code != NULL &&
+           ledger_case_no_normalize(norm, LEDGER_CASE_NO_MAX * 2 + 1, case_no) == LEDGER_OK &&
+           access_code_hash(ledger, hash, norm, access_code);
+}
+
 bool ledger_case_access_check(struct ledger *ledger, const char *case_no, const char *access_code)
 {
     char norm[LEDGER_CASE_NO_MAX * 2 + 1];
     uint8_t wanted[LEDGER_HASH_SIZE];
     /* Unknown case and wrong code take the same path and the same answer. */
-    bool well_formed = ledger->has_access_key && case_no != NULL && access_code != NULL &&
-                       ledger_case_no_normalize(norm, sizeof norm, case_no) == LEDGER_OK &&
-                       access_code_hash(ledger, wanted, norm, access_code);
-    if (!well_formed)
+    if (!ledger_access_lookup_key(ledger, norm, wanted, case_no, access_code))
         return false;
     const char *params[1] = {norm};
     PGresult *result = ledger_db_exec(
@@ -214,7 +220,8 @@ enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
 
 enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
                                     const char *payin_no, int64_t *account_id,
-                                    char currency[LEDGER_CURRENCY_SIZE])
+                                    char currency[LEDGER_CURRENCY_SIZE],
+                                    char case_no_out[LEDGER_CASE_NO_MAX + 1])
 {
     char lookup[LEDGER_CASE_NO_MAX * 2 + 1];
     char key[LEDGER_CACHE_KEY_MAX];
@@ -229,13 +236,15 @@ enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
         return LEDGER_ERR_UNKNOWN_CASE;
     }
     snprintf(key, sizeof key, "%s:%s", payin_no ? "p" : "c", lookup);
-    if (ledger_cache_get(ledger, key, 0, account_id, currency))
+    if (ledger_cache_get(ledger, key, 0, account_id, currency, case_no_out))
         return LEDGER_OK;
     const char *params[1] = {lookup};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
-        payin_no ? "SELECT id, currency FROM accounts WHERE kind = 'case' AND payin_no = $1"
-                 : "SELECT id, currency FROM accounts WHERE kind = 'case' AND case_no_norm = $1",
+        payin_no
+            ? "SELECT id, currency, case_no FROM accounts WHERE kind = 'case' AND payin_no = $1"
+            : "SELECT id, currency, case_no FROM accounts WHERE kind = 'case' AND case_no_norm = "
+              "$1",
         1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
@@ -246,7 +255,9 @@ enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
     } else {
         *account_id = ledger_db_int64(result, 0, 0);
         snprintf(currency, LEDGER_CURRENCY_SIZE, "%s", PQgetvalue(result, 0, 1));
-        ledger_cache_put(ledger, key, *account_id, currency);
+        if (case_no_out != NULL)
+            snprintf(case_no_out, LEDGER_CASE_NO_MAX + 1, "%s", PQgetvalue(result, 0, 2));
+        ledger_cache_put(ledger, key, *account_id, currency, PQgetvalue(result, 0, 2));
     }
     PQclear(result);
     return err;
@@ -257,7 +268,7 @@ enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind, c
 {
     char key[LEDGER_CACHE_KEY_MAX];
     snprintf(key, sizeof key, "s:%s:%s", kind, currency);
-    if (ledger_cache_get(ledger, key, 0, account_id, NULL))
+    if (ledger_cache_get(ledger, key, 0, account_id, NULL, NULL))
         return LEDGER_OK;
     const char *params[2] = {kind, currency};
     PGresult *result =
@@ -271,7 +282,7 @@ enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind, c
         err = LEDGER_ERR_UNKNOWN_ACCOUNT;
     } else {
         *account_id = ledger_db_int64(result, 0, 0);
-        ledger_cache_put(ledger, key, *account_id, currency);
+        ledger_cache_put(ledger, key, *account_id, currency, NULL);
     }
     PQclear(result);
     return err;
@@ -282,7 +293,7 @@ enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_
 {
     char key[LEDGER_CACHE_KEY_MAX];
     snprintf(key, sizeof key, "b:%lld:%s", (long long)bank_account_id, currency);
-    if (ledger_cache_get(ledger, key, 0, account_id, NULL))
+    if (ledger_cache_get(ledger, key, 0, account_id, NULL, NULL))
         return LEDGER_OK; /* a closed custody account is refused when booking */
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[2] = {bank_account_id ? ledger_int64_text(id_text, bank_account_id) : NULL,
@@ -305,7 +316,7 @@ enum ledger_err ledger_bank_account(struct ledger *ledger, int64_t bank_account_
         err = LEDGER_ERR_CURRENCY_MISMATCH;
     } else {
         *account_id = ledger_db_int64(result, 0, 0);
-        ledger_cache_put(ledger, key, *account_id, currency);
+        ledger_cache_put(ledger, key, *account_id, currency, NULL);
     }
     PQclear(result);
     return err;

@@ -12,9 +12,11 @@
 #include "ledger_internal.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A booker's belief about the chain head (the committer keeps it between
  * batches, so that a batch needs one round trip). */
@@ -33,6 +35,7 @@ struct ledger_committer {
     size_t queue_start;
     size_t queue_count;
     bool stopping;
+    size_t expected; /* how full the next batch may get (from the last ones taken) */
     struct ledger_booking_request *batch[LEDGER_BATCH_MAX]; /* committer thread only */
     struct head_belief head;                                /* committer thread only */
     struct ledger_committer_stats stats;                    /* guarded by mutex */
@@ -559,6 +562,29 @@ struct pending {
     pthread_cond_t finished;
 };
 
+/* A batch costs nearly the same for one request as for ten. When bookers
+ * arrive spread out in time (each after its own HTTP round trip, say), a
+ * committer that starts as soon as one is queued books small batches, and
+ * the database work it spends on each starves the bookers on their way.
+ * So while the queue holds fewer requests than recent batches took, wait
+ * for more, at most LEDGER_GATHER_WAIT_US: with one booker there is no
+ * wait at all. Called and returns with the mutex held. */
+static void gather(struct ledger_committer *c)
+{
+    if (c->queue_count >= c->expected || c->stopping)
+        return;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += (long)LEDGER_GATHER_WAIT_US * 1000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+    }
+    while (c->queue_count < c->expected && !c->stopping)
+        if (pthread_cond_timedwait(&c->wake, &c->mutex, &deadline) == ETIMEDOUT)
+            break;
+}
+
 static void *committer_main(void *argument)
 {
     struct ledger_committer *c = argument;
@@ -568,12 +594,16 @@ static void *committer_main(void *argument)
             pthread_cond_wait(&c->wake, &c->mutex);
         if (c->queue_count == 0 && c->stopping)
             break;
+        gather(c);
         size_t count = 0;
         while (c->queue_count > 0 && count < LEDGER_BATCH_MAX) {
             c->batch[count++] = c->queue[c->queue_start];
             c->queue_start = (c->queue_start + 1) % LEDGER_QUEUE_MAX;
             c->queue_count--;
         }
+        /* Up at once, down by a quarter a batch: one batch cut short by the
+         * deadline does not undo what the load showed. */
+        c->expected = count > c->expected * 3 / 4 ? count : c->expected * 3 / 4;
         pthread_mutex_unlock(&c->mutex);
         enum ledger_err err = LEDGER_OK;
         struct ledger_committer_stats stats = {0};
@@ -619,7 +649,12 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
         goto fail;
     }
     pthread_mutex_init(&c->mutex, NULL);
-    pthread_cond_init(&c->wake, NULL);
+    /* gather() waits against the monotonic clock. */
+    pthread_condattr_t wake_attributes;
+    pthread_condattr_init(&wake_attributes);
+    pthread_condattr_setclock(&wake_attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &wake_attributes);
+    pthread_condattr_destroy(&wake_attributes);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mutex);

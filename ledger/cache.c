@@ -13,20 +13,24 @@ static size_t slot_of(const char *key)
 }
 
 bool ledger_cache_get(struct ledger *ledger, const char *key, int64_t max_age_us, int64_t *value,
-                      char currency[LEDGER_CURRENCY_SIZE])
+                      char currency[LEDGER_CURRENCY_SIZE], char text[LEDGER_CASE_NO_MAX + 1])
 {
     const struct ledger_cache_slot *slot = &ledger->cache[slot_of(key)];
     if (!slot->used || strcmp(slot->key, key) != 0)
         return false;
     if (max_age_us > 0 && ledger_now_us() - slot->stored_at_us > max_age_us)
         return false;
-    *value = slot->value;
+    if (value != NULL)
+        *value = slot->value;
     if (currency != NULL)
         memcpy(currency, slot->currency, LEDGER_CURRENCY_SIZE);
+    if (text != NULL)
+        memcpy(text, slot->text, sizeof slot->text);
     return true;
 }
 
-void ledger_cache_put(struct ledger *ledger, const char *key, int64_t value, const char *currency)
+void ledger_cache_put(struct ledger *ledger, const char *key, int64_t value, const char *currency,
+                      const char *text)
 {
     if (strlen(key) >= LEDGER_CACHE_KEY_MAX)
         return;
@@ -35,5 +39,6 @@ void ledger_cache_put(struct ledger *ledger, const char *key, int64_t value, con
     snprintf(slot->key, sizeof slot->key, "%s", key);
     slot->value = value;
     snprintf(slot->currency, sizeof slot->currency, "%s", currency ? currency : "");
+    snprintf(slot->text, sizeof slot->text, "%s", text ? text : "");
     slot->stored_at_us = ledger_now_us();
 }

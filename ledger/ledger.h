@@ -178,6 +178,10 @@ struct ledger_booking {
     int64_t object_id;  /* disbursement id where there is one */
     int64_t amount_minor;
     bool replayed;
+    /* Filled by ledger_receipt (else empty): the account credited, so that
+     * the caller need not look it up. */
+    char currency[LEDGER_CURRENCY_SIZE];
+    char case_no[LEDGER_CASE_NO_MAX + 1]; /* as stored; "": to suspense */
 };
 
 struct ledger_receipt_request {

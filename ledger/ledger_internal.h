@@ -22,6 +22,7 @@ struct ledger_cache_slot {
     char key[LEDGER_CACHE_KEY_MAX];
     int64_t value;
     char currency[LEDGER_CURRENCY_SIZE];
+    char text[LEDGER_CASE_NO_MAX + 1]; /* a case account's number as stored, else "" */
     int64_t stored_at_us;
 };
 
@@ -143,11 +144,13 @@ enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *key,
 
 /* ---- cache (cache.c) ---- */
 
-/* true and fills value/currency when key is cached (and younger than
- * max_age_us, 0: any age). */
+/* true and fills value, currency and text (each may be NULL) when key is
+ * cached (and younger than max_age_us, 0: any age). */
 bool ledger_cache_get(struct ledger *ledger, const char *key, int64_t max_age_us, int64_t *value,
-                      char currency[LEDGER_CURRENCY_SIZE]);
-void ledger_cache_put(struct ledger *ledger, const char *key, int64_t value, const char *currency);
+                      char currency[LEDGER_CURRENCY_SIZE], char text[LEDGER_CASE_NO_MAX + 1]);
+/* currency and text may be NULL (stored as ""). */
+void ledger_cache_put(struct ledger *ledger, const char *key, int64_t value, const char *currency,
+                      const char *text);
 
 /* ---- users (users.c) ---- */
 
@@ -165,11 +168,19 @@ struct ledger_account_ref {
 };
 enum ledger_err ledger_case_find(struct ledger *ledger, const char *case_no,
                                  struct ledger_account_ref *account) LEDGER_MUST_CHECK;
-/* The account id and currency of a case by case number or by pay-in number
- * (checked first), from the cache when it can; status is not known here. */
+/* The normalized case number and the keyed hash of the access code that
+ * cl_case_status and ledger_case_access_check look a case up by; false
+ * when either cannot be one (or no access key is loaded). */
+bool ledger_access_lookup_key(const struct ledger *ledger, char norm[LEDGER_CASE_NO_MAX * 2 + 1],
+                              uint8_t hash[LEDGER_HASH_SIZE], const char *case_no,
+                              const char *access_code);
+/* The account id, currency and case number as stored (case_no_out may be
+ * NULL) of a case by case number or by pay-in number (checked first), from
+ * the cache when it can; status is not known here. */
 enum ledger_err ledger_case_account(struct ledger *ledger, const char *case_no,
                                     const char *payin_no, int64_t *account_id,
-                                    char currency[LEDGER_CURRENCY_SIZE]) LEDGER_MUST_CHECK;
+                                    char currency[LEDGER_CURRENCY_SIZE],
+                                    char case_no_out[LEDGER_CASE_NO_MAX + 1]) LEDGER_MUST_CHECK;
 enum ledger_err ledger_system_account(struct ledger *ledger, const char *kind, const char *currency,
                                       int64_t *account_id) LEDGER_MUST_CHECK;
 /* The custody bank account: bank_account_id when non-zero (must exist,

@@ -23,9 +23,10 @@
 #define LEDGER_KIND_MAX 32
 
 /* Group commit */
-#define LEDGER_BATCH_MAX 512   /* entries in one commit */
-#define LEDGER_QUEUE_MAX 65536 /* requests waiting for the committer */
-#define LEDGER_RETRY_MAX 8     /* retries of a serialization failure */
+#define LEDGER_BATCH_MAX 512       /* entries in one commit */
+#define LEDGER_QUEUE_MAX 65536     /* requests waiting for the committer */
+#define LEDGER_RETRY_MAX 8         /* retries of a serialization failure */
+#define LEDGER_GATHER_WAIT_US 1000 /* longest wait for a batch to fill (see booking.c) */
 
 /* Verification */
 #define LEDGER_VERIFY_PAGE 2000 /* entries read per query while verifying */

@@ -71,19 +71,24 @@ static enum ledger_err finish(struct ledger *ledger, struct ledger_booking_reque
 
 /* ---- receipts ---- */
 
+/* The account a receipt credits: the case named (target_case_no: its
+ * number as stored) or suspense (target_case_no ""). */
 static enum ledger_err receipt_target(struct ledger *ledger,
                                       const struct ledger_receipt_request *request,
-                                      struct ledger_account_ref *target, bool *to_suspense)
+                                      struct ledger_account_ref *target, bool *to_suspense,
+                                      char target_case_no[LEDGER_CASE_NO_MAX + 1])
 {
     *to_suspense = false;
+    target_case_no[0] = '\0';
     if (request->payin_no != NULL || request->case_no != NULL) {
         enum ledger_err err = ledger_case_account(ledger, request->case_no, request->payin_no,
-                                                  &target->id, target->currency);
+                                                  &target->id, target->currency, target_case_no);
         if (err != LEDGER_OK || request->payin_no == NULL || request->case_no == NULL)
             return err;
         int64_t named_id = 0;
         char currency[LEDGER_CURRENCY_SIZE];
-        if (ledger_case_account(ledger, request->case_no, NULL, &named_id, currency) != LEDGER_OK ||
+        if (ledger_case_account(ledger, request->case_no, NULL, &named_id, currency, NULL) !=
+                LEDGER_OK ||
             named_id != target->id)
             return invalid(ledger, "pay-in number and case number name different cases");
         return LEDGER_OK;
@@ -117,7 +122,8 @@ enum ledger_err ledger_receipt(struct ledger *ledger, const char *actor,
     struct ledger_account_ref target;
     bool to_suspense = false;
     int64_t bank_id = 0;
-    if ((err = receipt_target(ledger, request, &target, &to_suspense)) != LEDGER_OK)
+    char target_case_no[LEDGER_CASE_NO_MAX + 1];
+    if ((err = receipt_target(ledger, request, &target, &to_suspense, target_case_no)) != LEDGER_OK)
         return err;
     if (request->currency != NULL && strcmp(request->currency, target.currency) != 0) {
         ledger_set_detail(ledger, "case account is in %s", target.currency);
@@ -143,7 +149,10 @@ enum ledger_err ledger_receipt(struct ledger *ledger, const char *actor,
         snprintf(book.entry.memo, sizeof book.entry.memo, "payer: %s", request->payer);
     book.entry.value_date_days = request->value_date_days;
     add_transfer(&book.entry, bank_id, target.id, request->amount_minor, target.currency);
-    return finish(ledger, &book, booking, target.id, request->amount_minor);
+    err = finish(ledger, &book, booking, target.id, request->amount_minor);
+    memcpy(booking->currency, target.currency, sizeof booking->currency);
+    memcpy(booking->case_no, target_case_no, sizeof booking->case_no);
+    return err;
 }
 
 /* ---- reading entries ---- */

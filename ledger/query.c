@@ -376,76 +376,104 @@ enum ledger_err ledger_bank_account_find(struct ledger *ledger, const char *acco
 
 /* ---- the applicant's view ---- */
 
-/* Receipts and assignments credited to the case that no reversal undid;
- * an assignment's value date is that of its suspense receipt. */
-static const char status_receipts_sql[] =
-    "SELECT -p.amount, coalesce(e.value_date, s.value_date) - DATE '1970-01-01', e.created_at_us "
-    "FROM postings p JOIN entries e ON e.seq = p.entry_seq "
-    "LEFT JOIN entries s ON s.seq = e.reverses_seq AND e.kind = 'assign' "
-    "WHERE p.account_id = $1 AND p.amount < 0 AND e.kind IN ('receipt', 'assign') "
-    "  AND NOT EXISTS (SELECT 1 FROM entries x WHERE x.reverses_seq = e.seq "
-    "                  AND x.kind = 'reversal') "
-    "ORDER BY p.entry_seq DESC LIMIT $2::bigint";
+/* cl_case_status's rows (sql/004_status.sql): the 'case' row, then 'payout'
+ * and 'receipt' rows, each part newest first and one more than asked. */
+static const char case_status_sql[] =
+    "SELECT part, item_id, case_no, status, currency, received_total, disbursed_total, held, "
+    "amount, value_date_days, at_us, approved_at_us, paid_at_us "
+    "FROM cl_case_status($1, $2::bytea, $3::int, $4::int)";
 
-static const char status_payouts_sql[] =
-    "SELECT amount, status, (extract(epoch FROM requested_at) * 1000000)::bigint, "
-    "  CASE WHEN status IN ('approved', 'paid', 'returned') "
-    "    THEN (extract(epoch FROM decided_at) * 1000000)::bigint END, "
-    "  (extract(epoch FROM paid_at) * 1000000)::bigint "
-    "FROM disbursements WHERE account_id = $1 AND kind = 'payout' "
-    "ORDER BY id DESC LIMIT $2::bigint";
+enum status_column {
+    STATUS_PART,
+    STATUS_ITEM_ID,
+    STATUS_CASE_NO,
+    STATUS_STATUS,
+    STATUS_CURRENCY,
+    STATUS_RECEIVED_TOTAL,
+    STATUS_DISBURSED_TOTAL,
+    STATUS_HELD,
+    STATUS_AMOUNT,
+    STATUS_VALUE_DATE_DAYS,
+    STATUS_AT_US,
+    STATUS_APPROVED_AT_US,
+    STATUS_PAID_AT_US
+};
 
-static PGresult *status_query(struct ledger *ledger, const char *sql, const char *account_text,
-                              size_t max)
+static void status_case_fill(struct ledger_status_case *status_case, const PGresult *result)
 {
-    char limit_text[LEDGER_INT64_TEXT_SIZE];
-    const char *params[2] = {account_text, ledger_int64_text(limit_text, (int64_t)max + 1)};
-    return ledger_db_exec(ledger, PGRES_TUPLES_OK, sql, 2, params);
+    memset(status_case, 0, sizeof *status_case);
+    copy_text(status_case->case_no, sizeof status_case->case_no, result, 0, STATUS_CASE_NO);
+    copy_text(status_case->status, sizeof status_case->status, result, 0, STATUS_STATUS);
+    copy_text(status_case->currency, sizeof status_case->currency, result, 0, STATUS_CURRENCY);
+    status_case->received_total = ledger_db_int64(result, 0, STATUS_RECEIVED_TOTAL);
+    status_case->disbursed_total = ledger_db_int64(result, 0, STATUS_DISBURSED_TOTAL);
+    status_case->held = ledger_db_int64(result, 0, STATUS_HELD);
 }
 
-static enum ledger_err status_receipts(struct ledger *ledger, const char *account_text,
-                                       struct ledger_status_lists *lists)
+static void status_receipt_add(struct ledger_status_lists *lists, const PGresult *result, int row)
 {
-    PGresult *result = status_query(ledger, status_receipts_sql, account_text, lists->receipts_max);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    size_t rows = (size_t)PQntuples(result);
-    for (size_t i = 0; i < rows && i < lists->receipts_max; i++) {
-        struct ledger_status_receipt *receipt = &lists->receipts[i];
-        receipt->amount_minor = ledger_db_int64(result, (int)i, 0);
-        receipt->value_date_days = days_value(result, (int)i, 1);
-        receipt->booked_at_us = ledger_db_int64(result, (int)i, 2);
-        lists->receipts_count = i + 1;
+    if (lists->receipts_count >= lists->receipts_max) {
+        lists->receipts_more = true;
+        return;
     }
-    lists->receipts_more = rows > lists->receipts_max;
-    PQclear(result);
+    struct ledger_status_receipt *receipt = &lists->receipts[lists->receipts_count++];
+    receipt->amount_minor = ledger_db_int64(result, row, STATUS_AMOUNT);
+    receipt->value_date_days = days_value(result, row, STATUS_VALUE_DATE_DAYS);
+    receipt->booked_at_us = ledger_db_int64(result, row, STATUS_AT_US);
+}
+
+static void status_payout_add(struct ledger_status_lists *lists, const PGresult *result, int row)
+{
+    if (lists->payouts_count >= lists->payouts_max) {
+        lists->payouts_more = true;
+        return;
+    }
+    struct ledger_status_payout *payout = &lists->payouts[lists->payouts_count++];
+    payout->amount_minor = ledger_db_int64(result, row, STATUS_AMOUNT);
+    copy_text(payout->status, sizeof payout->status, result, row, STATUS_STATUS);
+    payout->requested_at_us = ledger_db_int64(result, row, STATUS_AT_US);
+    payout->approved_at_us = ledger_db_int64(result, row, STATUS_APPROVED_AT_US);
+    payout->paid_at_us = ledger_db_int64(result, row, STATUS_PAID_AT_US);
+}
+
+/* Sorts cl_case_status's rows into the caller's structures. */
+static enum ledger_err status_fill(struct ledger *ledger, const PGresult *result,
+                                   struct ledger_status_case *status_case,
+                                   struct ledger_status_lists *lists)
+{
+    int rows = PQntuples(result);
+    if (rows == 0) {
+        ledger_set_detail(ledger, "no case with this case number and access code");
+        return LEDGER_ERR_UNKNOWN_CASE;
+    }
+    /* The function's LIMITs bound the rows: anything else is a broken invariant. */
+    if (PQnfields(result) != STATUS_PAID_AT_US + 1 ||
+        strcmp(PQgetvalue(result, 0, STATUS_PART), "case") != 0 ||
+        (size_t)rows > 3 + lists->receipts_max + lists->payouts_max) {
+        ledger_set_detail(ledger, "cl_case_status answered in an unexpected shape");
+        return LEDGER_ERR_DB;
+    }
+    status_case_fill(status_case, result);
+    for (int row = 1; row < rows; row++) {
+        const char *part = PQgetvalue(result, row, STATUS_PART);
+        if (strcmp(part, "receipt") == 0) {
+            status_receipt_add(lists, result, row);
+        } else if (strcmp(part, "payout") == 0) {
+            status_payout_add(lists, result, row);
+        } else {
+            ledger_set_detail(ledger, "cl_case_status answered a row of part %.16s", part);
+            return LEDGER_ERR_DB;
+        }
+    }
     return LEDGER_OK;
 }
 
-static enum ledger_err status_payouts(struct ledger *ledger, const char *account_text,
-                                      struct ledger_status_lists *lists)
+enum ledger_err ledger_status_lookup(struct ledger *ledger, const char *case_no,
+                                     const char *access_code,
+                                     struct ledger_status_case *status_case,
+                                     struct ledger_status_lists *lists)
 {
-    PGresult *result = status_query(ledger, status_payouts_sql, account_text, lists->payouts_max);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    size_t rows = (size_t)PQntuples(result);
-    for (size_t i = 0; i < rows && i < lists->payouts_max; i++) {
-        struct ledger_status_payout *payout = &lists->payouts[i];
-        payout->amount_minor = ledger_db_int64(result, (int)i, 0);
-        copy_text(payout->status, sizeof payout->status, result, (int)i, 1);
-        payout->requested_at_us = ledger_db_int64(result, (int)i, 2);
-        payout->approved_at_us = ledger_db_int64(result, (int)i, 3);
-        payout->paid_at_us = ledger_db_int64(result, (int)i, 4);
-        lists->payouts_count = i + 1;
-    }
-    lists->payouts_more = rows > lists->payouts_max;
-    PQclear(result);
-    return LEDGER_OK;
-}
-
-enum ledger_err ledger_status_lists(struct ledger *ledger, const char *case_no,
-                                    struct ledger_status_lists *lists)
-{
+    memset(status_case, 0, sizeof *status_case);
     lists->receipts_count = 0;
     lists->payouts_count = 0;
     lists->receipts_more = false;
@@ -457,14 +485,23 @@ enum ledger_err ledger_status_lists(struct ledger *ledger, const char *case_no,
                           LEDGER_QUERY_PAGE_MAX);
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
-    struct ledger_account_ref account;
-    enum ledger_err err = ledger_case_find(ledger, case_no, &account);
-    if (err != LEDGER_OK)
-        return err;
-    char account_text[LEDGER_INT64_TEXT_SIZE];
-    ledger_int64_text(account_text, account.id);
-    err = status_receipts(ledger, account_text, lists);
-    if (err == LEDGER_OK)
-        err = status_payouts(ledger, account_text, lists);
+    char norm[LEDGER_CASE_NO_MAX * 2 + 1];
+    uint8_t hash[LEDGER_HASH_SIZE];
+    char hash_text[2 * LEDGER_HASH_SIZE + 3];
+    char receipts_max[LEDGER_INT64_TEXT_SIZE];
+    char payouts_max[LEDGER_INT64_TEXT_SIZE];
+    /* A number or code that cannot be one still costs the statement (with
+     * NULLs, which match no case): the same work, and a database that does
+     * not answer is noticed the same way. */
+    bool well_formed = ledger_access_lookup_key(ledger, norm, hash, case_no, access_code);
+    const char *params[4] = {well_formed ? norm : NULL,
+                             well_formed ? ledger_bytea_text(hash_text, hash, sizeof hash) : NULL,
+                             ledger_int64_text(receipts_max, (int64_t)lists->receipts_max),
+                             ledger_int64_text(payouts_max, (int64_t)lists->payouts_max)};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK, case_status_sql, 4, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    enum ledger_err err = status_fill(ledger, result, status_case, lists);
+    PQclear(result);
     return err;
 }

@@ -155,6 +155,16 @@ struct ledger_status_payout {
     int64_t paid_at_us;     /* 0: not paid */
 };
 
+/* The case as its applicant sees it. */
+struct ledger_status_case {
+    char case_no[LEDGER_CASE_NO_MAX + 1]; /* as stored, not as typed */
+    char status[LEDGER_STATUS_TEXT_SIZE]; /* open, frozen, closed */
+    char currency[LEDGER_CURRENCY_SIZE];
+    int64_t received_total;  /* receipts and assignments, net of their reversals */
+    int64_t disbursed_total; /* payouts, net of returns */
+    int64_t held;            /* money on the case account */
+};
+
 /* The caller's arrays and, filled in, how much of them was used. */
 struct ledger_status_lists {
     struct ledger_status_receipt *receipts; /* in: room for receipts_max */
@@ -167,13 +177,18 @@ struct ledger_status_lists {
     bool payouts_more;
 };
 
-/* For case_no (normalized like ledger_case_info): the money received
- * (receipts and assignments from suspense, without those reversed) and its
- * payouts (kind payout, every status; transfers are not listed), each
- * newest first and at most *_max (each 0..LEDGER_QUERY_PAGE_MAX, else
- * LEDGER_ERR_INVALID_ARGUMENT). No access check here: call
- * ledger_case_access_check first. Unknown case: LEDGER_ERR_UNKNOWN_CASE. */
-enum ledger_err ledger_status_lists(struct ledger *ledger, const char *case_no,
-                                    struct ledger_status_lists *lists) LEDGER_MUST_CHECK;
+/* What the applicant who gives access_code sees of case_no (normalized
+ * like ledger_case_info), in one round trip (cl_case_status): the case, the
+ * money received (receipts and assignments from suspense, without those
+ * reversed) and its payouts (kind payout, every status; transfers are not
+ * listed), each newest first and at most *_max (each
+ * 0..LEDGER_QUERY_PAGE_MAX, else LEDGER_ERR_INVALID_ARGUMENT). An unknown
+ * case, a wrong code and a malformed number or code are one answer,
+ * LEDGER_ERR_UNKNOWN_CASE, after the same work (a keyed hash and one
+ * statement); a database that does not answer is LEDGER_ERR_DB. */
+enum ledger_err ledger_status_lookup(struct ledger *ledger, const char *case_no,
+                                     const char *access_code,
+                                     struct ledger_status_case *status_case,
+                                     struct ledger_status_lists *lists) LEDGER_MUST_CHECK;
 
 #endif

@@ -104,7 +104,7 @@ enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor, uns
     char key[LEDGER_CACHE_KEY_MAX];
     int64_t cached_role = 0;
     snprintf(key, sizeof key, "u:%s", actor);
-    if (ledger_cache_get(ledger, key, LEDGER_ROLE_CACHE_US, &cached_role, NULL) &&
+    if (ledger_cache_get(ledger, key, LEDGER_ROLE_CACHE_US, &cached_role, NULL, NULL) &&
         ((unsigned)cached_role & allowed_roles) != 0)
         return LEDGER_OK; /* bookings are checked again by the database */
     const char *params[1] = {actor};
@@ -122,7 +122,7 @@ enum ledger_err ledger_actor_check(struct ledger *ledger, const char *actor, uns
                           PQgetvalue(result, 0, 0));
         err = LEDGER_ERR_FORBIDDEN;
     } else {
-        ledger_cache_put(ledger, key, ledger_role_parse(PQgetvalue(result, 0, 0)), NULL);
+        ledger_cache_put(ledger, key, ledger_role_parse(PQgetvalue(result, 0, 0)), NULL, NULL);
     }
     PQclear(result);
     return err;

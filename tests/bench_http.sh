@@ -2,14 +2,19 @@
 # HTTP benchmark with wrk on loopback, in one run against one server on a
 # fresh database: GET /healthz (the server's own ceiling), POST /v1/status,
 # GET /v1/cases/{case_no}, POST /v1/receipts (signed bookings), at 16
-# connections. Prints requests/s and p99 latency, and the ratios the HTTP
-# issue asks for.
+# connections. Then the ledger core's own group-commit figure in the same
+# run (bench_ledger, 16 clients, its group-commit run only), so that the
+# receipts can be compared with it. Prints requests/s and p99 latency, and
+# the ratios the HTTP issue asks for: status / healthz (goal 0.5, p99 under
+# 10 ms), receipts / ledger core (goal 0.7).
 #
-# usage: tests/bench_http.sh [SECONDS]   (environment from scripts/dev env)
+# usage: tests/bench_http.sh [SECONDS]   (environment from scripts/dev env;
+#        BENCH_LEDGER=0 leaves the ledger core's run out)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/build/api/caseledger"
+BENCH_LEDGER_BIN="$ROOT/build/tests/bench_ledger"
 SECONDS_PER_RUN=${1:-10}
 CONNECTIONS=16
 DB="caseledger_bench_http_$$"
@@ -94,9 +99,25 @@ run healthz /healthz
 run status /v1/status "$WORK/status.lua"
 run case "/v1/cases/$case_path" "$WORK/case.lua"
 run receipts /v1/receipts "$WORK/receipts.lua"
-awk -v h="$rate_healthz" -v s="$rate_status" -v c="$rate_case" -v r="$rate_receipts" 'BEGIN {
+metric() { curl -s "$url/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+awk -v r="$(metric caseledger_booking_requests_total)" \
+    -v b="$(metric caseledger_booking_batches_total)" \
+    'BEGIN { if (b > 0) printf "receipts: %.1f entries per committer batch\n", r / b }'
+"$BIN" verify --dsn "$app_dsn" --key-dir "$WORK/keys" | sed 's/^/verify: /'
+
+# The ledger core's figure, now, on the same cluster: the server is idle.
+rate_core=0
+if [ "${BENCH_LEDGER:-1}" != 0 ] && [ -x "$BENCH_LEDGER_BIN" ]; then
+    core=$("$BENCH_LEDGER_BIN" "$SECONDS_PER_RUN" grouped 2>/dev/null || true)
+    echo "$core" | grep '^committer, 16 clients' | sed 's/^/bench_ledger: /' || true
+    rate_core=$(echo "$core" | awk '/^ledger signed\+chained, group commit/ {print $NF}')
+    printf '%-28s %12s\n' "ledger core, group commit" "${rate_core:-?}"
+fi
+awk -v h="$rate_healthz" -v s="$rate_status" -v c="$rate_case" -v r="$rate_receipts" \
+    -v l="${rate_core:-0}" 'BEGIN {
     printf "status / healthz            %12.2f\n", s / h
     printf "case / healthz              %12.2f\n", c / h
     printf "receipts booked per second  %12.0f\n", r
+    if (l > 0)
+        printf "receipts / ledger core      %12.2f\n", r / l
 }'
-"$BIN" verify --dsn "$app_dsn" --key-dir "$WORK/keys" | sed 's/^/verify: /'

@@ -667,10 +667,12 @@ END_TEST
 
 /* ---- the applicant's view -------------------------------------------------- */
 
-START_TEST(status_lists_receipts_and_payouts)
+START_TEST(status_lookup_receipts_and_payouts)
 {
-    fixture_open_case(db, case_a, NULL);
-    fixture_open_case(db, case_b, NULL);
+    char code_a[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    char code_b[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    fixture_open_case(db, case_a, code_a);
+    fixture_open_case(db, case_b, code_b);
     receipt(case_a, 1000, "2026-11-01");
     int64_t undone = receipt(case_a, 2000, "2026-11-02");
     int64_t suspense = receipt(NULL, 3000, "2026-11-03");
@@ -687,11 +689,19 @@ START_TEST(status_lists_receipts_and_payouts)
     reject(rejected);
     (void)requested;
 
+    struct ledger_status_case status_case;
     struct ledger_status_receipt receipts[8];
     struct ledger_status_payout payouts[8];
     struct ledger_status_lists lists = {
         .receipts = receipts, .receipts_max = 8, .payouts = payouts, .payouts_max = 8};
-    EXPECT_OK(ledger_status_lists(db, case_a, &lists));
+    EXPECT_OK(ledger_status_lookup(db, case_a, code_a, &status_case, &lists));
+    ck_assert_str_eq(status_case.case_no, case_a);
+    ck_assert_str_eq(status_case.status, "open");
+    ck_assert_str_eq(status_case.currency, "CNY");
+    /* 1000 + 3000 (assigned) + 5000; the reversed 2000 nets out */
+    ck_assert_int_eq(status_case.received_total, 9000);
+    ck_assert_int_eq(status_case.disbursed_total, 200); /* the approved payout */
+    ck_assert_int_eq(status_case.held, 9000 + 4000 - 200);
     ck_assert_uint_eq(lists.receipts_count, 3); /* newest first, the reversed one left out */
     ck_assert(!lists.receipts_more && !lists.payouts_more);
     ck_assert_int_eq(receipts[0].amount_minor, 5000);
@@ -716,25 +726,29 @@ START_TEST(status_lists_receipts_and_payouts)
     ck_assert_int_gt(payouts[2].requested_at_us, 0);
 
     /* Case B: its own receipt; its transfer out is not a payout. */
-    EXPECT_OK(ledger_status_lists(db, case_b, &lists));
+    EXPECT_OK(ledger_status_lookup(db, case_b, code_b, &status_case, &lists));
+    ck_assert_int_eq(status_case.received_total, 9000);
+    ck_assert_int_eq(status_case.held, 5000);
     ck_assert_uint_eq(lists.receipts_count, 1);
     ck_assert_int_eq(receipts[0].amount_minor, 9000);
     ck_assert_uint_eq(lists.payouts_count, 0);
 }
 END_TEST
 
-START_TEST(status_lists_bounds)
+START_TEST(status_lookup_bounds)
 {
-    fixture_open_case(db, case_a, NULL);
+    char code_a[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    fixture_open_case(db, case_a, code_a);
     for (int i = 1; i <= 3; i++)
         receipt(case_a, (int64_t)100 * i, NULL);
     payout(case_a, 10);
     payout(case_a, 20);
+    struct ledger_status_case status_case;
     struct ledger_status_receipt receipts[2];
     struct ledger_status_payout payouts[2];
     struct ledger_status_lists lists = {
         .receipts = receipts, .receipts_max = 2, .payouts = payouts, .payouts_max = 2};
-    EXPECT_OK(ledger_status_lists(db, case_a, &lists));
+    EXPECT_OK(ledger_status_lookup(db, case_a, code_a, &status_case, &lists));
     ck_assert_uint_eq(lists.receipts_count, 2);
     ck_assert(lists.receipts_more);
     ck_assert_int_eq(receipts[0].amount_minor, 300);
@@ -743,17 +757,55 @@ START_TEST(status_lists_bounds)
     ck_assert(!lists.payouts_more);
 
     lists = (struct ledger_status_lists){.receipts_max = 0, .payouts_max = 0};
-    EXPECT_OK(ledger_status_lists(db, case_a, &lists));
+    EXPECT_OK(ledger_status_lookup(db, case_a, code_a, &status_case, &lists));
     ck_assert(lists.receipts_count == 0 && lists.payouts_count == 0);
     ck_assert(lists.receipts_more && lists.payouts_more);
 
     lists = (struct ledger_status_lists){.receipts = receipts, .receipts_max = 1001};
-    EXPECT_ERR(LEDGER_ERR_INVALID_ARGUMENT, ledger_status_lists(db, case_a, &lists));
+    EXPECT_ERR(LEDGER_ERR_INVALID_ARGUMENT,
+               ledger_status_lookup(db, case_a, code_a, &status_case, &lists));
     lists = (struct ledger_status_lists){.receipts = NULL, .receipts_max = 1};
-    EXPECT_ERR(LEDGER_ERR_INVALID_ARGUMENT, ledger_status_lists(db, case_a, &lists));
-    lists = (struct ledger_status_lists){.receipts = receipts, .receipts_max = 2};
-    EXPECT_ERR(LEDGER_ERR_UNKNOWN_CASE, ledger_status_lists(db, case_b, &lists));
-    ck_assert_uint_eq(lists.receipts_count, 0);
+    EXPECT_ERR(LEDGER_ERR_INVALID_ARGUMENT,
+               ledger_status_lookup(db, case_a, code_a, &status_case, &lists));
+}
+END_TEST
+
+/* An unknown case, a wrong code and malformed input are one answer, and
+ * leave nothing filled in. */
+START_TEST(status_lookup_refusals)
+{
+    char code_a[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    char code_b[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    fixture_open_case(db, case_a, code_a);
+    fixture_open_case(db, case_b, code_b);
+    receipt(case_a, 100, NULL);
+    struct ledger_status_case status_case;
+    struct ledger_status_receipt receipts[2];
+    struct ledger_status_lists lists = {.receipts = receipts, .receipts_max = 2};
+    const struct {
+        const char *case_no;
+        const char *code;
+    } refused[] = {
+        {case_a, code_b},                /* another case's code */
+        {"(2026)沪0115执999号", code_a}, /* unknown case */
+        {case_a, "2345-6789-ABCD-EFG"},  /* too short */
+        {case_a, "0000-0000-0000-0000"}, /* not of the alphabet */
+        {case_a, ""},
+        {"", code_a},
+        {case_a, NULL},
+        {NULL, code_a},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        EXPECT_ERR(
+            LEDGER_ERR_UNKNOWN_CASE,
+            ledger_status_lookup(db, refused[i].case_no, refused[i].code, &status_case, &lists));
+        ck_assert_str_eq(status_case.case_no, "");
+        ck_assert_uint_eq(lists.receipts_count, 0);
+    }
+    /* Spelling variants of the number and of the code find the case. */
+    EXPECT_OK(ledger_status_lookup(db, "（2026）沪0115执100号", code_a, &status_case, &lists));
+    ck_assert_str_eq(status_case.case_no, case_a);
+    ck_assert_uint_eq(lists.receipts_count, 1);
 }
 END_TEST
 
@@ -810,9 +862,10 @@ Suite *query_db_suite(void)
     tcase_add_test(accounts, account_lookup);
     suite_add_tcase(suite, accounts);
 
-    TCase *status = db_tcase("status_lists");
-    tcase_add_test(status, status_lists_receipts_and_payouts);
-    tcase_add_test(status, status_lists_bounds);
+    TCase *status = db_tcase("status_lookup");
+    tcase_add_test(status, status_lookup_receipts_and_payouts);
+    tcase_add_test(status, status_lookup_bounds);
+    tcase_add_test(status, status_lookup_refusals);
     suite_add_tcase(suite, status);
 
     TCase *core = tcase_create("core");
