@@ -295,6 +295,17 @@ static enum ledger_err register_signing_key(struct ledger *ledger)
         2, params);
     if (result == NULL)
         return LEDGER_ERR_DB;
+    if (PQntuples(result) == 0) {
+        /* Another connection registered the key while this INSERT waited
+         * for it: the row is committed, but this statement's snapshot is
+         * older than it. Read it again with a new one. */
+        PQclear(result);
+        result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                "SELECT public_key = $2::bytea FROM signing_keys WHERE key_id = $1",
+                                2, params);
+        if (result == NULL)
+            return LEDGER_ERR_DB;
+    }
     bool matches = PQntuples(result) >= 1 && strcmp(PQgetvalue(result, 0, 0), "t") == 0;
     PQclear(result);
     if (!matches) {

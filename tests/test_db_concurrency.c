@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "chain.h"
 #include "db_fixture.h"
 #include "ledger.h"
 
@@ -974,6 +976,63 @@ START_TEST(opposing_transfers_group_commit)
 }
 END_TEST
 
+/* Handles opened at once with a signing key the database has not seen (the
+ * server's pool at its first start after a key rotation): every one of them
+ * opens; the key is registered once. */
+#define KEY_ROUNDS 6
+
+struct opener {
+    const struct ledger_config *config;
+    pthread_barrier_t *barrier;
+    struct ledger *ledger;
+    enum ledger_err err;
+    char detail[256];
+};
+
+static void *opener_main(void *argument)
+{
+    struct opener *o = argument;
+    pthread_barrier_wait(o->barrier);
+    o->err = ledger_open(&o->ledger, o->config, o->detail, sizeof o->detail);
+    return NULL;
+}
+
+START_TEST(new_key_opened_by_many_at_once)
+{
+    struct fixture fixture;
+    fixture_setup(&fixture, "conc_key");
+    for (int round = 0; round < KEY_ROUNDS; round++) {
+        char key_file[FIXTURE_PATH_SIZE + 32];
+        snprintf(key_file, sizeof key_file, "%s/round%d.key", fixture.key_dir, round);
+        struct ledger_signer signer;
+        ck_assert_int_eq(ledger_signer_generate(&signer, key_file), LEDGER_OK);
+        ledger_signer_wipe(&signer);
+        struct ledger_config config = {.dsn = fixture.app_dsn,
+                                       .key_file = key_file,
+                                       .access_key_file = fixture.access_key_file};
+        pthread_barrier_t barrier;
+        ck_assert_int_eq(pthread_barrier_init(&barrier, NULL, THREADS_COUNT), 0);
+        struct opener openers[THREADS_COUNT];
+        pthread_t threads[THREADS_COUNT];
+        for (int i = 0; i < THREADS_COUNT; i++) {
+            openers[i] = (struct opener){.config = &config, .barrier = &barrier};
+            ck_assert_int_eq(pthread_create(&threads[i], NULL, opener_main, &openers[i]), 0);
+        }
+        for (int i = 0; i < THREADS_COUNT; i++) {
+            ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+            ck_assert_msg(openers[i].err == LEDGER_OK, "round %d opener %d: %s: %s", round, i,
+                          ledger_err_code(openers[i].err), openers[i].detail);
+            ledger_close(openers[i].ledger);
+        }
+        pthread_barrier_destroy(&barrier);
+        unlink(key_file);
+    }
+    ck_assert_int_eq(fixture_query_int(&fixture, "SELECT count(*) FROM signing_keys"),
+                     KEY_ROUNDS + 1);
+    fixture_teardown(&fixture);
+}
+END_TEST
+
 Suite *db_concurrency_suite(void)
 {
     Suite *suite = suite_create("db_concurrency");
@@ -985,6 +1044,7 @@ Suite *db_concurrency_suite(void)
     tcase_add_test(hot, hot_case_requests_never_overcommit);
     tcase_add_test(hot, opposing_transfers_inline);
     tcase_add_test(hot, opposing_transfers_group_commit);
+    tcase_add_test(hot, new_key_opened_by_many_at_once);
     suite_add_tcase(suite, hot);
     return suite;
 }
