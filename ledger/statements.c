@@ -591,7 +591,7 @@ enum ledger_err ledger_statement_close(struct ledger *ledger, int64_t statement_
         ledger, PGRES_COMMAND_OK,
         "UPDATE bank_statements SET closing_balance = $2, closing_date = $3, line_count = $4, "
         "booked_count = $5, matched_count = $6, suspense_count = $7, exception_count = $8, "
-        "duplicate_count = $9 WHERE id = $1",
+        "duplicate_count = $9, complete = true WHERE id = $1",
         9, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);

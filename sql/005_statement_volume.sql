@@ -75,9 +75,25 @@ CREATE TRIGGER statement_lines_refs AFTER INSERT ON statement_lines
     REFERENCING NEW TABLE AS new_lines
     FOR EACH STATEMENT EXECUTE FUNCTION cl_statement_lines_refs();
 
--- Only the figures written when a statement's last line is read change.
+-- Only the figures written when a statement's last line is read change,
+-- once: the import marks the statement complete with them, and a complete
+-- statement (every statement imported before this migration too) is
+-- evidence that no one changes.
+ALTER TABLE bank_statements ADD COLUMN complete boolean NOT NULL DEFAULT true;
+ALTER TABLE bank_statements ALTER COLUMN complete SET DEFAULT false;
+CREATE FUNCTION cl_statement_completes_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.complete THEN
+        RAISE EXCEPTION 'statement % is complete: its figures do not change', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bank_statements_complete_once BEFORE UPDATE ON bank_statements
+    FOR EACH ROW EXECUTE FUNCTION cl_statement_completes_once();
 GRANT UPDATE (closing_balance, closing_date, line_count, booked_count, matched_count,
-              suspense_count, exception_count, duplicate_count)
+              suspense_count, exception_count, duplicate_count, complete)
     ON bank_statements TO caseledger_app;
 
 -- 4. Batches that touch thousands of accounts (a chunk of a statement's

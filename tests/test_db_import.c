@@ -576,6 +576,15 @@ START_TEST(collective_receipts_and_late_refusal)
                                "GROUP BY entry_seq HAVING count(*) = 8) AS e"),
                      MANY_LINES / 7);
     ck_assert_int_eq(query_int("SELECT -sum(balance) FROM accounts WHERE kind = 'case'"), balance);
+    /* a complete statement's figures do not change, not even for the app role
+     * that wrote them */
+    PGconn *app = PQconnectdb(fx.app_dsn);
+    ck_assert_int_eq(PQstatus(app), CONNECTION_OK);
+    PGresult *changed = PQexec(app, "UPDATE bank_statements SET line_count = 1");
+    ck_assert_int_eq(PQresultStatus(changed), PGRES_FATAL_ERROR);
+    ck_assert_str_eq(PQresultErrorField(changed, PG_DIAG_SQLSTATE), "23514");
+    PQclear(changed);
+    PQfinish(app);
     /* a collective entry is not reversed: a line is corrected by a transfer */
     int64_t collective = query_int("SELECT min(entry_seq) FROM statement_lines "
                                    "WHERE posting_idx IS NOT NULL");
