@@ -240,6 +240,7 @@ static void fill_payout(struct ledger_payout *payout, const PGresult *result, in
     copy_column(payout->payee_name, sizeof payout->payee_name, result, row, 6);
     copy_column(payout->payee_account, sizeof payout->payee_account, result, row, 7);
     payout->settle_seq = ledger_db_int64(result, row, 8);
+    payout->parts_paid_minor = ledger_db_int64(result, row, 9);
 }
 
 enum ledger_err ledger_payouts_load(struct ledger *ledger, const char *currency,
@@ -253,7 +254,10 @@ enum ledger_err ledger_payouts_load(struct ledger *ledger, const char *currency,
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT d.id, d.status, d.account_id, a.case_no, a.status, d.amount, d.payee_name, "
-        " d.payee_account, d.settle_seq FROM disbursements d JOIN accounts a ON a.id = "
+        " d.payee_account, d.settle_seq, CASE WHEN d.status = 'approved' THEN "
+        " (SELECT coalesce(-sum(l.amount), 0)::bigint FROM statement_lines l "
+        "  WHERE l.disbursement_id = d.id AND l.rule = 'disbursement_part') ELSE 0 END "
+        "FROM disbursements d JOIN accounts a ON a.id = "
         "d.account_id "
         "WHERE d.kind = 'payout' AND d.currency = $1 AND (d.status = 'approved' OR "
         " (d.status = 'paid' AND d.paid_at > now() - make_interval(days => $2::int))) "
@@ -337,6 +341,7 @@ static const char *booking_kind_name(enum ledger_statement_booking_kind kind)
     case LEDGER_STATEMENT_SUSPENSE:
         return "suspense_receipt";
     case LEDGER_STATEMENT_SETTLE:
+    case LEDGER_STATEMENT_SETTLE_PART:
         return "settle";
     case LEDGER_STATEMENT_RETURN:
         return "return";
@@ -383,6 +388,10 @@ static enum ledger_err statement_request(struct ledger *ledger, const char *acto
         break;
     case LEDGER_STATEMENT_SUSPENSE:
         statement_posting(entry, accounts->bank, accounts->suspense, amount, currency);
+        break;
+    case LEDGER_STATEMENT_SETTLE_PART: /* the payout stays approved until its last part */
+        statement_posting(entry, accounts->in_transit, accounts->bank, amount, currency);
+        request->object_id = booking->disbursement_id;
         break;
     case LEDGER_STATEMENT_SETTLE:
     case LEDGER_STATEMENT_RETURN: {

@@ -98,6 +98,7 @@ struct ledger_payout {
     char payee_name[LEDGER_NAME_MAX + 1];
     char payee_account[LEDGER_BANK_ACCOUNT_MAX + 1];
     int64_t settle_seq; /* paid: the settlement entry */
+    int64_t parts_paid_minor; /* approved: paid so far by statement lines that paid part of it */
 };
 struct ledger_payouts {
     struct ledger_payout *payouts;
@@ -127,6 +128,7 @@ enum ledger_statement_booking_kind {
     LEDGER_STATEMENT_SUSPENSE,    /* bank -> suspense */
     LEDGER_STATEMENT_SETTLE,      /* in_transit -> bank; payout approved -> paid */
     LEDGER_STATEMENT_RETURN,      /* bank -> case; payout paid -> returned */
+    LEDGER_STATEMENT_SETTLE_PART, /* in_transit -> bank; part of a payout, which stays approved */
 };
 
 struct ledger_statement_booking {

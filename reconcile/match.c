@@ -713,8 +713,28 @@ static void settle_payouts(struct line_work *w, struct ledger_payout **payouts, 
     for (size_t i = 0; i < count; i++) {
         snprintf(payouts[i]->status, sizeof payouts[i]->status, "paid");
         add_booking(w, LEDGER_STATEMENT_SETTLE, payouts[i]->account_id, payouts[i]->id,
-                    payouts[i]->amount_minor);
+                    payouts[i]->amount_minor - payouts[i]->parts_paid_minor);
+        payouts[i]->parts_paid_minor = 0;
     }
+}
+
+/* Several bank lines paying one payout: a line that names one approved
+ * payout and pays less than what is left of it pays a part. The payout
+ * stays approved until the line that pays the rest settles it. */
+static bool settle_part(struct line_work *w, struct ledger_payout *payout)
+{
+    int64_t paid = -w->line->amount_minor;
+    int64_t left = payout->amount_minor - payout->parts_paid_minor;
+    if (paid <= 0 || paid >= left)
+        return false;
+    payout->parts_paid_minor += paid;
+    w->decision->disbursement_id = payout->id;
+    decide(w->decision, RECON_LINE_SETTLED, "disbursement_part",
+           "pays %lld of payout %lld of case %s: %lld of %lld paid so far", (long long)paid,
+           (long long)payout->id, payout->case_no, (long long)payout->parts_paid_minor,
+           (long long)payout->amount_minor);
+    add_booking(w, LEDGER_STATEMENT_SETTLE_PART, payout->account_id, payout->id, paid);
+    return true;
 }
 
 static bool rule_disbursement_reference(struct line_work *w)
@@ -738,16 +758,20 @@ static bool rule_disbursement_reference(struct line_work *w)
             match_paid_through_api(w, payouts[0]))
             return true;
         if (strcmp(payouts[i]->status, "approved") != 0 ||
-            __builtin_add_overflow(sum, payouts[i]->amount_minor, &sum)) {
+            __builtin_add_overflow(sum, payouts[i]->amount_minor - payouts[i]->parts_paid_minor,
+                                   &sum)) {
             decide(w->decision, RECON_LINE_EXCEPTION, "disbursement_reference",
                    "names payout %lld, which is %s, not waiting to be paid",
                    (long long)payouts[i]->id, payouts[i]->status);
             return true;
         }
     }
+    if (count == 1 && settle_part(w, payouts[0]))
+        return true;
     if (sum != -w->line->amount_minor) {
         decide(w->decision, RECON_LINE_EXCEPTION, "disbursement_reference",
-               "amount mismatch: the named payouts add up to %lld, the bank paid %lld",
+               "amount mismatch: the named payouts (what is left of them) add up to %lld, the "
+               "bank paid %lld",
                (long long)sum, (long long)-w->line->amount_minor);
         return true;
     }

@@ -21,6 +21,10 @@ ALTER TABLE statement_lines ADD CONSTRAINT posting_names_entry
     CHECK (posting_idx IS NULL OR entry_seq IS NOT NULL);
 -- Which lines an entry is on (the reconciliation report, open items).
 CREATE INDEX statement_lines_entry ON statement_lines (entry_seq) WHERE entry_seq IS NOT NULL;
+-- What the lines of a payout paid in parts add up to (the matcher loads it
+-- with the open payouts).
+CREATE INDEX statement_lines_disbursement ON statement_lines (disbursement_id)
+    WHERE disbursement_id IS NOT NULL;
 -- The matcher's open items: receipts and settlements by value date, so that
 -- loading them does not walk every posting of the custody account.
 CREATE INDEX entries_open_items ON entries (value_date)

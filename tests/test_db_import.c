@@ -621,6 +621,95 @@ START_TEST(collective_receipts_and_late_refusal)
 }
 END_TEST
 
+/* ---- several bank lines paying one payout ---- */
+
+/* An MT940 statement of debit lines (amounts in fen, all naming payout id). */
+static char *debits_statement(const char *series, int64_t payout_id, const long long *amounts,
+                              int count, long long *balance)
+{
+    struct test_text t = {0};
+    char amount[32];
+    amount_text(amount, sizeof amount, *balance, ',');
+    test_text_append(&t, ":20:%s\n:25:%s\n:28C:1/1\n:60F:C240110CNY%s\n", series, ACCOUNT_NO,
+                     amount);
+    for (int i = 0; i < count; i++) {
+        amount_text(amount, sizeof amount, amounts[i], ',');
+        test_text_append(&t, ":61:2401100110D%sNTRFNONREF//%s-%d\n:86:/EREF/CLD%lld\n", amount,
+                         series, i, (long long)payout_id);
+        *balance -= amounts[i];
+    }
+    amount_text(amount, sizeof amount, *balance, ',');
+    test_text_append(&t, ":62F:C240110CNY%s\n-\n", amount);
+    return t.data;
+}
+
+START_TEST(payout_paid_in_parts)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    fixture_open_case(ledger, "(2024)P1", NULL);
+    struct ledger_receipt_request receipt = {.case_no = "(2024)P1",
+                                             .amount_minor = 500000,
+                                             .payer = "Debtor",
+                                             .bank_ref = "FUND-P1",
+                                             .value_date_days = 19723};
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_receipt(ledger, "clerk1", &receipt, "fund-p1", &booking), LEDGER_OK);
+    struct ledger_disbursement_request payout = {.case_no = "(2024)P1",
+                                                 .amount_minor = 100000,
+                                                 .payee_name = "Creditor",
+                                                 .payee_account = "62220001"};
+    int64_t payout_id = 0;
+    bool replayed = false;
+    ck_assert_int_eq(
+        ledger_disbursement_request(ledger, "clerk1", &payout, "pay-p1", &payout_id, &replayed),
+        LEDGER_OK);
+    ck_assert_int_eq(
+        ledger_disbursement_approve(ledger, "approver1", payout_id, "appr-p1", &booking),
+        LEDGER_OK);
+    /* the bank's opening balance: the funding receipt */
+    long long balance = 500000;
+    /* file 1: 300.00 + 200.00 of 1,000.00 (and one line paying more than is
+     * left: an exception, nothing booked) */
+    static const long long first_parts[] = {30000, 20000, 60000};
+    char *first = debits_statement("PARTS1", payout_id, first_parts, 3, &balance);
+    struct recon_import_result result;
+    struct recon_import_options mt = options_for(RECON_FORMAT_MT940);
+    struct recon_import_error error;
+    ck_assert_int_eq(recon_import_buffer(ledger, first, strlen(first), &mt, &result, &error),
+                     RECON_IMPORT_OK);
+    ck_assert_uint_eq(result.total.settled, 2);
+    ck_assert_uint_eq(result.total.exceptions, 1);
+    recon_import_result_free(&result);
+    char *status = fixture_query(&fx, "SELECT status FROM disbursements");
+    ck_assert_str_eq(status, "approved");
+    free(status);
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'in_transit'"),
+                     -(100000 - 50000));
+    ck_assert_int_eq(query_int("SELECT count(*) FROM statement_lines WHERE rule = "
+                               "'disbursement_part' AND status = 'settled'"),
+                     2);
+    /* file 2, another day: the rest, 500.00, settles it */
+    static const long long last_part[] = {50000};
+    char *second = debits_statement("PARTS2", payout_id, last_part, 1, &balance);
+    ck_assert_int_eq(recon_import_buffer(ledger, second, strlen(second), &mt, &result, &error),
+                     RECON_IMPORT_OK);
+    ck_assert_uint_eq(result.total.settled, 1);
+    recon_import_result_free(&result);
+    status = fixture_query(&fx, "SELECT status FROM disbursements");
+    ck_assert_str_eq(status, "paid");
+    free(status);
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'in_transit'"), 0);
+    ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE kind = 'case'"), 400000);
+    /* the book balance of the custody account equals the bank's, but for the
+     * 600.00 line the bank paid and no payout explains */
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'bank'"),
+                     balance + 60000);
+    free(second);
+    free(first);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* ---- ambiguity, bad check digits, assignment, the report ---- */
 
 static void api_receipt(struct ledger *ledger, const char *case_no, long long amount,
@@ -717,6 +806,7 @@ Suite *import_db_suite(void)
     tcase_set_timeout(errors, 120);
     tcase_add_test(errors, refusals_book_nothing);
     tcase_add_test(errors, collective_receipts_and_late_refusal);
+    tcase_add_test(errors, payout_paid_in_parts);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     suite_add_tcase(suite, errors);
     return suite;
