@@ -102,6 +102,43 @@ const char *api_query(struct api_handler_context *context, const char *name)
     return out;
 }
 
+/* Every query parameter (name and value) is valid percent-encoding of
+ * text without NUL that fits a value buffer; otherwise the request is
+ * refused rather than the parameter ignored. */
+static bool escaped_valid(const char *text)
+{
+    size_t length = 0;
+    for (const char *c = text; *c != '\0'; c++, length++) {
+        if (*c != '%')
+            continue;
+        int high = c[1] ? hex_digit(c[1]) : -1;
+        int low = high >= 0 && c[2] ? hex_digit(c[2]) : -1;
+        if (low < 0 || (high == 0 && low == 0))
+            return false;
+        c += 2;
+    }
+    return length + 1 < QUERY_VALUE_MAX;
+}
+
+static enum MHD_Result query_argument_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    bool *valid = cls;
+    (void)kind;
+    if (key == NULL || !escaped_valid(key) || (value != NULL && !escaped_valid(value))) {
+        *valid = false;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static bool query_valid(struct MHD_Connection *connection)
+{
+    bool valid = true;
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, query_argument_check, &valid);
+    return valid;
+}
+
 /* ---- answering ---- */
 
 struct MHD_Response *api_response_build(struct api_request *request, struct api_response *response)
@@ -312,6 +349,11 @@ static void dispatch(struct api_request *request, struct api_response *response)
         return;
     }
     request->route_index = (size_t)(route - api_routes);
+    if (!query_valid(request->connection)) {
+        api_respond_problem(response, 400, "invalid_query",
+                            "a query parameter is not valid percent-encoded text");
+        return;
+    }
     if (!route->json_body && !route->file_body && request->body_size > 0) {
         api_respond_problem(response, 400, "unexpected_body", "this request takes no body");
         return;
