@@ -235,8 +235,10 @@ static void fill_line(struct ledger_statement_line_view *l, const PGresult *resu
 
 /* One page of lines: params are the filter ($1), the cursor ($2) and
  * limit + 1 ($3); a limit of 0 means one row, no page. */
-static enum ledger_err visit_lines(struct ledger *ledger, const char *sql, int64_t filter,
-                                   int64_t cursor, int limit, int64_t *next_cursor,
+/* A page of lines; its cursor is the last line's id, or with by_index (a
+ * statement's own lines) the next line's index. */
+static enum ledger_err visit_lines(struct ledger *ledger, const char *sql, bool by_index,
+                                   int64_t filter, int64_t cursor, int limit, int64_t *next_cursor,
                                    ledger_statement_line_visit visit, void *context)
 {
     *next_cursor = 0;
@@ -266,8 +268,9 @@ static enum ledger_err visit_lines(struct ledger *ledger, const char *sql, int64
         fill_line(&line, result, row);
         err = visit(context, &line);
     }
-    if (err == LEDGER_OK && limit > 0 && rows > limit) /* the last line delivered */
-        *next_cursor = ledger_db_int64(result, limit - 1, 0);
+    if (err == LEDGER_OK && limit > 0 && rows > limit) /* after the last line delivered */
+        *next_cursor = by_index ? ledger_db_int64(result, limit - 1, 3) + 1
+                                : ledger_db_int64(result, limit - 1, 0);
     PQclear(result);
     return err;
 }
@@ -279,7 +282,7 @@ enum ledger_err ledger_statement_line_get(struct ledger *ledger, int64_t line_id
     return visit_lines(ledger,
                        LINE_SELECT "WHERE l.id = $1::bigint AND $2::bigint IS NULL "
                                    "LIMIT $3::bigint",
-                       line_id, 0, 0, &next_cursor, visit, context);
+                       false, line_id, 0, 0, &next_cursor, visit, context);
 }
 
 enum ledger_err ledger_statement_lines(struct ledger *ledger, int64_t statement_id, int64_t cursor,
@@ -293,9 +296,9 @@ enum ledger_err ledger_statement_lines(struct ledger *ledger, int64_t statement_
     }
     return visit_lines(ledger,
                        LINE_SELECT "WHERE l.statement_id = $1::bigint "
-                                   "AND ($2::bigint IS NULL OR l.id > $2::bigint) "
-                                   "ORDER BY l.id LIMIT $3::bigint",
-                       statement_id, cursor, limit, next_cursor, visit, context);
+                                   "AND ($2::bigint IS NULL OR l.line_index >= $2::bigint) "
+                                   "ORDER BY l.line_index LIMIT $3::bigint",
+                       true, statement_id, cursor, limit, next_cursor, visit, context);
 }
 
 enum ledger_err ledger_reconciliation_exceptions(struct ledger *ledger, int64_t bank_account_id,
@@ -313,7 +316,7 @@ enum ledger_err ledger_reconciliation_exceptions(struct ledger *ledger, int64_t 
                     " AND l.assigned_seq IS NULL)) "
                     "AND ($1::bigint IS NULL OR l.bank_account_id = $1::bigint) "
                     "AND ($2::bigint IS NULL OR l.id > $2::bigint) ORDER BY l.id LIMIT $3::bigint",
-        bank_account_id, cursor, limit, next_cursor, visit, context);
+        false, bank_account_id, cursor, limit, next_cursor, visit, context);
 }
 
 /* ---- idempotency of an upload ---- */
