@@ -549,10 +549,23 @@ static char *browse(const char *chromium, const char *profile, const char *url,
     snprintf(png, sizeof png, "%s/%s", CASELEDGER_ARTIFACTS_DIR, name);
     snprintf(screenshot, sizeof screenshot, "--screenshot=%s", png);
     unlink(png);
-    exit_status = run_chromium(chromium, profile, url, language, screenshot, dom_path, stderr_path);
+    /* A profile of its own: the first chromium's helpers may still hold the
+     * first profile's lock for a moment after it exited. One retry, for a
+     * chromium that gave up on a busy machine. */
+    char shot_profile[PATH_SIZE + 16];
+    snprintf(shot_profile, sizeof shot_profile, "%s/shot", profile);
+    mkdir(shot_profile, 0700);
     struct stat picture;
-    ck_assert_msg(exit_status == 0 && stat(png, &picture) == 0 && picture.st_size > 1000,
-                  "chromium made no screenshot at %s", png);
+    bool made = false;
+    for (int attempt = 0; attempt < 2 && !made; attempt++) {
+        exit_status =
+            run_chromium(chromium, shot_profile, url, language, screenshot, dom_path, stderr_path);
+        made = exit_status == 0 && stat(png, &picture) == 0 && picture.st_size > 1000;
+    }
+    chromium_log = file_text(stderr_path);
+    ck_assert_msg(made, "chromium made no screenshot at %s (%d): %s", png, exit_status,
+                  chromium_log);
+    free(chromium_log);
     return dom;
 }
 
