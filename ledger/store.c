@@ -289,7 +289,7 @@ static enum ledger_err register_signing_key(struct ledger *ledger)
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "WITH ins AS (INSERT INTO signing_keys (key_id, public_key) VALUES ($1, $2::bytea) "
-        "ON CONFLICT (key_id) DO NOTHING RETURNING 1) "
+        "ON CONFLICT DO NOTHING RETURNING 1) "
         "SELECT public_key = $2::bytea FROM signing_keys WHERE key_id = $1 "
         "UNION ALL SELECT true FROM ins",
         2, params);
@@ -297,8 +297,9 @@ static enum ledger_err register_signing_key(struct ledger *ledger)
         return LEDGER_ERR_DB;
     if (PQntuples(result) == 0) {
         /* Another connection registered the key while this INSERT waited
-         * for it: the row is committed, but this statement's snapshot is
-         * older than it. Read it again with a new one. */
+         * for it (on either unique index: key id or public key, hence no
+         * conflict target): the row is committed, but this statement's
+         * snapshot is older than it. Read it again with a new one. */
         PQclear(result);
         result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
                                 "SELECT public_key = $2::bytea FROM signing_keys WHERE key_id = $1",
