@@ -97,7 +97,7 @@ struct ledger_payout {
     int64_t amount_minor;
     char payee_name[LEDGER_NAME_MAX + 1];
     char payee_account[LEDGER_BANK_ACCOUNT_MAX + 1];
-    int64_t settle_seq; /* paid: the settlement entry */
+    int64_t settle_seq;       /* paid: the settlement entry */
     int64_t parts_paid_minor; /* approved: paid so far by statement lines that paid part of it */
 };
 struct ledger_payouts {
