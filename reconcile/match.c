@@ -284,104 +284,59 @@ static void amount_range(const struct key_amount *keys, size_t count, int64_t am
     *end = low;
 }
 
-/* Candidates of a rule: item (or payout) numbers from one range of a table,
- * in ascending order of the number, as the scans they replace visited them.
- * Without tables (out of memory) every number is a candidate. */
+/* Candidates of a rule: the item (or payout) numbers of one range of a
+ * table. A range holds equal keys sorted by number, so the candidates come
+ * in the order the scans they replace visited them. Without tables (out of
+ * memory) every number is a candidate. */
 struct candidates {
-    size_t *numbers;
-    size_t count;
+    const struct key_ref *refs;       /* the range's table, or */
+    const struct key_amount *amounts; /* this one, or neither: every number */
     size_t position;
+    size_t end;
 };
-
-static int size_order(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a;
-    size_t y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void candidates_take(struct candidates *out, const size_t *numbers, size_t count, size_t all)
-{
-    out->position = 0;
-    out->count = numbers != NULL ? count : all;
-    out->numbers = NULL;
-    if (numbers == NULL || count == 0)
-        return;
-    out->numbers = malloc(count * sizeof *out->numbers);
-    if (out->numbers == NULL) {
-        out->count = all; /* scan everything rather than miss a candidate */
-        return;
-    }
-    memcpy(out->numbers, numbers, count * sizeof *numbers);
-    qsort(out->numbers, count, sizeof *out->numbers, size_order);
-}
 
 static bool candidates_next(struct candidates *c, size_t *number)
 {
-    if (c->position >= c->count) {
-        free(c->numbers);
-        c->numbers = NULL;
+    if (c->position >= c->end)
         return false;
-    }
-    *number = c->numbers != NULL ? c->numbers[c->position] : c->position;
+    *number = c->refs      ? c->refs[c->position].i
+              : c->amounts ? c->amounts[c->position].i
+                           : c->position;
     c->position++;
     return true;
 }
 
-static void candidates_items_by_ref(struct recon_match_context *c, const char *ref,
-                                    struct candidates *out)
+static struct candidates candidates_items_by_ref(struct recon_match_context *c, const char *ref)
 {
     struct recon_match_index *x = index_of(c);
-    if (x == NULL) {
-        candidates_take(out, NULL, 0, c->items.count);
-        return;
+    struct candidates out = {.end = c->items.count};
+    if (x != NULL) {
+        out.refs = x->items_by_ref;
+        ref_range(x->items_by_ref, x->items_count, ref, &out.position, &out.end);
     }
-    size_t first, end;
-    ref_range(x->items_by_ref, x->items_count, ref, &first, &end);
-    size_t numbers[RECON_CANDIDATES_MAX];
-    size_t count = 0;
-    for (size_t k = first; k < end && count < RECON_CANDIDATES_MAX; k++)
-        numbers[count++] = x->items_by_ref[k].i;
-    if (end - first > RECON_CANDIDATES_MAX) /* a reference on very many items: scan them all */
-        candidates_take(out, NULL, 0, c->items.count);
-    else
-        candidates_take(out, numbers, count, c->items.count);
+    return out;
 }
 
-static void candidates_by_amount(const struct key_amount *keys, size_t keys_count, int64_t amount,
-                                 size_t all, struct candidates *out)
+static struct candidates candidates_items_by_amount(struct recon_match_context *c, int64_t amount)
 {
-    size_t first, end;
-    amount_range(keys, keys_count, amount, &first, &end);
-    if (end - first > RECON_CANDIDATES_MAX) {
-        candidates_take(out, NULL, 0, all);
-        return;
+    struct recon_match_index *x = index_of(c);
+    struct candidates out = {.end = c->items.count};
+    if (x != NULL) {
+        out.amounts = x->items_by_amount;
+        amount_range(x->items_by_amount, x->items_count, amount, &out.position, &out.end);
     }
-    size_t numbers[RECON_CANDIDATES_MAX];
-    size_t count = 0;
-    for (size_t k = first; k < end; k++)
-        numbers[count++] = keys[k].i;
-    candidates_take(out, numbers, count, all);
+    return out;
 }
 
-static void candidates_items_by_amount(struct recon_match_context *c, int64_t amount,
-                                       struct candidates *out)
+static struct candidates candidates_payouts_by_amount(struct recon_match_context *c, int64_t amount)
 {
     struct recon_match_index *x = index_of(c);
-    if (x == NULL)
-        candidates_take(out, NULL, 0, c->items.count);
-    else
-        candidates_by_amount(x->items_by_amount, x->items_count, amount, c->items.count, out);
-}
-
-static void candidates_payouts_by_amount(struct recon_match_context *c, int64_t amount,
-                                         struct candidates *out)
-{
-    struct recon_match_index *x = index_of(c);
-    if (x == NULL)
-        candidates_take(out, NULL, 0, c->payouts.count);
-    else
-        candidates_by_amount(x->payouts_by_amount, x->payouts_count, amount, c->payouts.count, out);
+    struct candidates out = {.end = c->payouts.count};
+    if (x != NULL) {
+        out.amounts = x->payouts_by_amount;
+        amount_range(x->payouts_by_amount, x->payouts_count, amount, &out.position, &out.end);
+    }
+    return out;
 }
 
 /* ---- credits ---- */
@@ -397,14 +352,12 @@ static bool rule_receipt_bank_ref(struct line_work *w)
     struct recon_match_context *c = w->context;
     if (line->bank_reference[0] == '\0')
         return false;
-    struct candidates found;
+    struct candidates found = candidates_items_by_ref(c, line->bank_reference);
     size_t i;
-    candidates_items_by_ref(c, line->bank_reference, &found);
     while (candidates_next(&found, &i)) {
         const struct ledger_open_item *item = &c->items.items[i];
         if (c->item_used[i] || !is_receipt(item) || strcmp(item->bank_ref, line->bank_reference))
             continue;
-        free(found.numbers);
         if (item->amount_minor != line->amount_minor) {
             decide(w->decision, RECON_LINE_EXCEPTION, "receipt_bank_ref",
                    "amount mismatch: receipt entry %lld has the bank reference but books %lld, "
@@ -431,9 +384,8 @@ static bool rule_receipt_amount_payer(struct line_work *w)
     size_t count = 0;
     if (line->counterparty_name[0] == '\0')
         return false;
-    struct candidates candidates;
+    struct candidates candidates = candidates_items_by_amount(c, line->amount_minor);
     size_t i;
-    candidates_items_by_amount(c, line->amount_minor, &candidates);
     while (candidates_next(&candidates, &i)) {
         const struct ledger_open_item *item = &c->items.items[i];
         if (c->item_used[i] || !is_receipt(item) || item->amount_minor != line->amount_minor ||
@@ -601,11 +553,12 @@ static size_t payouts_by_payee(struct recon_match_context *c, const struct recon
     size_t count = 0;
     if (line->counterparty_account[0] == '\0')
         return 0;
-    struct candidates candidates;
+    struct candidates candidates = candidates_payouts_by_amount(c, amount_minor);
     size_t i;
-    candidates_payouts_by_amount(c, amount_minor, &candidates);
     while (candidates_next(&candidates, &i)) {
         const struct ledger_payout *payout = &c->payouts.payouts[i];
+        /* A payout paid in part is settled only by a line naming it: this
+         * rule would book what is left of it against a line of its whole. */
         if (strcmp(payout->status, status) != 0 || payout->amount_minor != amount_minor ||
             !accounts_equal(payout->payee_account, line->counterparty_account))
             continue;
@@ -651,16 +604,14 @@ static bool rule_settle_bank_ref(struct line_work *w)
     struct recon_match_context *c = w->context;
     if (line->bank_reference[0] == '\0')
         return false;
-    struct candidates found;
+    struct candidates found = candidates_items_by_ref(c, line->bank_reference);
     size_t i;
-    candidates_items_by_ref(c, line->bank_reference, &found);
     while (candidates_next(&found, &i)) {
         const struct ledger_open_item *item = &c->items.items[i];
         if (c->item_used[i] || strcmp(item->kind, "settle") != 0 ||
             strcmp(item->bank_ref, line->bank_reference) != 0 ||
             item->amount_minor != line->amount_minor)
             continue;
-        free(found.numbers);
         c->item_used[i] = true;
         w->decision->matched_seq = item->seq;
         w->decision->disbursement_id = item->disbursement_id;

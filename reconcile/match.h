@@ -57,9 +57,6 @@
 
 #define RECON_MATCH_DATE_WINDOW_DAYS 3 /* receipts: value dates this far apart still match */
 #define RECON_BATCH_REFERENCES_MAX 64  /* payouts one bank line may settle */
-/* Candidates a rule takes from one range of a look-up table; a range that
- * is larger (one amount on very many items) is scanned whole instead. */
-#define RECON_CANDIDATES_MAX 256
 #define RECON_REASON_SIZE 256
 #define RECON_IDENTITY_SIZE 160
 #define RECON_KEY_SIZE 100
