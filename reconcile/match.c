@@ -560,6 +560,7 @@ static size_t payouts_by_payee(struct recon_match_context *c, const struct recon
         /* A payout paid in part is settled only by a line naming it: this
          * rule would book what is left of it against a line of its whole. */
         if (strcmp(payout->status, status) != 0 || payout->amount_minor != amount_minor ||
+            payout->parts_paid_minor != 0 ||
             !accounts_equal(payout->payee_account, line->counterparty_account))
             continue;
         if (count < 2)

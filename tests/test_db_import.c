@@ -688,6 +688,30 @@ START_TEST(payout_paid_in_parts)
     ck_assert_int_eq(query_int("SELECT count(*) FROM statement_lines WHERE rule = "
                                "'disbursement_part' AND status = 'settled'"),
                      2);
+    /* a line of the payout's whole amount to its payee's account but naming
+     * no payout: the payout is half paid, so it is not settled by amount and
+     * payee (that would book 500.00 against a 1,000.00 line) */
+    char *book_before = fixture_books_digest(&fx);
+    char whole[512];
+    char opening[32];
+    amount_text(opening, sizeof opening, balance, ',');
+    char closing[32];
+    amount_text(closing, sizeof closing, balance - 100000, ',');
+    snprintf(whole, sizeof whole,
+             ":20:WHOLE\n:25:%s\n:28C:1/1\n:60F:C240110CNY%s\n"
+             ":61:2401100110D1000,00NTRFNONREF//WHOLE-1\n:86:/IBAN/62220001/NAME/Creditor\n"
+             ":62F:C240110CNY%s\n-\n",
+             ACCOUNT_NO, opening, closing);
+    balance -= 100000;
+    ck_assert_int_eq(recon_import_buffer(ledger, whole, strlen(whole), &mt, &result, &error),
+                     RECON_IMPORT_OK);
+    ck_assert_uint_eq(result.total.settled, 0);
+    ck_assert_uint_eq(result.total.exceptions, 1);
+    recon_import_result_free(&result);
+    char *book_after = fixture_books_digest(&fx);
+    ck_assert_str_eq(book_before, book_after);
+    free(book_before);
+    free(book_after);
     /* file 2, another day: the rest, 500.00, settles it */
     static const long long last_part[] = {50000};
     char *second = debits_statement("PARTS2", payout_id, last_part, 1, &balance);
@@ -701,9 +725,9 @@ START_TEST(payout_paid_in_parts)
     ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'in_transit'"), 0);
     ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE kind = 'case'"), 400000);
     /* the book balance of the custody account equals the bank's, but for the
-     * 600.00 line the bank paid and no payout explains */
+     * 600.00 and 1,000.00 lines the bank paid and no payout explains */
     ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'bank'"),
-                     balance + 60000);
+                     balance + 60000 + 100000);
     free(second);
     free(first);
     ledger_close(ledger);
