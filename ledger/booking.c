@@ -205,14 +205,6 @@ struct batch_params {
     int formats[BATCH_PARAMS_COUNT];
 };
 
-static void optional_int64(struct ledger_pg_array *array, int64_t value)
-{
-    if (value != 0)
-        ledger_pg_array_int64(array, value);
-    else
-        ledger_pg_array_null(array);
-}
-
 static void entry_columns(struct ledger_pg_array *columns, size_t index,
                           const struct ledger_booking_request *request)
 {
@@ -224,12 +216,8 @@ static void entry_columns(struct ledger_pg_array *columns, size_t index,
     ledger_pg_array_text(&columns[COLUMN_KIND], entry->kind);
     ledger_pg_array_int64(&columns[COLUMN_CREATED_AT_US], entry->created_at_us);
     ledger_pg_array_text(&columns[COLUMN_ACTOR], entry->actor);
-    optional_int64(&columns[COLUMN_REVERSES_SEQ], entry->reverses_seq);
-    if (entry->value_date_days == LEDGER_VALUE_DATE_NONE)
-        ledger_pg_array_null(&columns[COLUMN_VALUE_DATE]);
-    else
-        ledger_pg_array_int32(&columns[COLUMN_VALUE_DATE],
-                              entry->value_date_days - LEDGER_PG_DATE_EPOCH_DAYS);
+    ledger_pg_array_id(&columns[COLUMN_REVERSES_SEQ], entry->reverses_seq);
+    ledger_pg_array_date(&columns[COLUMN_VALUE_DATE], entry->value_date_days);
     ledger_pg_array_text(&columns[COLUMN_BANK_REF], entry->bank_ref);
     ledger_pg_array_text(&columns[COLUMN_MEMO], entry->memo);
     ledger_pg_array_text(&columns[COLUMN_KEY_ID], entry->key_id);
@@ -240,8 +228,8 @@ static void entry_columns(struct ledger_pg_array *columns, size_t index,
     ledger_pg_array_text(&columns[COLUMN_IDEM_KEY], request->idempotency_key);
     ledger_pg_array_text(&columns[COLUMN_IDEM_OP], request->operation);
     ledger_pg_array_bytea(&columns[COLUMN_IDEM_HASH], request->request_hash, LEDGER_HASH_SIZE);
-    optional_int64(&columns[COLUMN_OBJECT_ID], request->object_id);
-    optional_int64(&columns[COLUMN_DISBURSEMENT_ID], request->disbursement_id);
+    ledger_pg_array_id(&columns[COLUMN_OBJECT_ID], request->object_id);
+    ledger_pg_array_id(&columns[COLUMN_DISBURSEMENT_ID], request->disbursement_id);
     ledger_pg_array_text(&columns[COLUMN_DISBURSEMENT_FROM], request->disbursement_from);
     ledger_pg_array_text(&columns[COLUMN_DISBURSEMENT_TO], request->disbursement_to);
     for (size_t p = 0; p < entry->postings_count; p++) {

@@ -110,6 +110,10 @@ void ledger_pg_array_int16(struct ledger_pg_array *array, int16_t value);
 void ledger_pg_array_text(struct ledger_pg_array *array, const char *text); /* NULL: null */
 void ledger_pg_array_bytea(struct ledger_pg_array *array, const uint8_t *bytes, size_t size);
 void ledger_pg_array_bool(struct ledger_pg_array *array, bool value);
+/* An int8 id, NULL for 0 (no such id); a date of days since 1970-01-01,
+ * NULL for LEDGER_VALUE_DATE_NONE. */
+void ledger_pg_array_id(struct ledger_pg_array *array, int64_t id);
+void ledger_pg_array_date(struct ledger_pg_array *array, int32_t days);
 /* The OID of the array type of an element type above. */
 uint32_t ledger_pg_array_type(uint32_t element_oid);
 /* Writes the header; false when an append failed. data/size are then the

@@ -126,6 +126,23 @@ void ledger_pg_array_bytea(struct ledger_pg_array *array, const uint8_t *bytes, 
     append(array, bytes, size);
 }
 
+void ledger_pg_array_id(struct ledger_pg_array *array, int64_t id)
+{
+    if (id == 0)
+        ledger_pg_array_null(array);
+    else
+        ledger_pg_array_int64(array, id);
+}
+
+void ledger_pg_array_date(struct ledger_pg_array *array, int32_t days)
+{
+    assert(array->element_oid == LEDGER_PG_DATE);
+    if (days == LEDGER_VALUE_DATE_NONE)
+        ledger_pg_array_null(array);
+    else
+        ledger_pg_array_int32(array, days - LEDGER_PG_DATE_EPOCH_DAYS);
+}
+
 void ledger_pg_array_bool(struct ledger_pg_array *array, bool value)
 {
     assert(array->element_oid == LEDGER_PG_BOOL);

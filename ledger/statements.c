@@ -685,29 +685,13 @@ static const char insert_lines_links_sql[] =
     "SELECT ins.id, k.seq, k.d FROM unnest($25::int[], $26::bigint[], $27::bigint[]) "
     " AS k (i, seq, d) JOIN ins ON ins.line_index = k.i";
 
-static void optional_int64(struct ledger_pg_array *array, int64_t value)
-{
-    if (value == 0)
-        ledger_pg_array_null(array);
-    else
-        ledger_pg_array_int64(array, value);
-}
-
-static void optional_date_element(struct ledger_pg_array *array, int32_t days)
-{
-    if (days == LEDGER_VALUE_DATE_NONE)
-        ledger_pg_array_null(array);
-    else
-        ledger_pg_array_int32(array, days - LEDGER_PG_DATE_EPOCH_DAYS);
-}
-
 static void line_elements(struct ledger_pg_array *c, size_t index,
                           const struct ledger_statement_line_record *l)
 {
     ledger_pg_array_int32(&c[LINE_INDEX], (int32_t)index);
     ledger_pg_array_text(&c[LINE_IDENTITY], l->identity);
-    optional_date_element(&c[LINE_VALUE_DATE], l->value_date_days);
-    optional_date_element(&c[LINE_BOOKING_DATE], l->booking_date_days);
+    ledger_pg_array_date(&c[LINE_VALUE_DATE], l->value_date_days);
+    ledger_pg_array_date(&c[LINE_BOOKING_DATE], l->booking_date_days);
     ledger_pg_array_int64(&c[LINE_AMOUNT], l->amount_minor);
     ledger_pg_array_text(&c[LINE_CURRENCY], l->currency);
     ledger_pg_array_bool(&c[LINE_REVERSAL], l->reversal);
@@ -722,20 +706,20 @@ static void line_elements(struct ledger_pg_array *c, size_t index,
     ledger_pg_array_text(&c[LINE_RULE], l->rule);
     ledger_pg_array_text(&c[LINE_REASON], l->reason);
     ledger_pg_array_text(&c[LINE_CANDIDATES], l->candidates ? l->candidates : "");
-    optional_int64(&c[LINE_ENTRY_SEQ], l->entries_count ? l->entry_seqs[0] : 0);
+    ledger_pg_array_id(&c[LINE_ENTRY_SEQ], l->entries_count ? l->entry_seqs[0] : 0);
     if (l->posting_idx > 0)
         ledger_pg_array_int16(&c[LINE_POSTING_IDX], l->posting_idx);
     else
         ledger_pg_array_null(&c[LINE_POSTING_IDX]);
-    optional_int64(&c[LINE_DISBURSEMENT], l->disbursement_id);
-    optional_int64(&c[LINE_DUPLICATE_OF], l->duplicate_of);
+    ledger_pg_array_id(&c[LINE_DISBURSEMENT], l->disbursement_id);
+    ledger_pg_array_id(&c[LINE_DUPLICATE_OF], l->duplicate_of);
     if (l->posting_idx > 0) /* its posting names it; no link of its own */
         return;
     for (size_t e = 0; e < l->entries_count; e++) {
         ledger_pg_array_int32(&c[LINK_INDEX], (int32_t)index);
         ledger_pg_array_int64(&c[LINK_SEQ], l->entry_seqs[e]);
-        optional_int64(&c[LINK_DISBURSEMENT],
-                       l->entry_disbursement_ids ? l->entry_disbursement_ids[e] : 0);
+        ledger_pg_array_id(&c[LINK_DISBURSEMENT],
+                           l->entry_disbursement_ids ? l->entry_disbursement_ids[e] : 0);
     }
 }
 
