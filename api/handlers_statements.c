@@ -562,7 +562,6 @@ static bool upload_read(struct api_handler_context *context, struct api_response
 
 struct stored_file {
     struct recon_import_result result;
-    size_t capacity;
     int64_t book_balance_minor; /* at the last statement's closing date */
 };
 
@@ -570,36 +569,16 @@ static enum ledger_err keep_statement(void *out, const struct ledger_statement_v
 {
     struct stored_file *stored = out;
     struct recon_import_result *result = &stored->result;
-    if (result->statements_count == stored->capacity) {
-        size_t capacity = stored->capacity ? 2 * stored->capacity : 4;
-        struct recon_statement_summary *grown =
-            realloc(result->statements, capacity * sizeof *grown);
-        if (grown == NULL)
-            return LEDGER_ERR_NOMEM;
-        result->statements = grown;
-        stored->capacity = capacity;
-    }
-    struct recon_statement_summary *summary = &result->statements[result->statements_count++];
-    summary_of(summary, statement);
-    struct recon_statement_summary *total = &result->total;
-    if (result->statements_count == 1) {
-        *total = *summary;
-        total->lines = total->booked = total->matched = total->settled = total->returned = 0;
-        total->suspense = total->exceptions = total->duplicates = 0;
+    struct recon_statement_summary summary;
+    summary_of(&summary, statement);
+    if (result->statements_count == 0) {
         memcpy(result->file_digest, statement->file_digest, LEDGER_HASH_SIZE);
         snprintf(result->currency, sizeof result->currency, "%s", statement->currency);
         result->format = recon_format_parse(statement->format);
         result->bank_account_id = statement->bank_account_id;
     }
-    total->closing_minor = summary->closing_minor;
-    total->closing_date_days = summary->closing_date_days;
-    size_t *totals[] = {&total->lines,    &total->booked,   &total->matched,    &total->settled,
-                        &total->returned, &total->suspense, &total->exceptions, &total->duplicates};
-    const size_t *each[] = {&summary->lines,      &summary->booked,    &summary->matched,
-                            &summary->settled,    &summary->returned,  &summary->suspense,
-                            &summary->exceptions, &summary->duplicates};
-    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
-        *totals[i] += *each[i];
+    if (!recon_import_result_add(result, &summary))
+        return LEDGER_ERR_NOMEM;
     stored->book_balance_minor = statement->book_balance_minor;
     return LEDGER_OK;
 }

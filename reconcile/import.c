@@ -108,7 +108,6 @@ struct import_run {
     struct recon_import_error *error;
     enum recon_import_err code; /* the first failure */
     struct recon_match_context context;
-    size_t statements_capacity;
     /* the statement being imported */
     bool statement_open;
     int64_t statement_id;
@@ -512,27 +511,24 @@ static enum recon_err sink_lines(void *context, const struct recon_statement *st
     return RECON_OK;
 }
 
-static bool summaries_reserve(struct import_run *run)
+bool recon_import_result_add(struct recon_import_result *result,
+                             const struct recon_statement_summary *s)
 {
-    struct recon_import_result *result = run->result;
-    if (result->statements_count < run->statements_capacity)
-        return true;
-    size_t capacity = run->statements_capacity ? 2 * run->statements_capacity : 4;
-    struct recon_statement_summary *grown = realloc(result->statements, capacity * sizeof *grown);
-    if (grown == NULL)
-        return false;
-    result->statements = grown;
-    run->statements_capacity = capacity;
-    return true;
-}
-
-static void add_summary(struct recon_statement_summary *total,
-                        const struct recon_statement_summary *s, bool first)
-{
-    if (first) {
+    if (result->statements_count == result->statements_capacity) {
+        size_t capacity = result->statements_capacity ? 2 * result->statements_capacity : 4;
+        struct recon_statement_summary *grown =
+            realloc(result->statements, capacity * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        result->statements = grown;
+        result->statements_capacity = capacity;
+    }
+    struct recon_statement_summary *total = &result->total;
+    if (result->statements_count == 0) {
         total->statement_id = s->statement_id;
         total->opening_minor = s->opening_minor;
     }
+    result->statements[result->statements_count++] = *s;
     total->closing_minor = s->closing_minor;
     total->closing_date_days = s->closing_date_days;
     total->lines += s->lines;
@@ -543,6 +539,7 @@ static void add_summary(struct recon_statement_summary *total,
     total->suspense += s->suspense;
     total->exceptions += s->exceptions;
     total->duplicates += s->duplicates;
+    return true;
 }
 
 static enum recon_err sink_end(void *context, const struct recon_statement *st)
@@ -562,14 +559,10 @@ static enum recon_err sink_end(void *context, const struct recon_statement *st)
         run->code = fail_ledger(run->error, run->ledger, err);
         return RECON_ERR_STOPPED;
     }
-    if (!summaries_reserve(run)) {
+    if (!recon_import_result_add(run->result, s)) {
         run->code = fail(run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
         return RECON_ERR_STOPPED;
     }
-    struct recon_import_result *result = run->result;
-    result->statements[result->statements_count] = *s;
-    add_summary(&result->total, s, result->statements_count == 0);
-    result->statements_count++;
     return RECON_OK;
 }
 
@@ -729,4 +722,5 @@ void recon_import_result_free(struct recon_import_result *result)
     free(result->statements);
     result->statements = NULL;
     result->statements_count = 0;
+    result->statements_capacity = 0;
 }

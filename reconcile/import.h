@@ -72,6 +72,7 @@ struct recon_import_result {
     enum recon_format format;
     size_t statements_count;
     struct recon_statement_summary *statements; /* new array: recon_import_result_free */
+    size_t statements_capacity;
     struct recon_statement_summary total; /* sums; opening of the first, closing of the last */
     int64_t book_balance_minor; /* custody account at the last closing date, after the import */
     int64_t difference_minor;   /* closing - book balance */
@@ -89,6 +90,11 @@ enum recon_import_err recon_import_buffer(struct ledger *ledger, const char *dat
                                           struct recon_import_result *result,
                                           struct recon_import_error *error) RECON_MUST_CHECK;
 void recon_import_result_free(struct recon_import_result *result);
+/* Appends one statement's summary to result->statements and adds it to the
+ * total (opening of the first, closing of the last); false when out of
+ * memory (result unchanged). */
+bool recon_import_result_add(struct recon_import_result *result,
+                             const struct recon_statement_summary *summary) RECON_MUST_CHECK;
 
 /* "camt053" -> RECON_FORMAT_CAMT053 ...; 0 when unknown. */
 enum recon_format recon_format_parse(const char *name);
