@@ -73,6 +73,9 @@ const char *ledger_int64_text(char buffer[LEDGER_INT64_TEXT_SIZE], int64_t value
 /* "\\x..." bytea text of bytes, into buffer of 2*size+3. */
 const char *ledger_bytea_text(char *buffer, const uint8_t *bytes, size_t size);
 /* Reads a bytea column (hex format) of exactly size bytes. */
+/* A day count column (date - DATE '1970-01-01'); NULL (or out of range):
+ * LEDGER_VALUE_DATE_NONE. */
+int32_t ledger_db_days(const PGresult *result, int row, int column);
 enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *result, int row,
                                 int column) LEDGER_MUST_CHECK;
 

@@ -40,15 +40,6 @@ static void copy_text(char *out, size_t size, const PGresult *result, int row, i
              PQgetisnull(result, row, column) ? "" : PQgetvalue(result, row, column));
 }
 
-/* A day count column (date - DATE '1970-01-01'), NULL: LEDGER_VALUE_DATE_NONE. */
-static int32_t days_value(const PGresult *result, int row, int column)
-{
-    if (PQgetisnull(result, row, column))
-        return LEDGER_VALUE_DATE_NONE;
-    int64_t days = ledger_db_int64(result, row, column);
-    return days < INT32_MIN + 1 || days > INT32_MAX ? LEDGER_VALUE_DATE_NONE : (int32_t)days;
-}
-
 static enum ledger_err page_check(struct ledger *ledger, int64_t cursor, int limit,
                                   int64_t *next_cursor)
 {
@@ -136,7 +127,7 @@ static enum ledger_err fill_case_entry(struct ledger_case_entry *entry, const PG
     enum ledger_err err = ledger_db_bytea(entry->hash, sizeof entry->hash, result, row, 4);
     entry->reverses_seq = ledger_db_int64(result, row, 5);
     entry->reversed_by_seq = ledger_db_int64(result, row, 6);
-    entry->value_date_days = days_value(result, row, 7);
+    entry->value_date_days = ledger_db_days(result, row, 7);
     copy_text(entry->actor, sizeof entry->actor, result, row, 8);
     copy_text(entry->memo, sizeof entry->memo, result, row, 9);
     copy_text(entry->bank_ref, sizeof entry->bank_ref, result, row, 10);
@@ -418,7 +409,7 @@ static void status_receipt_add(struct ledger_status_lists *lists, const PGresult
     }
     struct ledger_status_receipt *receipt = &lists->receipts[lists->receipts_count++];
     receipt->amount_minor = ledger_db_int64(result, row, STATUS_AMOUNT);
-    receipt->value_date_days = days_value(result, row, STATUS_VALUE_DATE_DAYS);
+    receipt->value_date_days = ledger_db_days(result, row, STATUS_VALUE_DATE_DAYS);
     receipt->booked_at_us = ledger_db_int64(result, row, STATUS_AT_US);
 }
 

@@ -18,15 +18,6 @@ static const char *text_column(const PGresult *result, int row, int column)
     return PQgetisnull(result, row, column) ? "" : PQgetvalue(result, row, column);
 }
 
-/* A day count column (date - DATE '1970-01-01'); NULL: LEDGER_VALUE_DATE_NONE. */
-static int32_t day_column(const PGresult *result, int row, int column)
-{
-    if (PQgetisnull(result, row, column))
-        return LEDGER_VALUE_DATE_NONE;
-    int64_t days = ledger_db_int64(result, row, column);
-    return days < INT32_MIN + 1 || days > INT32_MAX ? LEDGER_VALUE_DATE_NONE : (int32_t)days;
-}
-
 enum ledger_err ledger_custody_account_get(struct ledger *ledger, int64_t bank_account_id,
                                            struct ledger_custody_account *out)
 {
@@ -87,9 +78,9 @@ static enum ledger_err fill_statement(struct ledger_statement_view *s, const PGr
     s->sequence = text_column(result, row, 7);
     s->currency = text_column(result, row, 8);
     s->opening_minor = ledger_db_int64(result, row, 9);
-    s->opening_date_days = day_column(result, row, 10);
+    s->opening_date_days = ledger_db_days(result, row, 10);
     s->closing_minor = ledger_db_int64(result, row, 11);
-    s->closing_date_days = day_column(result, row, 12);
+    s->closing_date_days = ledger_db_days(result, row, 12);
     int64_t *counts[] = {&s->lines,    &s->booked,   &s->matched,    &s->settled,
                          &s->returned, &s->suspense, &s->exceptions, &s->duplicates};
     for (int i = 0; i < (int)(sizeof counts / sizeof counts[0]); i++)
@@ -211,8 +202,8 @@ static void fill_line(struct ledger_statement_line_view *l, const PGresult *resu
     l->statement_id = ledger_db_int64(result, row, 1);
     l->bank_account_id = ledger_db_int64(result, row, 2);
     l->line_index = (int)ledger_db_int64(result, row, 3);
-    l->value_date_days = day_column(result, row, 4);
-    l->booking_date_days = day_column(result, row, 5);
+    l->value_date_days = ledger_db_days(result, row, 4);
+    l->booking_date_days = ledger_db_days(result, row, 5);
     l->amount_minor = ledger_db_int64(result, row, 6);
     l->currency = text_column(result, row, 7);
     l->reversal = strcmp(text_column(result, row, 8), "t") == 0;

@@ -15,13 +15,6 @@ static const char *date_param(char buffer[LEDGER_DATE_TEXT_SIZE], int32_t days)
     return days == LEDGER_VALUE_DATE_NONE ? NULL : ledger_date_text(buffer, days);
 }
 
-static int32_t date_column(const PGresult *result, int row, int column)
-{
-    if (PQgetisnull(result, row, column))
-        return LEDGER_VALUE_DATE_NONE;
-    return (int32_t)ledger_db_int64(result, row, column);
-}
-
 static void copy_column(char *out, size_t size, const PGresult *result, int row, int column)
 {
     snprintf(out, size, "%s", PQgetvalue(result, row, column));
@@ -170,7 +163,7 @@ static void fill_open_item(struct ledger_open_item *item, const PGresult *result
     item->seq = ledger_db_int64(result, row, 0);
     copy_column(item->kind, sizeof item->kind, result, row, 1);
     item->amount_minor = ledger_db_int64(result, row, 2);
-    item->value_date_days = date_column(result, row, 3);
+    item->value_date_days = ledger_db_days(result, row, 3);
     copy_column(item->bank_ref, sizeof item->bank_ref, result, row, 4);
     copy_column(item->payer, sizeof item->payer, result, row, 5);
     item->account_id = ledger_db_int64(result, row, 6);

@@ -44,6 +44,14 @@ const char *ledger_bytea_text(char *buffer, const uint8_t *bytes, size_t size)
     return buffer;
 }
 
+int32_t ledger_db_days(const PGresult *result, int row, int column)
+{
+    if (PQgetisnull(result, row, column))
+        return LEDGER_VALUE_DATE_NONE;
+    int64_t days = ledger_db_int64(result, row, column);
+    return days < INT32_MIN + 1 || days > INT32_MAX ? LEDGER_VALUE_DATE_NONE : (int32_t)days;
+}
+
 enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *result, int row,
                                 int column)
 {
