@@ -324,7 +324,11 @@ static enum ledger_err pipeline(struct ledger *ledger, size_t count,
                                 const struct statement *statements, PGresult **results)
 {
     assert(count <= PIPELINE_MAX);
-    enum ledger_err err = LEDGER_OK;
+    for (size_t i = 0; i < count; i++)
+        results[i] = NULL;
+    enum ledger_err err = ledger_db_settle(ledger);
+    if (err != LEDGER_OK)
+        return err;
     if (PQenterPipelineMode(ledger->conn) != 1)
         return LEDGER_ERR_DB;
     size_t sent = 0;
@@ -337,8 +341,6 @@ static enum ledger_err pipeline(struct ledger *ledger, size_t count,
     }
     if (sent < count || PQpipelineSync(ledger->conn) != 1)
         err = LEDGER_ERR_DB;
-    for (size_t i = 0; i < count; i++)
-        results[i] = NULL;
     for (size_t i = 0; i < sent; i++) {
         results[i] = PQgetResult(ledger->conn);
         PGresult *end;
@@ -761,6 +763,8 @@ static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch, si
             *failed_index = i;
             return batch->requests[i]->err;
         }
+    if ((err = ledger_db_settle(ledger)) != LEDGER_OK)
+        return err;
     struct batch_params params;
     if (!batch_params_build(&params, batch))
         return LEDGER_ERR_NOMEM;

@@ -45,6 +45,7 @@ struct ledger {
     struct ledger_committer *committer; /* borrowed; NULL: book inline */
     char detail[LEDGER_DETAIL_SIZE];
     enum ledger_err last_db_err; /* of the last failed statement */
+    bool pending;                /* a statement sent (ledger_db_send), its result unread */
 };
 
 /* ---- database helpers (store.c) ---- */
@@ -59,6 +60,16 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result);
 /* The error of the last statement that failed in ledger_db_exec. */
 enum ledger_err ledger_db_last_error(const struct ledger *ledger);
 enum ledger_err ledger_db_command(struct ledger *ledger, const char *sql) LEDGER_MUST_CHECK;
+/* Sends a statement that returns no rows (binary parameters as for
+ * PQexecParams) without waiting for it: the server works on it while the
+ * caller goes on. Its outcome is read by ledger_db_settle, which every
+ * helper here calls before it uses the connection, so a failure is never
+ * lost: it is the answer of the next statement instead. */
+enum ledger_err ledger_db_send(struct ledger *ledger, const char *sql, int params_count,
+                               const Oid *types, const char *const *values, const int *lengths,
+                               const int *formats) LEDGER_MUST_CHECK;
+/* Waits for the statement ledger_db_send sent, if any; its error, if any. */
+enum ledger_err ledger_db_settle(struct ledger *ledger) LEDGER_MUST_CHECK;
 enum ledger_err ledger_db_begin(struct ledger *ledger) LEDGER_MUST_CHECK;
 enum ledger_err ledger_db_commit(struct ledger *ledger) LEDGER_MUST_CHECK;
 void ledger_db_rollback(struct ledger *ledger);

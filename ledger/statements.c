@@ -108,6 +108,8 @@ static bool text_array(struct ledger_pg_array *array, const char *const *texts, 
 static PGresult *lookup_texts(struct ledger *ledger, const char *sql, const char *first,
                               const char *const *texts, size_t count)
 {
+    if (ledger_db_settle(ledger) != LEDGER_OK)
+        return NULL;
     struct ledger_pg_array array;
     if (!text_array(&array, texts, count)) {
         ledger_set_detail(ledger, "out of memory");
@@ -716,11 +718,12 @@ static void line_elements(struct ledger_pg_array *c, size_t index,
     }
 }
 
-/* One INSERT of the lines of one pass: the duplicates or the others. */
+/* One INSERT of the lines of one pass: the duplicates or the others; only
+ * sent when send (ledger_db_send). */
 static enum ledger_err insert_lines_pass(struct ledger *ledger, const char *ids[2],
                                          size_t first_index,
                                          const struct ledger_statement_line_record *lines,
-                                         size_t count, bool duplicates)
+                                         size_t count, bool duplicates, bool send)
 {
     struct ledger_pg_array columns[LINE_COLUMNS];
     for (size_t c = 0; c < LINE_COLUMNS; c++)
@@ -748,16 +751,20 @@ static enum ledger_err insert_lines_pass(struct ledger *ledger, const char *ids[
     }
     if (rows > 0 && err == LEDGER_OK) {
         bool links = columns[LINK_INDEX].count > 0;
-        PGresult *result = PQexecParams(
-            ledger->conn, links ? insert_lines_links_sql : insert_lines_sql,
-            links ? 2 + LINE_COLUMNS : 2 + LINK_INDEX, types, values, lengths, formats, 0);
-        if (PQresultStatus(result) != PGRES_COMMAND_OK)
-            err = ledger_db_error(ledger, result);
-        PQclear(result);
+        const char *sql = links ? insert_lines_links_sql : insert_lines_sql;
+        int params_count = links ? 2 + LINE_COLUMNS : 2 + LINK_INDEX;
+        err = ledger_db_send(ledger, sql, params_count, types, values, lengths, formats);
+        if (err == LEDGER_OK && !send)
+            err = ledger_db_settle(ledger);
     }
     for (size_t c = 0; c < LINE_COLUMNS; c++)
         ledger_pg_array_free(&columns[c]);
     return err;
+}
+
+enum ledger_err ledger_statement_lines_wait(struct ledger *ledger)
+{
+    return ledger_db_settle(ledger);
 }
 
 enum ledger_err ledger_statement_lines_add(struct ledger *ledger, int64_t statement_id,
@@ -773,9 +780,14 @@ enum ledger_err ledger_statement_lines_add(struct ledger *ledger, int64_t statem
         ledger_set_detail(ledger, "a statement has more lines than a line index holds");
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
-    /* Duplicates last: one may name a line stored in this same call. */
+    /* Duplicates last: one may name a line stored in this same call. The
+     * last INSERT is only sent. */
+    bool duplicates = false;
+    for (size_t i = 0; i < count && !duplicates; i++)
+        duplicates = strcmp(lines[i].status, "duplicate") == 0;
     enum ledger_err err = LEDGER_OK;
     for (int pass = 0; pass < 2 && err == LEDGER_OK; pass++)
-        err = insert_lines_pass(ledger, ids, first_index, lines, count, pass == 1);
+        err = insert_lines_pass(ledger, ids, first_index, lines, count, pass == 1,
+                                pass == 1 || !duplicates);
     return err;
 }

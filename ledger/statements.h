@@ -204,11 +204,16 @@ enum ledger_err ledger_statement_open(struct ledger *ledger,
                                       const struct ledger_statement_record *statement,
                                       int64_t *statement_id) LEDGER_MUST_CHECK;
 /* Inserts lines of the statement; line_index of lines[i] is first_index + i.
- * A duplicate may name a line stored before, in this call or earlier. */
+ * A duplicate may name a line stored before, in this call or earlier.
+ * The last INSERT is sent without waiting for it, so that the database
+ * stores these lines while the caller reads the next ones: its failure is
+ * the answer of the handle's next call (or ledger_statement_lines_wait). */
 enum ledger_err ledger_statement_lines_add(struct ledger *ledger, int64_t statement_id,
                                            int64_t bank_account_id, size_t first_index,
                                            const struct ledger_statement_line_record *lines,
                                            size_t count) LEDGER_MUST_CHECK;
+/* Waits until the lines sent last are stored; their error, if any. */
+enum ledger_err ledger_statement_lines_wait(struct ledger *ledger) LEDGER_MUST_CHECK;
 /* Writes the statement's closing balance and counts once its last line is in. */
 enum ledger_err
 ledger_statement_close(struct ledger *ledger, int64_t statement_id,

@@ -147,9 +147,39 @@ static void prepared_name(struct ledger *ledger, const char *sql, int params_cou
     name[0] = '\0';
 }
 
+enum ledger_err ledger_db_send(struct ledger *ledger, const char *sql, int params_count,
+                               const Oid *types, const char *const *values, const int *lengths,
+                               const int *formats)
+{
+    enum ledger_err err = ledger_db_settle(ledger);
+    if (err != LEDGER_OK)
+        return err;
+    if (PQsendQueryParams(ledger->conn, sql, params_count, types, values, lengths, formats, 0) != 1)
+        return ledger_db_error(ledger, NULL);
+    ledger->pending = true;
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_db_settle(struct ledger *ledger)
+{
+    if (!ledger->pending)
+        return LEDGER_OK;
+    ledger->pending = false;
+    enum ledger_err err = LEDGER_OK;
+    PGresult *result;
+    while ((result = PQgetResult(ledger->conn)) != NULL) {
+        if (err == LEDGER_OK && PQresultStatus(result) != PGRES_COMMAND_OK)
+            err = ledger_db_error(ledger, result);
+        PQclear(result);
+    }
+    return err;
+}
+
 PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const char *sql,
                          int params_count, const char *const *params)
 {
+    if (ledger_db_settle(ledger) != LEDGER_OK)
+        return NULL;
     char name[16];
     prepared_name(ledger, sql, params_count, name);
     PGresult *result =
@@ -165,8 +195,10 @@ PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const cha
 
 enum ledger_err ledger_db_command(struct ledger *ledger, const char *sql)
 {
+    enum ledger_err err = ledger_db_settle(ledger);
+    if (err != LEDGER_OK)
+        return err;
     PGresult *result = PQexec(ledger->conn, sql);
-    enum ledger_err err = LEDGER_OK;
     if (result == NULL || PQresultStatus(result) != PGRES_COMMAND_OK)
         err = ledger_db_error(ledger, result);
     PQclear(result);
@@ -185,6 +217,8 @@ enum ledger_err ledger_db_commit(struct ledger *ledger)
 
 void ledger_db_rollback(struct ledger *ledger)
 {
+    enum ledger_err pending = ledger_db_settle(ledger); /* rolled back with the rest */
+    (void)pending;
     PGresult *result = PQexec(ledger->conn, "ROLLBACK");
     PQclear(result);
 }

@@ -355,7 +355,9 @@ static enum recon_import_err import_chunk(struct chunk_work *w)
         code = fail(run->error, RECON_IMPORT_ERR_NOMEM, "out of memory");
         goto free_work;
     }
-    if ((err = mark_imported(w)) != LEDGER_OK || (err = find_payin_cases(w, cases)) != LEDGER_OK) {
+    /* The previous chunk's lines were stored meanwhile (lines_add). */
+    if ((err = ledger_statement_lines_wait(run->ledger)) != LEDGER_OK ||
+        (err = mark_imported(w)) != LEDGER_OK || (err = find_payin_cases(w, cases)) != LEDGER_OK) {
         code = fail_ledger(run->error, run->ledger, err);
         goto free_work;
     }
@@ -553,7 +555,9 @@ static enum recon_err sink_end(void *context, const struct recon_statement *st)
     s->closing_minor = st->closing.amount_minor;
     s->closing_date_days = st->closing.date_days;
     struct ledger_statement_record record = statement_record(run, st);
-    enum ledger_err err = ledger_statement_close(run->ledger, run->statement_id, &record);
+    enum ledger_err err = ledger_statement_lines_wait(run->ledger);
+    if (err == LEDGER_OK)
+        err = ledger_statement_close(run->ledger, run->statement_id, &record);
     statement_forget(run);
     if (err != LEDGER_OK) {
         run->code = fail_ledger(run->error, run->ledger, err);

@@ -621,6 +621,69 @@ START_TEST(collective_receipts_and_late_refusal)
 }
 END_TEST
 
+/* ---- a chunk's lines are sent, not waited for ---- */
+
+/* The INSERT of a chunk's lines is only sent, so that the database stores
+ * them while the next chunk is read. Its failure is not lost: it is the
+ * answer of the wait, or of whichever call on the handle comes next, and the
+ * import rolls back. */
+START_TEST(sent_lines_failure_is_not_lost)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    char *before = fixture_books_digest(&fx);
+    struct ledger_custody_account account;
+    ck_assert_int_eq(ledger_custody_account_find(ledger, ACCOUNT_NO, &account), LEDGER_OK);
+    for (int next_call = 0; next_call < 2; next_call++) {
+        ck_assert_int_eq(ledger_import_begin(ledger, "bank1"), LEDGER_OK);
+        struct ledger_statement_record record = {.bank_account_id = account.id,
+                                                 .format = "mt940",
+                                                 .statement_ref = "SENT",
+                                                 .sequence = "1",
+                                                 .currency = "CNY",
+                                                 .imported_by = "bank1"};
+        int64_t statement_id = 0;
+        ck_assert_int_eq(ledger_statement_open(ledger, &record, &statement_id), LEDGER_OK);
+        /* booked, yet naming no entry: the table's check refuses it */
+        struct ledger_statement_line_record line = {.identity = "ref:SENT-1",
+                                                    .value_date_days = 19723,
+                                                    .booking_date_days = 19723,
+                                                    .amount_minor = 100,
+                                                    .currency = "CNY",
+                                                    .bank_ref = "SENT-1",
+                                                    .end_to_end_id = "",
+                                                    .counterparty_name = "",
+                                                    .counterparty_account = "",
+                                                    .remittance = "",
+                                                    .return_reason = "",
+                                                    .payin_no = "",
+                                                    .status = "booked",
+                                                    .rule = "payin_no",
+                                                    .reason = "test"};
+        ck_assert_int_eq(ledger_statement_lines_add(ledger, statement_id, account.id, 0, &line, 1),
+                         LEDGER_OK);
+        if (next_call == 0) {
+            ck_assert_int_eq(ledger_statement_lines_wait(ledger), LEDGER_ERR_BAD_STATE);
+        } else {
+            const char *identity = "ref:OTHER";
+            int64_t line_id = 0;
+            ck_assert_int_eq(
+                ledger_line_identities_find(ledger, account.id, &identity, 1, &line_id),
+                LEDGER_ERR_BAD_STATE);
+        }
+        ck_assert_msg(strstr(ledger_last_detail(ledger), "booked_has_entry") != NULL, "detail: %s",
+                      ledger_last_detail(ledger));
+        ck_assert_int_eq(ledger_statement_lines_wait(ledger), LEDGER_OK); /* read once */
+        ledger_import_rollback(ledger);
+    }
+    char *after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM bank_statements"), 0);
+    free(before);
+    free(after);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* ---- several bank lines paying one payout ---- */
 
 /* An MT940 statement of debit lines (amounts in fen, all naming payout id). */
@@ -831,6 +894,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, refusals_book_nothing);
     tcase_add_test(errors, collective_receipts_and_late_refusal);
     tcase_add_test(errors, payout_paid_in_parts);
+    tcase_add_test(errors, sent_lines_failure_is_not_lost);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     suite_add_tcase(suite, errors);
     return suite;
