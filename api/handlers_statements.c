@@ -433,7 +433,8 @@ static enum recon_format sniff_format(const char *data, size_t size)
                                                 : (enum recon_format)0;
 }
 
-/* ?format= first, then the media type, then the file's first bytes. */
+/* ?format= first, then the media type, then the file's first bytes (no
+ * media type, application/octet-stream, or curl's default for a body). */
 static bool upload_format(struct api_handler_context *context, struct api_response *response,
                           struct upload *upload, const char *type)
 {
@@ -453,7 +454,10 @@ static bool upload_format(struct api_handler_context *context, struct api_respon
         upload->format = RECON_FORMAT_MT940;
     else if (strcmp(type, "text/csv") == 0)
         upload->format = RECON_FORMAT_CSV;
-    else if (type[0] == '\0' || strcmp(type, "application/octet-stream") == 0)
+    else if (type[0] == '\0' || strcmp(type, "application/octet-stream") == 0 ||
+             /* what curl --data-binary @FILE sends unless told otherwise:
+              * a statement is never form data */
+             strcmp(type, "application/x-www-form-urlencoded") == 0)
         upload->format = sniff_format(upload->data, upload->size);
     if (upload->format == 0 && api_query(context, "mapping") != NULL)
         upload->format = RECON_FORMAT_CSV;

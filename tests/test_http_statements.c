@@ -491,6 +491,13 @@ START_TEST(reupload_books_nothing_twice)
     ck_assert_int_eq(member_int(again.json, "statement_id"), statement_id);
     ck_assert_int_eq(member_int(again.json, "lines"), 2);
     reply_free(&again);
+    /* curl --data-binary @FILE names it form data: the first bytes tell */
+    struct reply curl = upload("bank_account_no=" ACCOUNT_NO, hx.tokens.bank, "ru-2c",
+                               "application/x-www-form-urlencoded", file, strlen(file));
+    expect(&curl, 200, NULL);
+    ck_assert(json_is_true(json_object_get(curl.json, "already_imported")));
+    ck_assert_str_eq(member_string(curl.json, "format"), "mt940");
+    reply_free(&curl);
     /* the first key with another file: refused */
     struct gen_line other[] = {{1400, "RU-R9", NULL, remittance}};
     char *different = mt940("CNY", other, 1);
