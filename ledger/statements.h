@@ -7,10 +7,12 @@
  * An import is one transaction on the handle's own connection:
  *
  *   ledger_import_begin()            BEGIN, lock the chain head
- *   ledger_line_identities_find()    which lines are already imported
- *   ledger_open_items_load() ...     what the lines may match
- *   ledger_statement_book()          the entries, all or none
- *   ledger_statement_store()         the statement and its lines
+ *   ledger_open_items_load() ...     per statement: what its lines may match
+ *   ledger_statement_open()          its row; then per chunk of its lines:
+ *     ledger_line_identities_find()  which lines are already imported
+ *     ledger_statement_book()        the entries, all or none
+ *     ledger_statement_lines_add()   its lines (sent; the next call waits)
+ *   ledger_statement_close()         the statement's figures
  *   ledger_import_commit()           or ledger_import_rollback()
  *
  * Holding the chain head from the start serializes an import with every
