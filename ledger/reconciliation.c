@@ -83,14 +83,11 @@ enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *
     "  FROM statement_lines l JOIN bank_statements s ON s.id = l.statement_id "                    \
     "  WHERE l.bank_account_id = $1 AND l.status = 'exception' AND s.closing_date <= $2::date "    \
     " UNION ALL "                                                                                  \
-    " SELECT 2, e.seq, -p.amount, coalesce(e.value_date, "                                         \
-    "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date), e.kind, "            \
+    " SELECT 2, e.seq, -p.amount, cl_entry_day(e.value_date, e.created_at_us), e.kind, "           \
     "  'booked, on no statement line: ' || e.bank_ref "                                            \
-    "  FROM postings p JOIN entries e ON e.seq = p.entry_seq "                                     \
-    "  WHERE p.account_id = $1 AND coalesce(e.value_date, "                                        \
-    "  (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE 'UTC')::date) <= $2::date "         \
-    "  AND NOT EXISTS (SELECT 1 FROM statement_line_entries x WHERE x.entry_seq = e.seq) "         \
-    "  AND NOT EXISTS (SELECT 1 FROM statement_lines x WHERE x.entry_seq = e.seq) "                \
+    "  FROM unreconciled_entries u JOIN entries e ON e.seq = u.entry_seq "                         \
+    "  JOIN postings p ON p.entry_seq = e.seq AND p.account_id = $1 "                              \
+    "  WHERE u.bank_account_id = $1 AND cl_entry_day(e.value_date, e.created_at_us) <= $2::date "  \
     " UNION ALL "                                                                                  \
     " SELECT 3, f.id, f.opening_balance, f.opening_date, 'opening', "                              \
     "  'opening balance of the first statement, before any booked line' "                          \
@@ -102,10 +99,7 @@ static enum ledger_err report_balances(struct ledger *ledger, const char *const 
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT a.currency, "
-        " (SELECT coalesce(sum(p.amount), 0)::bigint FROM postings p "
-        "  JOIN entries e ON e.seq = p.entry_seq WHERE p.account_id = a.id AND "
-        "  coalesce(e.value_date, (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE "
-        "  'UTC')::date) <= $2::date), "
+        " cl_book_balance(a.id, $2::date), "
         " s.id, s.closing_balance, s.closing_date - DATE '1970-01-01' "
         "FROM accounts a LEFT JOIN LATERAL (SELECT x.id, x.closing_balance, x.closing_date "
         " FROM bank_statements x WHERE x.bank_account_id = a.id AND x.closing_date <= $2::date "

@@ -55,10 +55,7 @@ enum ledger_err ledger_custody_account_get(struct ledger *ledger, int64_t bank_a
     " s.line_count, s.booked_count, s.matched_count, c.settled, c.returned, s.suspense_count, "    \
     " s.exception_count, s.duplicate_count, "                                                      \
     " (extract(epoch FROM s.imported_at) * 1000000)::bigint, s.imported_by, "                      \
-    " (SELECT coalesce(sum(p.amount), 0)::bigint FROM postings p JOIN entries e "                  \
-    "  ON e.seq = p.entry_seq WHERE p.account_id = s.bank_account_id AND (s.closing_date IS NULL " \
-    "  OR coalesce(e.value_date, (to_timestamp(e.created_at_us / 1000000.0) AT TIME ZONE "         \
-    "  'UTC')::date) <= s.closing_date)) "                                                         \
+    " cl_book_balance(s.bank_account_id, coalesce(s.closing_date, DATE 'infinity')) "              \
     "FROM bank_statements s JOIN accounts a ON a.id = s.bank_account_id "                          \
     "CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE l.status = 'settled') AS settled, "         \
     " count(*) FILTER (WHERE l.status = 'returned') AS returned FROM statement_lines l "           \

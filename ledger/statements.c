@@ -192,11 +192,11 @@ enum ledger_err ledger_open_items_load(struct ledger *ledger, int64_t bank_accou
         " (SELECT o.account_id FROM postings o WHERE o.entry_seq = e.seq "
         "  AND o.account_id <> p.account_id ORDER BY o.idx LIMIT 1), "
         " (SELECT d.id FROM disbursements d WHERE d.settle_seq = e.seq) "
-        "FROM entries e JOIN postings p ON p.entry_seq = e.seq AND p.account_id = $1::bigint "
-        "WHERE e.kind IN ('receipt', 'suspense_receipt', 'settle') "
+        "FROM unreconciled_entries u JOIN entries e ON e.seq = u.entry_seq "
+        "JOIN postings p ON p.entry_seq = e.seq AND p.account_id = $1::bigint "
+        "WHERE u.bank_account_id = $1::bigint "
+        " AND e.kind IN ('receipt', 'suspense_receipt', 'settle') "
         " AND (e.value_date IS NULL OR e.value_date BETWEEN $2::date AND $3::date) "
-        " AND NOT EXISTS (SELECT 1 FROM statement_line_entries s WHERE s.entry_seq = e.seq) "
-        " AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.entry_seq = e.seq) "
         "ORDER BY e.seq LIMIT $4::bigint",
         4, params);
     if (result == NULL)

@@ -343,6 +343,7 @@ START_TEST(scenario_thirty_days)
         generate_receipts(s, d);
     generate_special_lines(s);
     long long balance = 0;
+    long long closing_day10 = 0;
     char *day3 = NULL;
     struct recon_import_result result;
     for (int d = 1; d <= 15; d++) {
@@ -355,8 +356,10 @@ START_TEST(scenario_thirty_days)
             ck_assert_uint_eq(result.total.matched, PAYOUTS);
         if (d == 5)
             ck_assert_uint_eq(result.total.settled, 9); /* 8 lines + 1 batch line */
-        if (d == 10)
+        if (d == 10) {
             ck_assert_uint_eq(result.total.returned, 1);
+            closing_day10 = balance;
+        }
         recon_import_result_free(&result);
         if (d == 3)
             day3 = document;
@@ -401,6 +404,21 @@ START_TEST(scenario_thirty_days)
     ck_assert_int_eq(report.difference_minor, 0);
     ck_assert_int_eq(report.unexplained_minor, 0);
     ck_assert_uint_eq(report.items_total, 0);
+    ledger_report_free(&report);
+    /* at an earlier day: the books as they stood at its end (every posting
+     * of the custody account up to it), not as they stand now */
+    ck_assert_int_eq(
+        ledger_reconciliation_report(s->ledger, fx.bank_account_id, 19723 + 9, &report), LEDGER_OK);
+    ck_assert_int_eq(report.closing_minor, closing_day10);
+    ck_assert_int_eq(report.book_balance_minor,
+                     query_int("SELECT sum(p.amount) FROM postings p "
+                               "JOIN entries e ON e.seq = p.entry_seq "
+                               "JOIN accounts a ON a.id = p.account_id AND a.kind = 'bank' "
+                               "WHERE coalesce(e.value_date, (to_timestamp(e.created_at_us "
+                               "/ 1000000.0) AT TIME ZONE 'UTC')::date) <= DATE '2024-01-10'"));
+    ck_assert_int_ne(report.book_balance_minor, mt_balance);
+    ck_assert_int_eq(report.difference_minor, 0);
+    ck_assert_int_eq(report.unexplained_minor, 0);
     ledger_report_free(&report);
     check_case_balances(s);
     ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE kind = 'suspense'"),
@@ -584,6 +602,11 @@ START_TEST(collective_receipts_and_late_refusal)
     ck_assert_int_eq(PQresultStatus(changed), PGRES_FATAL_ERROR);
     ck_assert_str_eq(PQresultErrorField(changed, PG_DIAG_SQLSTATE), "23514");
     PQclear(changed);
+    /* nor can it hide a booked entry from the reconciliation report */
+    PGresult *hidden = PQexec(app, "DELETE FROM unreconciled_entries");
+    ck_assert_int_eq(PQresultStatus(hidden), PGRES_FATAL_ERROR);
+    ck_assert_str_eq(PQresultErrorField(hidden, PG_DIAG_SQLSTATE), "42501");
+    PQclear(hidden);
     PQfinish(app);
     /* a collective entry is not reversed: a line is corrected by a transfer */
     int64_t collective = query_int("SELECT min(entry_seq) FROM statement_lines "
