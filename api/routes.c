@@ -118,11 +118,13 @@ const struct api_route *api_route_find(const char *method, const char *path,
                                        char params[API_PARAMS_MAX][API_PARAM_MAX], bool *path_known)
 {
     *path_known = false;
+    /* HEAD is GET without the body (libmicrohttpd leaves it out) */
+    const char *wanted = strcmp(method, "HEAD") == 0 ? "GET" : method;
     for (size_t i = 0; i < api_routes_count; i++) {
         if (!match(api_routes[i].pattern, path, params))
             continue;
         *path_known = true;
-        if (strcmp(api_routes[i].method, method) == 0)
+        if (strcmp(api_routes[i].method, wanted) == 0)
             return &api_routes[i];
     }
     return NULL;

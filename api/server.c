@@ -464,6 +464,24 @@ static bool append_body(struct api_request *request, const char *data, size_t si
     return true;
 }
 
+/* Answers the request (once: the connection's last callback for it). */
+static enum MHD_Result respond(struct api_request *request, struct MHD_Connection *connection)
+{
+    struct api_response response;
+    memset(&response, 0, sizeof response);
+    if (request->bad_framing)
+        api_respond_problem(&response, 400, "bad_framing", "Content-Length headers that disagree");
+    else if (request->path[0] == '\0')
+        api_respond_problem(&response, 414, "uri_too_long", "the path is too long");
+    else
+        dispatch(request, &response);
+    struct MHD_Response *built = api_response_build(request, &response);
+    enum MHD_Result result = MHD_queue_response(connection, response.status, built);
+    MHD_destroy_response(built);
+    request->responded = true;
+    return result;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -482,6 +500,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         request->bad_framing = lengths.disagree;
         if (lengths.first != NULL && strtoull(lengths.first, NULL, 10) > request->body_max)
             request->body_too_large = true;
+        /* A client that waits for "100 Continue" before its body gets
+         * what the headers alone refuse at once instead, and keeps its
+         * body. (One that sends the body straight away has it read and
+         * dropped: closing on it could lose the answer to a reset.) */
+        const char *expect =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if ((request->bad_framing || request->body_too_large) && expect != NULL &&
+            strcasecmp(expect, "100-continue") == 0)
+            return respond(request, connection);
+        return MHD_YES;
+    }
+    if (request->responded) { /* answered from the headers: the body is dropped */
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -490,19 +521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    struct api_response response;
-    memset(&response, 0, sizeof response);
-    if (request->bad_framing)
-        api_respond_problem(&response, 400, "bad_framing", "Content-Length headers that disagree");
-    else if (request->path[0] == '\0')
-        api_respond_problem(&response, 414, "uri_too_long", "the path is too long");
-    else
-        dispatch(request, &response);
-    struct MHD_Response *built = api_response_build(request, &response);
-    enum MHD_Result result = MHD_queue_response(connection, response.status, built);
-    MHD_destroy_response(built);
-    request->responded = true;
-    return result;
+    return respond(request, connection);
 }
 
 /* One JSON line per request: never the query string, tokens or codes. */

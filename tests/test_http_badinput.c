@@ -370,6 +370,13 @@ static void raw_length_huge(struct buffer *out)
     put_text(out, "{}");
 }
 
+/* A client that asks before sending a body past the limit: the answer is
+ * 413 at once, not "100 Continue" (the body never comes). */
+static void raw_expect_over_max(struct buffer *out)
+{
+    raw_post_head(out, "Expect: 100-continue\r\nContent-Length: 2000000\r\n");
+}
+
 static void raw_bad_chunk_size(struct buffer *out)
 {
     raw_post_head(out, "Transfer-Encoding: chunked\r\n");
@@ -623,6 +630,11 @@ static const struct bad_request route_rows[] = {
      NULL, NULL, NULL, 405, "method_not_allowed"},
     {"made-up method", "BREW", "/v1/cases", NOBODY, NULL, NULL, NULL, NULL, NULL, NULL, 405,
      "method_not_allowed"},
+    /* HEAD is GET without the body (so no problem+json to read) */
+    {"HEAD of a GET route", "HEAD", "/healthz", NOBODY, NULL, NULL, NULL, NULL, NULL, NULL, 200,
+     NULL},
+    {"HEAD of a POST-only route", "HEAD", "/v1/receipts", CLERK, NULL, NULL, NULL, NULL, NULL, NULL,
+     405, NULL},
 };
 
 /* HTTP itself broken: libmicrohttpd answers (HTML) or hangs up. */
@@ -656,6 +668,8 @@ static const struct bad_request http_rows[] = {
      raw_length_twice, 400, NULL},
     {"Content-Length past 2^64", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL, raw_length_huge,
      413, NULL},
+    {"Expect: 100-continue past API_BODY_MAX", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL,
+     raw_expect_over_max, 413, "body_too_large"},
     {"chunk size not hex", NULL, NULL, NOBODY, NULL, NULL, NULL, NULL, NULL, raw_bad_chunk_size,
      400, NULL},
     {"body past API_BODY_MAX", "POST", VERIFY, AUDITOR, JSON, NULL, NULL, NULL, body_over_max, NULL,
