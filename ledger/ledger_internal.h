@@ -134,6 +134,23 @@ uint32_t ledger_pg_array_type(uint32_t element_oid);
  * parameter's value (binary format). */
 bool ledger_pg_array_finish(struct ledger_pg_array *array) LEDGER_MUST_CHECK;
 
+/* Rows of a two-dimensional array result in text form ("{{1,paid,NULL},
+ * {2,approved,NULL}}", "{}" when empty) whose elements are all unquoted
+ * words: integers, NULL, plain words such as a status. Anything else
+ * (quoting, another number of columns, another shape) is malformed. */
+#define LEDGER_PG_WORD_SIZE 24 /* the longest word (an int64's text) and a NUL */
+struct ledger_pg_rows {
+    const char *at; /* borrows the result's text; NULL once malformed */
+    size_t columns;
+    bool started;
+    bool ended;
+};
+enum ledger_pg_rows_next { LEDGER_PG_ROWS_ROW, LEDGER_PG_ROWS_END, LEDGER_PG_ROWS_MALFORMED };
+void ledger_pg_rows_start(struct ledger_pg_rows *rows, const char *text, size_t columns);
+/* The next row's words, NUL-terminated, into words[0 .. columns - 1]. */
+enum ledger_pg_rows_next ledger_pg_rows_next(struct ledger_pg_rows *rows,
+                                             char (*words)[LEDGER_PG_WORD_SIZE]) LEDGER_MUST_CHECK;
+
 /* ---- requests and idempotency (idempotency.c) ---- */
 
 /* A request digest: BLAKE2b-256 over the operation name and length-prefixed

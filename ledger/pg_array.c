@@ -1,6 +1,7 @@
 /* One-dimensional array parameters in PostgreSQL's binary format (what
  * array_recv reads): no quoting or escaping of text and bytea elements, and
- * no text parsing on the server. */
+ * no text parsing on the server. And the rows of a two-dimensional array
+ * result of plain words, in text form (what array_out writes). */
 #include "ledger_internal.h"
 
 #include <assert.h>
@@ -185,4 +186,66 @@ bool ledger_pg_array_finish(struct ledger_pg_array *array)
     if (array->count == 0)
         array->size = 12;
     return true;
+}
+
+/* ---- two-dimensional array results of words, in text form ---- */
+
+void ledger_pg_rows_start(struct ledger_pg_rows *rows, const char *text, size_t columns)
+{
+    assert(columns > 0);
+    memset(rows, 0, sizeof *rows);
+    rows->at = text;
+    rows->columns = columns;
+}
+
+/* array_out quotes an element with any of these (or empty, or NULL spelt
+ * as a word): such an element is not a word. */
+static bool word_char(char c)
+{
+    return c != '\0' && strchr("{}\",\\ \t\n\r\v\f", c) == NULL;
+}
+
+enum ledger_pg_rows_next ledger_pg_rows_next(struct ledger_pg_rows *rows,
+                                             char (*words)[LEDGER_PG_WORD_SIZE])
+{
+    const char *at = rows->at;
+    if (at == NULL)
+        return LEDGER_PG_ROWS_MALFORMED;
+    if (rows->ended)
+        return LEDGER_PG_ROWS_END;
+    if (!rows->started) {
+        rows->started = true;
+        if (strcmp(at, "{}") == 0) {
+            rows->ended = true;
+            return LEDGER_PG_ROWS_END;
+        }
+        if (*at++ != '{')
+            goto malformed;
+    }
+    if (*at++ != '{')
+        goto malformed;
+    for (size_t i = 0; i < rows->columns; i++) {
+        size_t length = 0;
+        while (length < LEDGER_PG_WORD_SIZE && word_char(at[length]))
+            length++;
+        if (length == 0 || length == LEDGER_PG_WORD_SIZE)
+            goto malformed;
+        memcpy(words[i], at, length);
+        words[i][length] = '\0';
+        at += length;
+        if (*at++ != (i + 1 < rows->columns ? ',' : '}'))
+            goto malformed;
+    }
+    if (at[0] == ',') {
+        at++;
+    } else if (at[0] == '}' && at[1] == '\0') {
+        rows->ended = true;
+    } else {
+        goto malformed;
+    }
+    rows->at = at;
+    return LEDGER_PG_ROWS_ROW;
+malformed:
+    rows->at = NULL;
+    return LEDGER_PG_ROWS_MALFORMED;
 }

@@ -4,7 +4,11 @@
  * asks for one row more than it delivers to know whether another follows. */
 #include "query.h"
 
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -367,28 +371,36 @@ enum ledger_err ledger_bank_account_find(struct ledger *ledger, const char *acco
 
 /* ---- the applicant's view ---- */
 
-/* cl_case_status's rows (sql/004_status.sql): the 'case' row, then 'payout'
- * and 'receipt' rows, each part newest first and one more than asked. */
+/* cl_case_status's row (sql/008_status_speed.sql): the case and its
+ * totals, then its payouts and receipts as arrays of rows, each newest first
+ * and one more than asked. */
 static const char case_status_sql[] =
-    "SELECT part, item_id, case_no, status, currency, received_total, disbursed_total, held, "
-    "amount, value_date_days, at_us, approved_at_us, paid_at_us "
+    "SELECT case_no, status, currency, received_total, disbursed_total, held, payouts, receipts "
     "FROM cl_case_status($1, $2::bytea, $3::int, $4::int)";
 
 enum status_column {
-    STATUS_PART,
-    STATUS_ITEM_ID,
     STATUS_CASE_NO,
     STATUS_STATUS,
     STATUS_CURRENCY,
     STATUS_RECEIVED_TOTAL,
     STATUS_DISBURSED_TOTAL,
     STATUS_HELD,
-    STATUS_AMOUNT,
-    STATUS_VALUE_DATE_DAYS,
-    STATUS_AT_US,
-    STATUS_APPROVED_AT_US,
-    STATUS_PAID_AT_US
+    STATUS_PAYOUTS,
+    STATUS_RECEIPTS,
+    STATUS_COLUMNS
 };
+
+/* The words of a payout's row and of a receipt's. */
+enum status_payout_word {
+    PAYOUT_AMOUNT,
+    PAYOUT_STATUS,
+    PAYOUT_REQUESTED_AT_US,
+    PAYOUT_APPROVED_AT_US,
+    PAYOUT_PAID_AT_US,
+    PAYOUT_WORDS
+};
+enum status_receipt_word { RECEIPT_AMOUNT, RECEIPT_VALUE_DATE_DAYS, RECEIPT_AT_US, RECEIPT_WORDS };
+#define STATUS_WORDS_MAX PAYOUT_WORDS
 
 static void status_case_fill(struct ledger_status_case *status_case, const PGresult *result)
 {
@@ -401,33 +413,81 @@ static void status_case_fill(struct ledger_status_case *status_case, const PGres
     status_case->held = ledger_db_int64(result, 0, STATUS_HELD);
 }
 
-static void status_receipt_add(struct ledger_status_lists *lists, const PGresult *result, int row)
+/* An integer word of a list; NULL gives if_null. false: not an integer. */
+static bool word_int64(const char *word, int64_t if_null, int64_t *value)
 {
-    if (lists->receipts_count >= lists->receipts_max) {
-        lists->receipts_more = true;
-        return;
+    if (strcmp(word, "NULL") == 0) {
+        *value = if_null;
+        return true;
     }
-    struct ledger_status_receipt *receipt = &lists->receipts[lists->receipts_count++];
-    receipt->amount_minor = ledger_db_int64(result, row, STATUS_AMOUNT);
-    receipt->value_date_days = ledger_db_days(result, row, STATUS_VALUE_DATE_DAYS);
-    receipt->booked_at_us = ledger_db_int64(result, row, STATUS_AT_US);
+    char *end = NULL;
+    errno = 0;
+    long long parsed = strtoll(word, &end, 10);
+    if (errno != 0 || end == word || *end != '\0')
+        return false;
+    *value = (int64_t)parsed;
+    return true;
 }
 
-static void status_payout_add(struct ledger_status_lists *lists, const PGresult *result, int row)
+static bool status_payout_read(struct ledger_status_lists *lists, size_t index,
+                               char (*words)[LEDGER_PG_WORD_SIZE])
 {
-    if (lists->payouts_count >= lists->payouts_max) {
-        lists->payouts_more = true;
-        return;
-    }
-    struct ledger_status_payout *payout = &lists->payouts[lists->payouts_count++];
-    payout->amount_minor = ledger_db_int64(result, row, STATUS_AMOUNT);
-    copy_text(payout->status, sizeof payout->status, result, row, STATUS_STATUS);
-    payout->requested_at_us = ledger_db_int64(result, row, STATUS_AT_US);
-    payout->approved_at_us = ledger_db_int64(result, row, STATUS_APPROVED_AT_US);
-    payout->paid_at_us = ledger_db_int64(result, row, STATUS_PAID_AT_US);
+    struct ledger_status_payout *payout = &lists->payouts[index];
+    if (strlen(words[PAYOUT_STATUS]) >= sizeof payout->status)
+        return false;
+    snprintf(payout->status, sizeof payout->status, "%s", words[PAYOUT_STATUS]);
+    return word_int64(words[PAYOUT_AMOUNT], 0, &payout->amount_minor) &&
+           word_int64(words[PAYOUT_REQUESTED_AT_US], 0, &payout->requested_at_us) &&
+           word_int64(words[PAYOUT_APPROVED_AT_US], 0, &payout->approved_at_us) &&
+           word_int64(words[PAYOUT_PAID_AT_US], 0, &payout->paid_at_us);
 }
 
-/* Sorts cl_case_status's rows into the caller's structures. */
+static bool status_receipt_read(struct ledger_status_lists *lists, size_t index,
+                                char (*words)[LEDGER_PG_WORD_SIZE])
+{
+    struct ledger_status_receipt *receipt = &lists->receipts[index];
+    int64_t days = 0;
+    if (!word_int64(words[RECEIPT_AMOUNT], 0, &receipt->amount_minor) ||
+        !word_int64(words[RECEIPT_VALUE_DATE_DAYS], LEDGER_VALUE_DATE_NONE, &days) ||
+        !word_int64(words[RECEIPT_AT_US], 0, &receipt->booked_at_us))
+        return false;
+    receipt->value_date_days =
+        days < INT32_MIN + 1 || days > INT32_MAX ? LEDGER_VALUE_DATE_NONE : (int32_t)days;
+    return true;
+}
+
+/* One list of cl_case_status: its rows of words_count words, read into
+ * lists by read while they fit, *more when one more follows (the LIMIT
+ * gives at most one more: anything past it is a shape it does not answer). */
+struct status_list {
+    size_t words_count;
+    size_t max;
+    size_t *count;
+    bool *more;
+    bool (*read)(struct ledger_status_lists *lists, size_t index,
+                 char (*words)[LEDGER_PG_WORD_SIZE]);
+};
+
+static bool status_list_fill(struct ledger_status_lists *lists, const struct status_list *list,
+                             const char *text)
+{
+    struct ledger_pg_rows rows;
+    char words[STATUS_WORDS_MAX][LEDGER_PG_WORD_SIZE];
+    enum ledger_pg_rows_next next;
+    assert(list->words_count <= STATUS_WORDS_MAX);
+    ledger_pg_rows_start(&rows, text, list->words_count);
+    while ((next = ledger_pg_rows_next(&rows, words)) == LEDGER_PG_ROWS_ROW) {
+        if (*list->more)
+            return false;
+        if (*list->count == list->max)
+            *list->more = true;
+        else if (!list->read(lists, (*list->count)++, words))
+            return false;
+    }
+    return next == LEDGER_PG_ROWS_END;
+}
+
+/* Sorts cl_case_status's row into the caller's structures. */
 static enum ledger_err status_fill(struct ledger *ledger, const PGresult *result,
                                    struct ledger_status_case *status_case,
                                    struct ledger_status_lists *lists)
@@ -437,24 +497,20 @@ static enum ledger_err status_fill(struct ledger *ledger, const PGresult *result
         ledger_set_detail(ledger, "no case with this case number and access code");
         return LEDGER_ERR_UNKNOWN_CASE;
     }
-    /* The function's LIMITs bound the rows: anything else is a broken invariant. */
-    if (PQnfields(result) != STATUS_PAID_AT_US + 1 ||
-        strcmp(PQgetvalue(result, 0, STATUS_PART), "case") != 0 ||
-        (size_t)rows > 3 + lists->receipts_max + lists->payouts_max) {
+    if (rows != 1 || PQnfields(result) != STATUS_COLUMNS ||
+        PQgetisnull(result, 0, STATUS_PAYOUTS) || PQgetisnull(result, 0, STATUS_RECEIPTS)) {
         ledger_set_detail(ledger, "cl_case_status answered in an unexpected shape");
         return LEDGER_ERR_DB;
     }
     status_case_fill(status_case, result);
-    for (int row = 1; row < rows; row++) {
-        const char *part = PQgetvalue(result, row, STATUS_PART);
-        if (strcmp(part, "receipt") == 0) {
-            status_receipt_add(lists, result, row);
-        } else if (strcmp(part, "payout") == 0) {
-            status_payout_add(lists, result, row);
-        } else {
-            ledger_set_detail(ledger, "cl_case_status answered a row of part %.16s", part);
-            return LEDGER_ERR_DB;
-        }
+    const struct status_list payouts = {PAYOUT_WORDS, lists->payouts_max, &lists->payouts_count,
+                                        &lists->payouts_more, status_payout_read};
+    const struct status_list receipts = {RECEIPT_WORDS, lists->receipts_max, &lists->receipts_count,
+                                         &lists->receipts_more, status_receipt_read};
+    if (!status_list_fill(lists, &payouts, PQgetvalue(result, 0, STATUS_PAYOUTS)) ||
+        !status_list_fill(lists, &receipts, PQgetvalue(result, 0, STATUS_RECEIPTS))) {
+        ledger_set_detail(ledger, "cl_case_status answered lists in an unexpected shape");
+        return LEDGER_ERR_DB;
     }
     return LEDGER_OK;
 }

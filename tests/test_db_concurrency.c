@@ -593,6 +593,17 @@ static void check_books(const struct world *world, long long bookings)
                                "sum(amount) AS total FROM postings GROUP BY account_id) p "
                                "ON p.account_id = a.id WHERE a.balance <> coalesce(p.total, 0)"),
                      0);
+    /* the cases' kept totals are the sums of their postings by kind (sql/008) */
+    ck_assert_int_eq(
+        query_int(world,
+                  "SELECT count(*) FROM accounts a LEFT JOIN (SELECT p.account_id, "
+                  "-sum(p.amount) FILTER (WHERE cl_case_total(e.kind, r.kind) = 'received') AS "
+                  "received, sum(p.amount) FILTER (WHERE cl_case_total(e.kind, r.kind) = "
+                  "'disbursed') AS disbursed FROM postings p JOIN entries e ON e.seq = p.entry_seq "
+                  "LEFT JOIN entries r ON r.seq = e.reverses_seq GROUP BY p.account_id) t "
+                  "ON t.account_id = a.id WHERE a.kind = 'case' AND (a.received_total <> "
+                  "coalesce(t.received, 0) OR a.disbursed_total <> coalesce(t.disbursed, 0))"),
+        0);
     /* each entry is the answer of exactly one idempotency key */
     ck_assert_int_eq(
         query_int(world, "SELECT count(*) FROM idempotency WHERE entry_seq IS NOT NULL"), entries);

@@ -735,6 +735,80 @@ START_TEST(status_lookup_receipts_and_payouts)
 }
 END_TEST
 
+/* Cases whose kept totals (accounts.received_total, disbursed_total,
+ * maintained at booking) differ from the totals summed from their
+ * postings, as 004's cl_case_status summed them at every call. */
+static long long totals_drifted(void)
+{
+    return fixture_query_int(
+        &fx, "SELECT count(*) FROM accounts a LEFT JOIN ("
+             "  SELECT p.account_id,"
+             "         -sum(p.amount) FILTER (WHERE e.kind IN ('receipt', 'assign') OR "
+             "             (e.kind = 'reversal' AND r.kind IN ('receipt', 'assign'))) AS received,"
+             "         sum(p.amount) FILTER (WHERE e.kind IN ('disbursement', 'return'))"
+             "             AS disbursed"
+             "  FROM postings p JOIN entries e ON e.seq = p.entry_seq"
+             "  LEFT JOIN entries r ON r.seq = e.reverses_seq GROUP BY p.account_id) t"
+             " ON t.account_id = a.id WHERE a.kind = 'case' AND"
+             " (a.received_total <> coalesce(t.received, 0) OR"
+             "  a.disbursed_total <> coalesce(t.disbursed, 0))");
+}
+
+static void expect_totals(const char *case_no, const char *code, int64_t received_total,
+                          int64_t disbursed_total, int64_t held)
+{
+    struct ledger_status_case status_case;
+    struct ledger_status_lists lists = {.receipts_max = 0, .payouts_max = 0};
+    EXPECT_OK(ledger_status_lookup(db, case_no, code, &status_case, &lists));
+    ck_assert_int_eq(status_case.received_total, received_total);
+    ck_assert_int_eq(status_case.disbursed_total, disbursed_total);
+    ck_assert_int_eq(status_case.held, held);
+    ck_assert_int_eq(totals_drifted(), 0);
+}
+
+/* The totals are kept at booking (sql/008): after each kind of entry that
+ * moves them, or must not, they equal what the postings sum to. */
+START_TEST(status_totals_kept_at_booking)
+{
+    char code_a[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    char code_b[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    fixture_open_case(db, case_a, code_a);
+    fixture_open_case(db, case_b, code_b);
+    expect_totals(case_a, code_a, 0, 0, 0);
+    int64_t undone = receipt(case_a, 2000, "2026-11-02");
+    receipt(case_a, 1000, "2026-11-01");
+    expect_totals(case_a, code_a, 3000, 0, 3000);
+    reverse(undone); /* a reversal of a receipt takes it out */
+    expect_totals(case_a, code_a, 1000, 0, 1000);
+    int64_t suspense = receipt(NULL, 3000, "2026-11-03");
+    expect_totals(case_a, code_a, 1000, 0, 1000); /* suspense is no case's */
+    assign(suspense, case_a);                     /* an assignment from suspense is received */
+    expect_totals(case_a, code_a, 4000, 0, 4000);
+    receipt(case_b, 9000, NULL);
+    int64_t moved = transfer(case_b, case_a, 500);
+    approve(moved); /* a transfer moves the money held, not the totals */
+    expect_totals(case_a, code_a, 4000, 0, 4500);
+    expect_totals(case_b, code_b, 9000, 0, 8500);
+    int64_t paid = payout(case_a, 300);
+    int64_t returned = payout(case_a, 200);
+    int64_t requested = payout(case_a, 100);
+    expect_totals(case_a, code_a, 4000, 0, 4500); /* requested: nothing booked yet */
+    approve(paid);
+    approve(returned);
+    expect_totals(case_a, code_a, 4000, 500, 4000); /* approved: disbursed */
+    settle(paid);
+    expect_totals(case_a, code_a, 4000, 500, 4000); /* settling moves in-transit only */
+    give_back(returned); /* a payout that came back is disbursed no more */
+    expect_totals(case_a, code_a, 4000, 300, 4200);
+    reject(requested);
+    expect_totals(case_a, code_a, 4000, 300, 4200);
+    /* Other accounts keep no totals. */
+    ck_assert_int_eq(fixture_query_int(&fx, "SELECT count(*) FROM accounts WHERE kind <> 'case' "
+                                            "AND (received_total <> 0 OR disbursed_total <> 0)"),
+                     0);
+}
+END_TEST
+
 START_TEST(status_lookup_bounds)
 {
     char code_a[LEDGER_ACCESS_CODE_TEXT_SIZE];
@@ -865,6 +939,7 @@ Suite *query_db_suite(void)
     TCase *status = db_tcase("status_lookup");
     tcase_add_test(status, status_lookup_receipts_and_payouts);
     tcase_add_test(status, status_lookup_bounds);
+    tcase_add_test(status, status_totals_kept_at_booking);
     tcase_add_test(status, status_lookup_refusals);
     suite_add_tcase(suite, status);
 
