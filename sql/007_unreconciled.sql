@@ -21,9 +21,11 @@
 -- so it can no more hide an unreconciled entry from the report than change
 -- the journal.
 
+-- (No foreign keys: its rows come from postings, whose entry and account
+-- exist and are never deleted; a check per row would cost more than the row.)
 CREATE TABLE unreconciled_entries (
-    entry_seq       bigint NOT NULL REFERENCES entries (seq),
-    bank_account_id bigint NOT NULL REFERENCES accounts (id),
+    entry_seq       bigint NOT NULL,
+    bank_account_id bigint NOT NULL,
     PRIMARY KEY (entry_seq, bank_account_id)
 );
 CREATE INDEX unreconciled_entries_account ON unreconciled_entries (bank_account_id, entry_seq);
@@ -44,8 +46,12 @@ CREATE TRIGGER postings_unreconciled AFTER INSERT ON postings
     REFERENCING NEW TABLE AS new_postings
     FOR EACH STATEMENT EXECUTE FUNCTION cl_unreconciled_add();
 
+-- By key, always: inside an import's one transaction the table holds every
+-- row added and removed so far (not yet vacuumable), and a scan of it for
+-- each chunk, which its statistics (a few live rows) invite, grows with the
+-- file.
 CREATE FUNCTION cl_unreconciled_remove() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public AS $$
+SECURITY DEFINER SET search_path = public SET enable_seqscan = off AS $$
 BEGIN
     DELETE FROM unreconciled_entries u
     WHERE u.entry_seq = ANY (ARRAY(SELECT DISTINCT n.entry_seq FROM new_rows n
