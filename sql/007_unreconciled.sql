@@ -75,6 +75,19 @@ WHERE NOT EXISTS (SELECT 1 FROM statement_line_entries x WHERE x.entry_seq = p.e
 
 GRANT SELECT ON unreconciled_entries TO caseledger_app;
 
+-- The same trap for the other statements that look up a batch's keys in
+-- tables that grow: planned while a table is new (a fresh database's first
+-- import), a scan looks cheapest and then reads every row the import has
+-- added so far, for each chunk of a million-line file. They probe by key.
+ALTER FUNCTION cl_statement_lines_refs() SET enable_seqscan = off;
+ALTER FUNCTION cl_batch_first_failure(cl_batch_entry[], cl_batch_posting[])
+    SET enable_seqscan = off;
+ALTER FUNCTION cl_book_batch(bigint, bytea, int[], bigint[], text[], bigint[], text[], bigint[],
+                             date[], text[], text[], text[], bytea[], bytea[], bytea[], text[],
+                             text[], text[], bytea[], bigint[], bigint[], text[], text[], int[],
+                             smallint[], bigint[], bigint[], text[])
+    SET enable_seqscan = off;
+
 -- 2. A custody account's book balance at the end of a day was the sum of
 --    every posting it ever had up to that day (read after each import, and
 --    for each statement shown). It is now its balance (kept by

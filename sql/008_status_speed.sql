@@ -102,6 +102,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
+-- (By key, as 007 has the others: see there.)
+ALTER FUNCTION cl_postings_apply() SET enable_seqscan = off;
 
 -- A case's payouts, newest first.
 CREATE INDEX disbursements_case_payouts ON disbursements (account_id, id) WHERE kind = 'payout';
