@@ -73,6 +73,8 @@ enum ledger_err ledger_db_settle(struct ledger *ledger) LEDGER_MUST_CHECK;
 enum ledger_err ledger_db_begin(struct ledger *ledger) LEDGER_MUST_CHECK;
 enum ledger_err ledger_db_commit(struct ledger *ledger) LEDGER_MUST_CHECK;
 void ledger_db_rollback(struct ledger *ledger);
+/* The whole of text as a decimal int64; false when it is anything else. */
+bool ledger_int64_from_text(const char *text, int64_t *out);
 /* Parses a bigint column; aborts on malformed text (the database's own). */
 int64_t ledger_db_int64(const PGresult *result, int row, int column);
 void ledger_set_detail(struct ledger *ledger, const char *format, ...)

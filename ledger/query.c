@@ -5,7 +5,6 @@
 #include "query.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,13 +419,7 @@ static bool word_int64(const char *word, int64_t if_null, int64_t *value)
         *value = if_null;
         return true;
     }
-    char *end = NULL;
-    errno = 0;
-    long long parsed = strtoll(word, &end, 10);
-    if (errno != 0 || end == word || *end != '\0')
-        return false;
-    *value = (int64_t)parsed;
-    return true;
+    return ledger_int64_from_text(word, value);
 }
 
 static bool status_payout_read(struct ledger_status_lists *lists, size_t index,

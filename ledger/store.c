@@ -61,19 +61,28 @@ enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *resul
     return ledger_from_hex(out, size, text + 2) == LEDGER_OK ? LEDGER_OK : LEDGER_ERR_DB;
 }
 
-int64_t ledger_db_int64(const PGresult *result, int row, int column)
+bool ledger_int64_from_text(const char *text, int64_t *out)
 {
-    const char *text = PQgetvalue(result, row, column);
-    if (PQgetisnull(result, row, column))
-        return 0;
     char *end = NULL;
     errno = 0;
     long long value = strtoll(text, &end, 10);
-    /* The database's own bigint text: anything else is a broken invariant. */
-    assert(errno == 0 && end != text && *end == '\0');
     if (errno != 0 || end == text || *end != '\0')
+        return false;
+    *out = (int64_t)value;
+    return true;
+}
+
+int64_t ledger_db_int64(const PGresult *result, int row, int column)
+{
+    if (PQgetisnull(result, row, column))
+        return 0;
+    int64_t value = 0;
+    /* The database's own bigint text: anything else is a broken invariant. */
+    bool parsed = ledger_int64_from_text(PQgetvalue(result, row, column), &value);
+    assert(parsed);
+    if (!parsed)
         abort();
-    return (int64_t)value;
+    return value;
 }
 
 /* SQLSTATE classes the callers act on. */
