@@ -18,6 +18,7 @@
 #include "test_text.h"
 #include "import.h"
 #include "ledger.h"
+#include "ledger_internal.h"
 #include "payin.h"
 #include "statements.h"
 
@@ -729,6 +730,24 @@ static char *debits_statement(const char *series, int64_t payout_id, const long 
     return t.data;
 }
 
+/* A ledger's session compiles nothing: the import's statements over a
+ * chunk's unnested arrays passed the planner's JIT threshold, and each chunk
+ * paid for compiling them anew. The database's own default is left as it
+ * is (on); only caseledger's sessions turn it off. */
+START_TEST(sessions_do_not_jit)
+{
+    char *database_default = fixture_query(&fx, "SELECT current_setting('jit')");
+    struct ledger *ledger = fixture_ledger(&fx);
+    PGresult *result = PQexec(ledger->conn, "SELECT current_setting('jit')");
+    ck_assert_int_eq(PQresultStatus(result), PGRES_TUPLES_OK);
+    ck_assert_str_eq(PQgetvalue(result, 0, 0), "off");
+    ck_assert_str_eq(database_default, "on");
+    PQclear(result);
+    free(database_default);
+    ledger_close(ledger);
+}
+END_TEST
+
 START_TEST(payout_paid_in_parts)
 {
     struct ledger *ledger = fixture_ledger(&fx);
@@ -918,6 +937,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, collective_receipts_and_late_refusal);
     tcase_add_test(errors, payout_paid_in_parts);
     tcase_add_test(errors, sent_lines_failure_is_not_lost);
+    tcase_add_test(errors, sessions_do_not_jit);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     suite_add_tcase(suite, errors);
     return suite;
