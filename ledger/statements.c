@@ -582,21 +582,24 @@ enum ledger_err ledger_statement_open(struct ledger *ledger,
 enum ledger_err ledger_statement_close(struct ledger *ledger, int64_t statement_id,
                                        const struct ledger_statement_record *s)
 {
-    char texts[8][LEDGER_INT64_TEXT_SIZE];
+    enum { COUNTS = 8 };
+    char texts[COUNTS + 2][LEDGER_INT64_TEXT_SIZE];
     char date[LEDGER_DATE_TEXT_SIZE];
-    const int counts[6] = {s->line_count,     s->booked_count,    s->matched_count,
-                           s->suspense_count, s->exception_count, s->duplicate_count};
-    const char *params[9] = {ledger_int64_text(texts[6], statement_id),
-                             ledger_int64_text(texts[7], s->closing_minor),
-                             date_param(date, s->closing_date_days)};
-    for (int i = 0; i < 6; i++)
+    const int counts[COUNTS] = {s->line_count,     s->booked_count,    s->matched_count,
+                                s->suspense_count, s->exception_count, s->duplicate_count,
+                                s->settled_count,  s->returned_count};
+    const char *params[COUNTS + 3] = {ledger_int64_text(texts[COUNTS], statement_id),
+                                      ledger_int64_text(texts[COUNTS + 1], s->closing_minor),
+                                      date_param(date, s->closing_date_days)};
+    for (int i = 0; i < COUNTS; i++)
         params[3 + i] = ledger_int64_text(texts[i], counts[i]);
     PGresult *result = ledger_db_exec(
         ledger, PGRES_COMMAND_OK,
         "UPDATE bank_statements SET closing_balance = $2, closing_date = $3, line_count = $4, "
         "booked_count = $5, matched_count = $6, suspense_count = $7, exception_count = $8, "
-        "duplicate_count = $9, complete = true WHERE id = $1",
-        9, params);
+        "duplicate_count = $9, settled_count = $10, returned_count = $11, complete = true "
+        "WHERE id = $1",
+        COUNTS + 3, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     PQclear(result);

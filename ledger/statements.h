@@ -175,6 +175,7 @@ struct ledger_statement_record {
     int64_t closing_minor;
     int32_t closing_date_days;
     int line_count, booked_count, matched_count, suspense_count, exception_count, duplicate_count;
+    int settled_count, returned_count; /* of booked_count */
     const char *imported_by;
 };
 

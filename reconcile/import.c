@@ -430,6 +430,8 @@ static struct ledger_statement_record statement_record(const struct import_run *
         .suspense_count = (int)s->suspense,
         .exception_count = (int)s->exceptions,
         .duplicate_count = (int)s->duplicates,
+        .settled_count = (int)s->settled,
+        .returned_count = (int)s->returned,
         .imported_by = run->options->actor,
     };
     memcpy(record.file_digest, run->result->file_digest, LEDGER_HASH_SIZE);

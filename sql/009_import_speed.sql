@@ -18,3 +18,13 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- A statement's settled and returned lines are counted once, when it is
+-- closed, like its other figures: GET /v1/statements counted them over all
+-- the statement's lines at every read (a million rows for a large file, for
+-- each statement of a list). Statements imported before this migration
+-- keep NULL, and are counted as before.
+ALTER TABLE bank_statements
+    ADD COLUMN settled_count integer CHECK (settled_count >= 0),
+    ADD COLUMN returned_count integer CHECK (returned_count >= 0);
+GRANT UPDATE (settled_count, returned_count) ON bank_statements TO caseledger_app;

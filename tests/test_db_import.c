@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "ledger_internal.h"
 #include "payin.h"
+#include "statement_query.h"
 #include "statements.h"
 
 Suite *import_db_suite(void);
@@ -333,6 +334,32 @@ static long long query_int(const char *sql)
 
 /* The whole story: 15 camt.053 days, a duplicate re-import, then one MT940
  * file whose first statement (days 15-16) overlaps day 15. */
+/* Settled and returned lines of every statement, as the statement view
+ * gives them. */
+static enum ledger_err add_view_counts(void *context, const struct ledger_statement_view *view)
+{
+    int64_t *sums = context;
+    sums[0] += view->settled;
+    sums[1] += view->returned;
+    return LEDGER_OK;
+}
+
+static void view_counts(struct ledger *ledger, int64_t sums[2])
+{
+    sums[0] = sums[1] = 0;
+    char *ids = fixture_query(&fx, "SELECT string_agg(id::text, ' ') FROM bank_statements");
+    int statements = 0;
+    for (char *next = ids; *next != '\0'; statements++) {
+        char *end;
+        long long id = strtoll(next, &end, 10);
+        ck_assert_ptr_ne(end, next);
+        ck_assert_int_eq(ledger_statement_get(ledger, id, add_view_counts, sums), LEDGER_OK);
+        next = end + (*end == ' ');
+    }
+    ck_assert_int_gt(statements, 1);
+    free(ids);
+}
+
 START_TEST(scenario_thirty_days)
 {
     struct scenario *s = calloc(1, sizeof *s);
@@ -428,6 +455,32 @@ START_TEST(scenario_thirty_days)
     ck_assert_int_eq(query_int("SELECT count(*) FROM disbursements WHERE status = 'paid'"),
                      PAYOUTS - 1);
     ck_assert_int_eq(query_int("SELECT count(*) FROM disbursements WHERE status = 'returned'"), 1);
+    /* each statement's settled and returned lines, counted when it closed */
+    /* 8 payouts one line each, payouts 8 and 9 on one batch line */
+    ck_assert_int_eq(query_int("SELECT sum(settled_count) FROM bank_statements"), PAYOUTS - 1);
+    ck_assert_int_eq(query_int("SELECT sum(returned_count) FROM bank_statements"), 1);
+    ck_assert_int_eq(
+        query_int("SELECT count(*) FROM bank_statements s WHERE settled_count IS DISTINCT FROM "
+                  "(SELECT count(*) FROM statement_lines l WHERE l.statement_id = s.id "
+                  "AND l.status = 'settled') OR returned_count IS DISTINCT FROM "
+                  "(SELECT count(*) FROM statement_lines l WHERE l.statement_id = s.id "
+                  "AND l.status = 'returned')"),
+        0);
+    int64_t sums[2];
+    view_counts(s->ledger, sums);
+    ck_assert_int_eq(sums[0], PAYOUTS - 1);
+    ck_assert_int_eq(sums[1], 1);
+    /* statements imported before the counts were kept: counted when read */
+    PGconn *super = fixture_super(&fx);
+    PGresult *cleared = PQexec(super, "SET session_replication_role = replica; "
+                                      "UPDATE bank_statements SET settled_count = NULL, "
+                                      "returned_count = NULL");
+    ck_assert_int_eq(PQresultStatus(cleared), PGRES_COMMAND_OK);
+    PQclear(cleared);
+    PQfinish(super);
+    view_counts(s->ledger, sums);
+    ck_assert_int_eq(sums[0], PAYOUTS - 1);
+    ck_assert_int_eq(sums[1], 1);
     /* the mistyped pay-in number went to suspense, with its rule */
     char *rule = fixture_query(&fx, "SELECT rule || ':' || status FROM statement_lines "
                                     "WHERE bank_ref = 'D07X000'");
