@@ -232,7 +232,9 @@ static json_t *bank_account_json(const struct ledger_bank_account_item *item, bo
 }
 
 /* Creating an account that exists with the same name and currency answers
- * it again (201); with another name or currency: 409 bank_account_exists. */
+ * it again (201); with another name or currency: 409 bank_account_exists.
+ * The Idempotency-Key's first request answers again; the key with another
+ * body: 409 idempotency_conflict, nothing made. */
 void api_post_bank_accounts(struct api_handler_context *context, struct api_response *response)
 {
     const char *account_no = NULL;
@@ -246,8 +248,8 @@ void api_post_bank_accounts(struct api_handler_context *context, struct api_resp
         return;
     int64_t id = 0;
     struct ledger_bank_account_item item;
-    enum ledger_err err =
-        ledger_setup_bank_account(context->ledger, account_no, bank_name, currency, &id);
+    enum ledger_err err = ledger_bank_account_create(context->ledger, account_no, bank_name,
+                                                     currency, context->idempotency_key, &id);
     if (err == LEDGER_OK)
         err = ledger_bank_account_find(context->ledger, account_no, &item);
     if (err == LEDGER_ERR_CURRENCY_MISMATCH ||

@@ -361,6 +361,82 @@ enum ledger_err ledger_setup_bank_account(struct ledger *ledger, const char *acc
     return err;
 }
 
+/* A change that is not a journal entry, made once under an idempotency key:
+ * in one transaction, apply (which gives the object it made or changed) and
+ * the key's record; or, when the key's first request was this one, its
+ * object again without applying. Retried when a concurrent twin stored the
+ * key first. */
+typedef enum ledger_err (*keyed_apply)(struct ledger *ledger, const void *request,
+                                       int64_t *object_id);
+
+static enum ledger_err keyed_once(struct ledger *ledger, const char *idempotency_key,
+                                  const char *operation,
+                                  const uint8_t request_hash[LEDGER_HASH_SIZE], keyed_apply apply,
+                                  const void *request, int64_t *object_id)
+{
+    bool found = false;
+    int64_t seq = 0;
+    enum ledger_err err;
+    if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
+        return err;
+    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq, object_id);
+    if (err == LEDGER_OK && !found) {
+        err = apply(ledger, request, object_id);
+        if (err == LEDGER_OK)
+            err = ledger_idempotency_store(ledger, idempotency_key, operation, request_hash, 0,
+                                           *object_id);
+    }
+    if (err == LEDGER_OK)
+        err = ledger_db_commit(ledger);
+    if (err != LEDGER_OK)
+        ledger_db_rollback(ledger);
+    return err;
+}
+
+static enum ledger_err keyed(struct ledger *ledger, const char *idempotency_key,
+                             const char *operation, const uint8_t request_hash[LEDGER_HASH_SIZE],
+                             keyed_apply apply, const void *request, int64_t *object_id)
+{
+    enum ledger_err err = LEDGER_ERR_RETRY;
+    for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
+        err =
+            keyed_once(ledger, idempotency_key, operation, request_hash, apply, request, object_id);
+    return err;
+}
+
+struct bank_account_request {
+    const char *account_no, *bank_name, *currency;
+};
+
+static enum ledger_err apply_bank_account(struct ledger *ledger, const void *request,
+                                          int64_t *account_id)
+{
+    const struct bank_account_request *r = request;
+    return ledger_setup_bank_account(ledger, r->account_no, r->bank_name, r->currency, account_id);
+}
+
+enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *account_no,
+                                           const char *bank_name, const char *currency,
+                                           const char *idempotency_key, int64_t *account_id_out)
+{
+    if (ledger_idempotency_key_check(idempotency_key) != LEDGER_OK) {
+        ledger_set_detail(ledger, "an idempotency key is 1-128 printable ASCII characters");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    if (currency == NULL)
+        currency = "CNY";
+    uint8_t request_hash[LEDGER_HASH_SIZE];
+    struct ledger_request_hash hash;
+    ledger_request_hash_init(&hash, "bank_account");
+    ledger_request_hash_text(&hash, account_no ? account_no : "");
+    ledger_request_hash_text(&hash, bank_name ? bank_name : "");
+    ledger_request_hash_text(&hash, currency);
+    ledger_request_hash_final(&hash, request_hash);
+    const struct bank_account_request request = {account_no, bank_name, currency};
+    return keyed(ledger, idempotency_key, "bank_account", request_hash, apply_bank_account,
+                 &request, account_id_out);
+}
+
 /* ---- case info ---- */
 
 static const char case_info_sql[] =
@@ -690,9 +766,18 @@ static enum ledger_err apply_status(struct ledger *ledger, int64_t account_id,
     return LEDGER_OK;
 }
 
-static enum ledger_err set_status_once(struct ledger *ledger, int64_t account_id,
-                                       enum ledger_case_action action, const char *idempotency_key,
-                                       const uint8_t request_hash[LEDGER_HASH_SIZE]);
+struct status_request {
+    int64_t account_id;
+    enum ledger_case_action action;
+};
+
+static enum ledger_err apply_status_request(struct ledger *ledger, const void *request,
+                                            int64_t *account_id)
+{
+    const struct status_request *r = request;
+    *account_id = r->account_id;
+    return apply_status(ledger, r->account_id, r->action);
+}
 
 enum ledger_err ledger_case_set_status(struct ledger *ledger, const char *actor,
                                        const char *case_no, enum ledger_case_action action,
@@ -713,32 +798,8 @@ enum ledger_err ledger_case_set_status(struct ledger *ledger, const char *actor,
     ledger_request_hash_int64(&hash, account.id);
     ledger_request_hash_text(&hash, action_names[action]);
     ledger_request_hash_final(&hash, request_hash);
-    err = LEDGER_ERR_RETRY;
-    for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
-        err = set_status_once(ledger, account.id, action, idempotency_key, request_hash);
-    return err;
-}
-
-static enum ledger_err set_status_once(struct ledger *ledger, int64_t account_id,
-                                       enum ledger_case_action action, const char *idempotency_key,
-                                       const uint8_t request_hash[LEDGER_HASH_SIZE])
-{
-    bool found = false;
-    int64_t seq = 0;
+    const struct status_request request = {account.id, action};
     int64_t object_id = 0;
-    enum ledger_err err;
-    if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
-        return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq, &object_id);
-    if (err == LEDGER_OK && !found) {
-        err = apply_status(ledger, account_id, action);
-        if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, "case_status", request_hash, 0,
-                                           account_id);
-    }
-    if (err == LEDGER_OK)
-        err = ledger_db_commit(ledger);
-    if (err != LEDGER_OK)
-        ledger_db_rollback(ledger);
-    return err;
+    return keyed(ledger, idempotency_key, "case_status", request_hash, apply_status_request,
+                 &request, &object_id);
 }

@@ -929,6 +929,45 @@ START_TEST(corpus_files)
 }
 END_TEST
 
+/* POST /v1/bank-accounts under its Idempotency-Key: the first request
+ * again answers the same account; the key with another body is refused and
+ * makes nothing; another key for the same body answers it too. */
+START_TEST(bank_account_idempotency)
+{
+    const char *sql = "SELECT count(*) FROM accounts WHERE kind = 'bank'";
+    long long banks = fixture_query_int(&hx.db, sql);
+    json_t *first = json_pack("{s:s, s:s, s:s}", "account_no", "6222 0000 7777", "bank_name",
+                              "Second Custody Bank", "currency", "CNY");
+    struct reply made = send_json("POST", "/v1/bank-accounts", hx.tokens.admin, "bank-key-1",
+                                  json_deep_copy(first));
+    expect(&made, 201, NULL);
+    long long id = member_int(made.json, "id");
+    struct reply again = send_json("POST", "/v1/bank-accounts", hx.tokens.admin, "bank-key-1",
+                                   json_deep_copy(first));
+    expect(&again, 201, NULL);
+    ck_assert_int_eq(member_int(again.json, "id"), id);
+    struct reply other_key = send_json("POST", "/v1/bank-accounts", hx.tokens.admin, "bank-key-2",
+                                       json_deep_copy(first));
+    expect(&other_key, 201, NULL);
+    ck_assert_int_eq(member_int(other_key.json, "id"), id);
+    ck_assert_int_eq(fixture_query_int(&hx.db, sql), banks + 1);
+    struct reply conflict =
+        send_json("POST", "/v1/bank-accounts", hx.tokens.admin, "bank-key-1",
+                  json_pack("{s:s, s:s, s:s}", "account_no", "6222 0000 8888", "bank_name",
+                            "Third Custody Bank", "currency", "CNY"));
+    expect(&conflict, 409, "idempotency_conflict");
+    ck_assert_int_eq(fixture_query_int(&hx.db, sql), banks + 1);
+    ck_assert_int_eq(fixture_query_int(&hx.db, "SELECT count(*) FROM accounts "
+                                               "WHERE bank_account_no = '6222 0000 8888'"),
+                     0);
+    json_decref(first);
+    reply_free(&made);
+    reply_free(&again);
+    reply_free(&other_key);
+    reply_free(&conflict);
+}
+END_TEST
+
 Suite *http_statements_suite(void)
 {
     Suite *suite = suite_create("http_statements");
@@ -944,6 +983,7 @@ Suite *http_statements_suite(void)
     tcase_add_checked_fixture(errors, setup, teardown);
     tcase_set_timeout(errors, TEST_TIMEOUT_S);
     tcase_add_test(errors, refusals_leave_books_untouched);
+    tcase_add_test(errors, bank_account_idempotency);
     suite_add_tcase(suite, errors);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, setup, teardown);
