@@ -120,9 +120,13 @@ static uint64_t sql_hash(const char *sql)
     return hash;
 }
 
-/* The name of sql prepared on this connection ("" when it cannot be:
- * table full, out of memory, or the server refused to prepare it). */
-static void prepared_name(struct ledger *ledger, const char *sql, int params_count, char name[16])
+/* The name of sql prepared on this connection ("" when it cannot be: table
+ * full or out of memory). When the server refuses to prepare it (an unknown
+ * column, say), that refusal is the statement's result: returned, for the
+ * caller to report; running it unprepared would only fail again, inside a
+ * transaction with "current transaction is aborted" in place of the cause. */
+static PGresult *prepared_name(struct ledger *ledger, const char *sql, int params_count,
+                               char name[16])
 {
     name[0] = '\0';
     uint64_t hash = sql_hash(sql);
@@ -133,15 +137,19 @@ static void prepared_name(struct ledger *ledger, const char *sql, int params_cou
         snprintf(name, 16, "cl_%zu", slot);
         if (prepared->sql != NULL) {
             if (prepared->sql_hash == hash && strcmp(prepared->sql, sql) == 0)
-                return;
+                return NULL;
             continue;
         }
         PGresult *result = PQprepare(ledger->conn, name, sql, params_count, NULL);
+        if (PQresultStatus(result) == PGRES_FATAL_ERROR) {
+            name[0] = '\0';
+            return result;
+        }
         bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
         PQclear(result);
         if (ok && (prepared->sql = strdup(sql)) != NULL) {
             prepared->sql_hash = hash;
-            return;
+            return NULL;
         }
         if (ok) {
             PGresult *drop = PQexec(ledger->conn, "DEALLOCATE ALL");
@@ -154,6 +162,7 @@ static void prepared_name(struct ledger *ledger, const char *sql, int params_cou
         break;
     }
     name[0] = '\0';
+    return NULL;
 }
 
 enum ledger_err ledger_db_send(struct ledger *ledger, const char *sql, int params_count,
@@ -190,11 +199,11 @@ PGresult *ledger_db_exec(struct ledger *ledger, ExecStatusType expect, const cha
     if (ledger_db_settle(ledger) != LEDGER_OK)
         return NULL;
     char name[16];
-    prepared_name(ledger, sql, params_count, name);
-    PGresult *result =
-        name[0] != '\0'
-            ? PQexecPrepared(ledger->conn, name, params_count, params, NULL, NULL, 0)
-            : PQexecParams(ledger->conn, sql, params_count, NULL, params, NULL, NULL, 0);
+    PGresult *result = prepared_name(ledger, sql, params_count, name);
+    if (result == NULL)
+        result = name[0] != '\0'
+                     ? PQexecPrepared(ledger->conn, name, params_count, params, NULL, NULL, 0)
+                     : PQexecParams(ledger->conn, sql, params_count, NULL, params, NULL, NULL, 0);
     if (result != NULL && PQresultStatus(result) == expect)
         return result;
     (void)ledger_db_error(ledger, result);

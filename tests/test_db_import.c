@@ -803,6 +803,29 @@ START_TEST(sessions_do_not_jit)
 }
 END_TEST
 
+/* A statement the server refuses to prepare (here: an unknown column)
+ * inside a transaction is reported with its own cause, not as the
+ * "current transaction is aborted" of running it again unprepared. */
+START_TEST(refused_statement_reports_its_cause)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    ck_assert_int_eq(ledger_db_begin(ledger), LEDGER_OK);
+    PGresult *result =
+        ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT no_such_column FROM accounts WHERE id = $1",
+                       1, (const char *const[]){"1"});
+    ck_assert_ptr_null(result);
+    ck_assert_int_eq(ledger_db_last_error(ledger), LEDGER_ERR_DB);
+    ck_assert_msg(strstr(ledger_last_detail(ledger), "no_such_column") != NULL, "detail: %s",
+                  ledger_last_detail(ledger));
+    ledger_db_rollback(ledger);
+    /* the connection goes on */
+    result = ledger_db_exec(ledger, PGRES_TUPLES_OK, "SELECT 1", 0, NULL);
+    ck_assert_ptr_nonnull(result);
+    PQclear(result);
+    ledger_close(ledger);
+}
+END_TEST
+
 START_TEST(payout_paid_in_parts)
 {
     struct ledger *ledger = fixture_ledger(&fx);
@@ -993,6 +1016,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, payout_paid_in_parts);
     tcase_add_test(errors, sent_lines_failure_is_not_lost);
     tcase_add_test(errors, sessions_do_not_jit);
+    tcase_add_test(errors, refused_statement_reports_its_cause);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     suite_add_tcase(suite, errors);
     return suite;
