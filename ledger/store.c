@@ -377,6 +377,35 @@ static enum ledger_err register_signing_key(struct ledger *ledger)
     return LEDGER_OK;
 }
 
+/* A new session: no JIT (every statement here is bounded by a chunk or a
+ * page, and the planner's estimates for unnested arrays passed the JIT
+ * threshold, so each import chunk compiled its statements afresh: a fifth
+ * of the backend's time in a 100,000-line import); and a database that has
+ * applied every migration this build knows (a build newer than its database
+ * fails at its first new column, well after it started). One round trip. */
+static enum ledger_err session_check(struct ledger *ledger)
+{
+    PGresult *result = PQexec(
+        ledger->conn, "SET jit = off; SELECT coalesce(max(version), 0) FROM schema_migrations");
+    enum ledger_err err = LEDGER_OK;
+    int64_t version = 0;
+    if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1) {
+        ledger_set_detail(ledger,
+                          "the database's schema cannot be read (run caseledger migrate; this "
+                          "build needs migration %03d): %s",
+                          LEDGER_SCHEMA_VERSION, PQerrorMessage(ledger->conn));
+        err = LEDGER_ERR_DB;
+    } else if ((version = ledger_db_int64(result, 0, 0)) < LEDGER_SCHEMA_VERSION) {
+        ledger_set_detail(ledger,
+                          "the database has applied migrations up to %03lld; this build needs "
+                          "%03d: run caseledger migrate",
+                          (long long)version, LEDGER_SCHEMA_VERSION);
+        err = LEDGER_ERR_DB;
+    }
+    PQclear(result);
+    return err;
+}
+
 enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config, char *detail,
                             size_t detail_size)
 {
@@ -394,19 +423,8 @@ enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *con
         goto fail;
     }
     PQsetNoticeProcessor(ledger->conn, notice_quiet, NULL);
-    /* No JIT: every statement here is bounded by a chunk or a page, and the
-     * planner's estimates for unnested arrays passed the JIT threshold, so
-     * each import chunk compiled its statements afresh (a fifth of the
-     * backend's time in a 100,000-line import). */
-    PGresult *set = PQexec(ledger->conn, "SET jit = off");
-    bool set_ok = PQresultStatus(set) == PGRES_COMMAND_OK;
-    PQclear(set);
-    if (!set_ok) {
-        ledger_set_detail(ledger, "could not configure the session: %s",
-                          PQerrorMessage(ledger->conn));
-        err = LEDGER_ERR_DB;
+    if ((err = session_check(ledger)) != LEDGER_OK)
         goto fail;
-    }
     if (config->key_file != NULL) {
         err = ledger_signer_load(&ledger->signer, config->key_file);
         if (err != LEDGER_OK) {

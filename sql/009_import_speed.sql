@@ -28,3 +28,7 @@ ALTER TABLE bank_statements
     ADD COLUMN settled_count integer CHECK (settled_count >= 0),
     ADD COLUMN returned_count integer CHECK (returned_count >= 0);
 GRANT UPDATE (settled_count, returned_count) ON bank_statements TO caseledger_app;
+
+-- The application checks, when it connects, that the database has applied
+-- the migrations its build needs (else: run caseledger migrate).
+GRANT SELECT ON schema_migrations TO caseledger_app;

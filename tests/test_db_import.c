@@ -826,6 +826,37 @@ START_TEST(refused_statement_reports_its_cause)
 }
 END_TEST
 
+/* A build opens only a database that has applied every migration it knows:
+ * one missing its last is refused at once, naming the remedy. */
+START_TEST(older_schema_is_refused_at_open)
+{
+    char *last = fixture_query(&fx, "SELECT max(version) FROM schema_migrations");
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM schema_migrations WHERE version = %s", last);
+    PGconn *super = fixture_super(&fx);
+    PGresult *deleted = PQexec(super, sql);
+    ck_assert_int_eq(PQresultStatus(deleted), PGRES_COMMAND_OK);
+    PQclear(deleted);
+    struct ledger *ledger = NULL;
+    char detail[256] = "";
+    ck_assert_int_eq(ledger_open(&ledger, &fx.config, detail, sizeof detail), LEDGER_ERR_DB);
+    ck_assert_ptr_null(ledger);
+    ck_assert_msg(strstr(detail, "run caseledger migrate") != NULL, "detail: %s", detail);
+    /* and with it applied again, the same configuration opens */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO schema_migrations (version, name, checksum) "
+             "VALUES (%s, 'again', '')",
+             last);
+    PGresult *inserted = PQexec(super, sql);
+    ck_assert_int_eq(PQresultStatus(inserted), PGRES_COMMAND_OK);
+    PQclear(inserted);
+    PQfinish(super);
+    ck_assert_int_eq(ledger_open(&ledger, &fx.config, detail, sizeof detail), LEDGER_OK);
+    ledger_close(ledger);
+    free(last);
+}
+END_TEST
+
 START_TEST(payout_paid_in_parts)
 {
     struct ledger *ledger = fixture_ledger(&fx);
@@ -1017,6 +1048,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, sent_lines_failure_is_not_lost);
     tcase_add_test(errors, sessions_do_not_jit);
     tcase_add_test(errors, refused_statement_reports_its_cause);
+    tcase_add_test(errors, older_schema_is_refused_at_open);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     suite_add_tcase(suite, errors);
     return suite;
