@@ -1056,6 +1056,7 @@ Suite *import_db_suite(void)
 
 int main(void)
 {
+    fixture_drop_leftovers("import"); /* what failed tests of earlier runs left */
     SRunner *runner = srunner_create(import_db_suite());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
