@@ -21,8 +21,8 @@
 #define STATUS_ACCESS_CODE_MAX 64 /* bytes: a code is 16 characters plus grouping */
 #define STATUS_ITEMS_MAX 500      /* receipts or payouts listed (the newest) */
 #define STATUS_RATE_KEY_SIZE (LEDGER_CASE_NO_MAX * 2 + 32)
-#define STATUS_TEXT_INITIAL 1024      /* bytes: the answer's buffer, doubled as needed */
-#define STATUS_TEXT_MAX (1024 * 1024) /* bytes: 1,000 items of about 200 bytes fit */
+#define STATUS_TEXT_INITIAL 1024              /* bytes: the answer's buffer, doubled as needed */
+#define STATUS_TEXT_MAX ((size_t)1024 * 1024) /* bytes: 1,000 items of about 200 bytes fit */
 
 static const char not_found_detail[] = "no case with this case number and access code";
 

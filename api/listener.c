@@ -146,6 +146,7 @@ void api_listener_notify(void *cls, struct MHD_Connection *connection, void **so
  * after the last chosen. */
 static struct api_worker *least_busy_worker(struct api_listener *listener)
 {
+    assert(listener->workers_count > 0);
     size_t best = listener->next_worker;
     size_t best_count = SIZE_MAX;
     for (size_t i = 0; i < listener->workers_count; i++) {
@@ -191,6 +192,7 @@ static int accept_waiting(struct api_listener *listener)
 {
     for (int accepted = 0; accepted < API_ACCEPT_BURST_MAX; accepted++) {
         struct sockaddr_storage address;
+        memset(&address, 0, sizeof address);
         socklen_t size = sizeof address;
         int client_fd = accept4(listener->listen_fd, (struct sockaddr *)(void *)&address, &size,
                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -254,6 +256,7 @@ static bool listen_on(struct api_listener *listener, const struct sockaddr_in *a
         goto failed;
     int on = 1;
     struct sockaddr_in bound;
+    memset(&bound, 0, sizeof bound);
     socklen_t bound_size = sizeof bound;
     if (setsockopt(listener->listen_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         bind(listener->listen_fd, (const struct sockaddr *)(const void *)address,
@@ -278,9 +281,10 @@ bool api_listener_start(struct api_listener *listener, struct api_server *server
     listener->wake_fd = -1;
     listener->open = true;
     pthread_mutex_init(&listener->mutex, NULL);
-    listener->workers = calloc(workers_count, sizeof *listener->workers);
+    listener->workers = workers_count > 0 ? calloc(workers_count, sizeof *listener->workers) : NULL;
     if (listener->workers == NULL) {
-        snprintf(detail, detail_size, "out of memory");
+        snprintf(detail, detail_size, workers_count > 0 ? "out of memory" : "no worker threads");
+        api_listener_close(listener);
         return false;
     }
     for (size_t i = 0; i < workers_count; i++) {
@@ -332,7 +336,7 @@ void api_listener_close(struct api_listener *listener)
         return;
     listener->open = false;
     api_listener_stop_accepting(listener);
-    for (size_t i = 0; i < listener->workers_count; i++)
+    for (size_t i = 0; listener->workers != NULL && i < listener->workers_count; i++)
         MHD_stop_daemon(listener->workers[i].daemon);
     listener->workers_count = 0;
     free(listener->workers);
