@@ -19,7 +19,8 @@ void api_get_healthz(struct api_handler_context *context, struct api_response *r
 void api_get_metrics(struct api_handler_context *context, struct api_response *response)
 {
     struct api_server *server = api_context_server(context);
-    char *text = api_metrics_render(server->metrics, &server->pool, server->committer);
+    char *text =
+        api_metrics_render(server->metrics, &server->pool, server->committer, &server->listener);
     if (text == NULL) {
         api_respond_problem(response, 500, "internal", "could not render metrics");
         return;

@@ -101,8 +101,25 @@ static void render_latency(struct text *text, const struct api_metrics *metrics)
     add(text, "caseledger_http_request_duration_seconds_count %llu\n", (unsigned long long)count);
 }
 
+/* Open connections per worker (how evenly the listener spreads them), and
+ * those turned away at once. */
+static void render_connections(struct text *text, const struct api_listener *listener)
+{
+    add(text, "# HELP caseledger_http_worker_connections Open connections per worker thread.\n"
+              "# TYPE caseledger_http_worker_connections gauge\n");
+    for (size_t i = 0; i < listener->workers_count; i++)
+        add(text, "caseledger_http_worker_connections{worker=\"%zu\"} %zu\n", i,
+            atomic_load(&listener->workers[i].connections));
+    add(text,
+        "# HELP caseledger_http_connections_refused_total Connections closed at once (over a "
+        "limit).\n"
+        "# TYPE caseledger_http_connections_refused_total counter\n"
+        "caseledger_http_connections_refused_total %llu\n",
+        (unsigned long long)atomic_load(&listener->refused));
+}
+
 char *api_metrics_render(const struct api_metrics *metrics, const struct api_pool *pool,
-                         struct ledger_committer *committer)
+                         struct ledger_committer *committer, const struct api_listener *listener)
 {
     struct text text = {malloc(4096), 0, 4096, false};
     if (text.data == NULL)
@@ -110,6 +127,7 @@ char *api_metrics_render(const struct api_metrics *metrics, const struct api_poo
     text.data[0] = '\0';
     render_requests(&text, metrics);
     render_latency(&text, metrics);
+    render_connections(&text, listener);
     struct ledger_committer_stats stats = {0};
     if (committer != NULL)
         ledger_committer_stats(committer, &stats);

@@ -595,8 +595,7 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
 
 static void server_close(struct api_server *server)
 {
-    if (server->daemon != NULL)
-        MHD_stop_daemon(server->daemon);
+    api_listener_close(&server->listener);
     if (server->pool.handles != NULL)
         api_pool_close(&server->pool);
     ledger_committer_stop(server->committer);
@@ -605,7 +604,24 @@ static void server_close(struct api_server *server)
     free(server->metrics);
 }
 
-static bool server_listen(struct api_server *server, char *detail, size_t detail_size)
+/* One worker: a daemon with one thread and no listening socket, fed by
+ * the listener (listener.c). Its connection limit is the server's, never
+ * reached (the listener admits at most that many in all); the per-address
+ * limit is the listener's, across workers. */
+struct MHD_Daemon *api_server_worker_start(struct api_server *server, struct api_worker *worker)
+{
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                                MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET,
+                            0, NULL, NULL, on_request, server, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)API_CONNECTIONS_MAX + 1, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)API_REQUEST_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)API_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                            server, MHD_OPTION_NOTIFY_CONNECTION, api_listener_notify, worker,
+                            MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
+}
+
+static bool server_listen(struct api_server *server, unsigned *port_bound, char *detail,
+                          size_t detail_size)
 {
     struct sockaddr_in address;
     memset(&address, 0, sizeof address);
@@ -615,22 +631,8 @@ static bool server_listen(struct api_server *server, char *detail, size_t detail
         snprintf(detail, detail_size, "listen address must be an IPv4 address");
         return false;
     }
-    server->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL,
-        NULL, on_request, server, MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)server->config.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)API_CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)API_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)API_REQUEST_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)API_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
-    if (server->daemon == NULL) {
-        snprintf(detail, detail_size, "could not listen on %s:%u: %s",
-                 server->config.listen_address, server->config.port, strerror(errno));
-        return false;
-    }
-    return true;
+    return api_listener_start(&server->listener, server, &address, server->config.threads,
+                              port_bound, detail, detail_size);
 }
 
 int api_server_run(const struct api_server_config *config)
@@ -650,23 +652,20 @@ int api_server_run(const struct api_server_config *config)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     int status = 1;
+    unsigned port = 0;
     if (server_open(server, detail, sizeof detail) != LEDGER_OK ||
-        !server_listen(server, detail, sizeof detail)) {
+        !server_listen(server, &port, detail, sizeof detail)) {
         fprintf(stderr, "caseledger: %s\n", detail);
         goto out;
     }
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    printf("{\"listening\":\"http://%s:%u\"}\n", config->listen_address,
-           info ? (unsigned)info->port : config->port);
+    printf("{\"listening\":\"http://%s:%u\"}\n", config->listen_address, port);
     fflush(stdout);
     int received = 0;
     sigwait(&signals, &received);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"shutdown\",\"signal\":%d}\n", received);
-    /* Stop accepting; MHD_stop_daemon then lets running handlers finish. */
-    MHD_socket listener = MHD_quiesce_daemon(server->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
+    /* Stop accepting (the listening socket closes: new clients are
+     * refused); MHD_stop_daemon then lets running handlers finish. */
+    api_listener_stop_accepting(&server->listener);
     /* Let the requests already begun finish and their answers go out, and
      * those already received on a connection whose worker was busy begin
      * and finish too: wait for a quiet spell, bounded by the request

@@ -4,6 +4,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+
+#include <netinet/in.h>
 
 #include <microhttpd.h>
 
@@ -66,9 +69,62 @@ struct api_metrics {
 
 void api_metrics_record(struct api_metrics *metrics, size_t route_index, unsigned status,
                         int64_t duration_us);
+struct api_listener;
 /* Prometheus text of everything, as a new string (free()). */
 char *api_metrics_render(const struct api_metrics *metrics, const struct api_pool *pool,
-                         struct ledger_committer *committer);
+                         struct ledger_committer *committer, const struct api_listener *listener);
+
+/* ---- connections (listener.c) ----
+ *
+ * Our own listening socket and accept thread hand each connection to the
+ * worker (one libmicrohttpd daemon with one thread, started without a
+ * listening socket) that holds the fewest, after checking the limits on
+ * open connections in all and per client address. */
+
+struct api_worker {
+    struct api_listener *listener;
+    struct MHD_Daemon *daemon;
+    atomic_size_t connections; /* handed to it and not yet closed */
+};
+
+struct api_address_slot {
+    uint8_t address[16]; /* IPv4 in the first 4 bytes, or IPv6 */
+    int family;          /* 0: a free slot */
+    uint32_t connections;
+};
+
+struct api_listener {
+    bool open; /* started, not yet closed */
+    int listen_fd;
+    int wake_fd; /* an eventfd: written to stop the accept thread */
+    pthread_t thread;
+    bool thread_started;
+    struct api_worker *workers;
+    size_t workers_count;
+    size_t next_worker; /* where the search for the least busy starts (accept thread only) */
+    pthread_mutex_t mutex;
+    size_t connections;                                     /* open in all (under mutex) */
+    struct api_address_slot addresses[API_CONNECTIONS_MAX]; /* per client address (under mutex) */
+    atomic_uint_fast64_t refused; /* connections closed at once: over a limit */
+};
+
+/* Starts workers_count worker daemons (options: the request callbacks,
+ * timeouts and memory per connection), listens on address:port (port 0: any
+ * free port, *port_bound tells which) and starts accepting. false after
+ * writing why into detail, with nothing left running. */
+bool api_listener_start(struct api_listener *listener, struct api_server *server,
+                        const struct sockaddr_in *address, size_t workers_count,
+                        unsigned *port_bound, char *detail, size_t detail_size);
+/* A worker's notice of a connection's start and end (its cls: the worker). */
+void api_listener_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
+                         enum MHD_ConnectionNotificationCode code);
+/* Starts one worker daemon of the server (server.c), or NULL. */
+struct MHD_Daemon *api_server_worker_start(struct api_server *server, struct api_worker *worker);
+/* Stops accepting and closes the listening socket; the workers keep
+ * serving the connections they hold. */
+void api_listener_stop_accepting(struct api_listener *listener);
+/* Stops the workers (closing every connection) and frees everything. */
+void api_listener_close(struct api_listener *listener);
 
 /* ---- the server ---- */
 
@@ -83,7 +139,7 @@ struct api_token_entry {
 
 struct api_server {
     struct api_server_config config;
-    struct MHD_Daemon *daemon;
+    struct api_listener listener;
     struct ledger_committer *committer;
     struct api_pool pool;
     struct api_rate_limiter limiter;

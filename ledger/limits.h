@@ -41,6 +41,9 @@
 #define API_HEADER_MEMORY 32768                   /* per-connection memory for headers (431/413) */
 #define API_CONNECTIONS_MAX 512                   /* open connections */
 #define API_CONNECTIONS_PER_IP 64
+#define API_LISTEN_BACKLOG 512  /* connections the kernel holds until accepted */
+#define API_ACCEPT_BURST_MAX 64 /* accepted in a row before polling again */
+#define API_ACCEPT_PAUSE_MS 100 /* out of descriptors or memory: accepting pauses */
 #define API_REQUEST_TIMEOUT_S 30  /* idle connection / slow request timeout */
 #define API_SHUTDOWN_QUIET_MS 300 /* no request running this long: stop */
 #define API_THREADS_DEFAULT 16    /* MHD worker threads = database handles */

@@ -6,14 +6,16 @@
 # run (bench_ledger, 16 clients, its group-commit run only), so that the
 # receipts can be compared with it. Prints requests/s and p99 latency, and
 # the ratios the HTTP issue asks for: status / healthz (goal 0.5, p99 under
-# 10 ms), receipts / ledger core (goal 0.7).
+# 10 ms), receipts / ledger core (goal 0.7). per-wkr: the fewest and the most
+# connections a worker held midway through a run (one more than wrk's share
+# is the benchmark's own /metrics request).
 #
 # usage: tests/bench_http.sh [SECONDS]   (environment from scripts/dev env;
 #        BENCH_LEDGER=0 leaves the ledger core's run out)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/build/api/caseledger"
+BIN="${BENCH_HTTP_BIN:-$ROOT/build/api/caseledger}" # BENCH_HTTP_BIN: another build to compare
 BENCH_LEDGER_BIN="$ROOT/build/tests/bench_ledger"
 SECONDS_PER_RUN=${1:-10}
 CONNECTIONS=16
@@ -81,20 +83,29 @@ EOF
 # run NAME PATH [SCRIPT]: prints "NAME requests/s p99_ms non2xx"
 run() {
     local name=$1 path=$2 script=${3:-}
-    local out
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency ${script:+-s "$script"} \
-        "$url$path")
+    local out spread
+    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency ${script:+-s "$script"} \
+        "$url$path" >"$WORK/wrk.out" &
+    local wrk_pid=$!
+    # How the server spread wrk's connections over its workers, midway
+    # (the busiest and the idlest worker; a server without the metric: "").
+    sleep "$((SECONDS_PER_RUN / 2))"
+    spread=$(curl -s "$url/metrics" | awk '/^caseledger_http_worker_connections/ {
+        n = $2 + 0; if (count == 0 || n > max) max = n; if (count == 0 || n < min) min = n
+        count++ } END { if (count > 0) printf "%d-%d", min, max }')
+    wait "$wrk_pid"
+    out=$(cat "$WORK/wrk.out")
     local rate p99 errors
     rate=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-    printf '%-28s %12s %10s %8s\n' "$name" "$rate" "$p99" "${errors:-0}"
+    printf '%-28s %12s %10s %8s %8s\n' "$name" "$rate" "$p99" "${errors:-0}" "${spread:--}"
     eval "rate_${name//[^a-z]/_}=$rate"
 }
 
 printf 'bench_http: %s s per run, %d connections, 2 wrk threads, loopback\n' \
     "$SECONDS_PER_RUN" "$CONNECTIONS"
-printf '%-28s %12s %10s %8s\n' "endpoint" "requests/s" "p99" "non-2xx"
+printf '%-28s %12s %10s %8s %8s\n' "endpoint" "requests/s" "p99" "non-2xx" "per-wkr"
 run healthz /healthz
 run status /v1/status "$WORK/status.lua"
 run case "/v1/cases/$case_path" "$WORK/case.lua"

@@ -268,6 +268,62 @@ START_TEST(right_code_gives_the_amounts)
 }
 END_TEST
 
+/* The names of an object, in order, joined by commas. */
+static void keys_of(char *out, size_t out_size, json_t *object)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (void *at = json_object_iter(object); at != NULL; at = json_object_iter_next(object, at)) {
+        int written = snprintf(out + used, out_size - used, "%s%s", used > 0 ? "," : "",
+                               json_object_iter_key(at));
+        ck_assert(written > 0 && (size_t)written < out_size - used);
+        used += (size_t)written;
+    }
+}
+
+static void check_keys(json_t *object, const char *expected)
+{
+    char keys[512];
+    keys_of(keys, sizeof keys, object);
+    ck_assert_str_eq(keys, expected);
+}
+
+/* The answer is written as text by the server: byte for byte what
+ * jansson writes (JSON_COMPACT) for the same values in the same order, as
+ * it was when jansson wrote it, for an answer with both lists and every
+ * optional field, and for one with empty lists. */
+START_TEST(answer_is_jansson_compact)
+{
+    const char *cases[][2] = {{case_paid, code_paid}, {case_other, code_other}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct http_client_response response;
+        ck_assert_int_eq(post_status(&response, cases[i][0], cases[i][1]), 200);
+        json_t *status = body_json(&response);
+        char *again = json_dumps(status, JSON_COMPACT);
+        ck_assert_ptr_nonnull(again);
+        ck_assert_str_eq(response.body, again);
+        ck_assert_uint_eq(response.body_size, strlen(again));
+        free(again);
+        /* The names in the order API clients have always seen them. */
+        check_keys(status, "case_no,status,currency,received_total,received_total_text,"
+                           "disbursed_total,disbursed_total_text,held,held_text,receipts,"
+                           "receipts_more,disbursements,disbursements_more");
+        json_t *receipts = json_object_get(status, "receipts");
+        for (size_t r = 0; r < json_array_size(receipts); r++)
+            check_keys(json_array_get(receipts, r), "amount,amount_text,value_date,booked_at");
+        json_t *payouts = json_object_get(status, "disbursements");
+        for (size_t p = 0; p < json_array_size(payouts); p++) {
+            json_t *payout = json_array_get(payouts, p);
+            check_keys(payout, json_object_get(payout, "paid_at") != NULL
+                                   ? "amount,amount_text,status,requested_at,approved_at,paid_at"
+                                   : "amount,amount_text,status,requested_at");
+        }
+        json_decref(status);
+        http_client_response_free(&response);
+    }
+}
+END_TEST
+
 START_TEST(code_in_any_grouping_and_case)
 {
     char loose[LEDGER_ACCESS_CODE_TEXT_SIZE];
@@ -633,6 +689,7 @@ static Suite *applicant_suite(void)
     tcase_add_unchecked_fixture(status, server_start, server_stop);
     tcase_add_test(status, right_code_gives_the_amounts);
     tcase_add_test(status, code_in_any_grouping_and_case);
+    tcase_add_test(status, answer_is_jansson_compact);
     tcase_add_test(status, wrong_code_and_unknown_case_look_the_same);
     tcase_add_test(status, missing_fields_are_400);
     tcase_add_test(status, codes_never_reach_the_log);

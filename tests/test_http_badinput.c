@@ -905,6 +905,64 @@ START_TEST(connections_per_address_bounded)
 }
 END_TEST
 
+/* Open connections per worker, from /metrics asked on a connection the
+ * server already holds; the sum, or -1 when the answer has no such lines. */
+static long worker_connections(int socket_fd, long counts[], size_t counts_max, size_t *workers)
+{
+    static const char request[] = "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    struct http_client_response response;
+    ck_assert(http_client_send(socket_fd, request, sizeof request - 1, 5000));
+    ck_assert_int_eq(http_client_receive(socket_fd, &response, 5000), 0);
+    ck_assert_int_eq(response.status, 200);
+    static const char name[] = "caseledger_http_worker_connections{worker=\"";
+    long sum = 0;
+    *workers = 0;
+    for (const char *at = strstr(response.body, name); at != NULL; at = strstr(at + 1, name)) {
+        unsigned long index = 0;
+        long count = 0;
+        ck_assert_int_eq(sscanf(at + sizeof name - 1, "%lu\"} %ld", &index, &count), 2);
+        ck_assert_uint_lt(index, counts_max);
+        counts[index] = count;
+        sum += count;
+        (*workers)++;
+    }
+    http_client_response_free(&response);
+    return *workers > 0 ? sum : -1;
+}
+
+/* Many connections opened at once are spread over the workers: each holds
+ * its share (N / workers, rounded up), one more at most should a
+ * connection of an earlier test still have been closing meanwhile.
+ * (libmicrohttpd's own pool let whichever worker woke first accept: one
+ * could take them all.) Counted only when the server holds exactly the N
+ * connections, no older one. */
+START_TEST(connections_spread_over_workers)
+{
+    enum { OPENED = HTTP_FIXTURE_THREADS * 4 };
+    int sockets[OPENED];
+    long counts[HTTP_FIXTURE_THREADS] = {0};
+    size_t workers = 0;
+    long sum = -1;
+    for (int attempt = 0; attempt < 5 && sum != OPENED; attempt++) {
+        sleep_ms(300);
+        for (int i = 0; i < OPENED; i++) {
+            sockets[i] = http_client_connect(hx.server.port);
+            ck_assert_int_ge(sockets[i], 0);
+        }
+        sleep_ms(200);
+        sum = worker_connections(sockets[0], counts, HTTP_FIXTURE_THREADS, &workers);
+        for (int i = 0; i < OPENED; i++)
+            close(sockets[i]);
+    }
+    ck_assert_int_eq(sum, OPENED);
+    ck_assert_uint_eq(workers, HTTP_FIXTURE_THREADS);
+    long share = (OPENED + HTTP_FIXTURE_THREADS - 1) / HTTP_FIXTURE_THREADS;
+    for (size_t i = 0; i < workers; i++)
+        ck_assert_msg(counts[i] <= share + 1, "worker %zu holds %ld of %d connections", i,
+                      counts[i], OPENED);
+}
+END_TEST
+
 /* RFC 9110 section 8.3.1: media type names are case-insensitive. */
 START_TEST(media_type_case_insensitive)
 {
@@ -988,6 +1046,7 @@ Suite *http_badinput_suite(void)
     tcase_add_test(connections, slow_client_answered);
     tcase_add_test(connections, stalled_clients_do_not_block);
     tcase_add_test(connections, connections_per_address_bounded);
+    tcase_add_test(connections, connections_spread_over_workers);
     tcase_add_test(connections, batch_end);
     suite_add_tcase(suite, connections);
     return suite;
