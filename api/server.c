@@ -575,7 +575,10 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
 {
     struct ledger_config ledger_config = {.dsn = server->config.dsn,
                                           .key_file = server->config.key_file,
-                                          .access_key_file = server->config.access_key_file};
+                                          .access_key_file = server->config.access_key_file,
+                                          .lock_wait_ms = server->config.lock_wait_ms
+                                                              ? server->config.lock_wait_ms
+                                                              : API_LOCK_WAIT_MS};
     server->metrics = calloc(1, sizeof *server->metrics);
     if (server->metrics == NULL)
         return LEDGER_ERR_NOMEM;

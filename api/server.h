@@ -29,6 +29,7 @@ struct api_server_config {
     size_t statement_body_max; /* statement files (POST /v1/statements) */
     const char *mapping_dir;   /* CSV column mappings by name: DIR/NAME.mapping */
     bool quiet;                /* no request log lines */
+    unsigned lock_wait_ms;     /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints

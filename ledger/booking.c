@@ -597,7 +597,10 @@ static void *committer_main(void *argument)
         pthread_mutex_unlock(&c->mutex);
         enum ledger_err err = LEDGER_OK;
         struct ledger_committer_stats stats = {0};
-        if (!book_batch(c->ledger, c->batch, count, &err, &stats, &c->head)) {
+        /* A round that found the books held past lock_wait_ms (an import)
+         * fails whole, at once: each request alone would wait as long. */
+        if (!book_batch(c->ledger, c->batch, count, &err, &stats, &c->head) &&
+            err != LEDGER_ERR_BUSY) {
             /* Isolate whatever broke the round: one transaction each for the
              * requests it left unbooked. */
             for (size_t i = 0; i < count; i++)

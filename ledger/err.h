@@ -35,6 +35,7 @@ enum ledger_err {
     LEDGER_ERR_IO,                   /* file could not be read or written */
     LEDGER_ERR_NOMEM,
     LEDGER_ERR_VERIFY_FAILED, /* chain or signature check failed */
+    LEDGER_ERR_BUSY,          /* a lock was not had within ledger_config.lock_wait_ms */
     LEDGER_ERR__COUNT
 };
 

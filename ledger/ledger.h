@@ -31,6 +31,10 @@ struct ledger_config {
     const char *dsn;             /* libpq conninfo of the application role */
     const char *key_file;        /* Ed25519 secret key; NULL: no booking (read-only) */
     const char *access_key_file; /* 32-byte key for access-code hashes; NULL: none */
+    /* How long a statement may wait for a lock (the chain head that a
+     * statement import holds to its end, say) before it fails with
+     * LEDGER_ERR_BUSY and books nothing; 0: as long as it takes. */
+    unsigned lock_wait_ms;
 };
 
 /* Opens a connection and loads the keys; registers the signing key's public

@@ -41,13 +41,17 @@
 #define API_HEADER_MEMORY 32768                   /* per-connection memory for headers (431/413) */
 #define API_CONNECTIONS_MAX 512                   /* open connections */
 #define API_CONNECTIONS_PER_IP 64
-#define API_LISTEN_BACKLOG 512  /* connections the kernel holds until accepted */
-#define API_ACCEPT_BURST_MAX 64 /* accepted in a row before polling again */
-#define API_ACCEPT_PAUSE_MS 100 /* out of descriptors or memory: accepting pauses */
+#define API_LISTEN_BACKLOG 512    /* connections the kernel holds until accepted */
+#define API_ACCEPT_BURST_MAX 64   /* accepted in a row before polling again */
+#define API_ACCEPT_PAUSE_MS 100   /* out of descriptors or memory: accepting pauses */
 #define API_REQUEST_TIMEOUT_S 30  /* idle connection / slow request timeout */
 #define API_SHUTDOWN_QUIET_MS 300 /* no request running this long: stop */
 #define API_THREADS_DEFAULT 16    /* MHD worker threads = database handles */
 #define API_POOL_WAIT_MS 5000     /* waiting for a free database handle: 503 past it */
+#define API_LOCK_WAIT_MS                                                                           \
+    10000                        /* a request's wait for a lock (an import holds the chain         \
+                                    head to its end): 503 busy past it; --lock-wait-ms */
+#define API_BUSY_RETRY_AFTER_S 5 /* Retry-After of that 503 */
 #define API_LIST_LIMIT_DEFAULT 50
 #define API_LIST_LIMIT_MAX 1000
 #define API_STATUS_FAILURES_PER_IP 10  /* wrong status lookups per window per client */

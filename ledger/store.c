@@ -99,6 +99,8 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
     enum ledger_err err = LEDGER_ERR_DB;
     if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         err = LEDGER_ERR_RETRY;
+    else if (state != NULL && strcmp(state, "55P03") == 0)
+        err = LEDGER_ERR_BUSY; /* lock_not_available: lock_timeout (lock_wait_ms) passed */
     else if (state != NULL && strcmp(state, "22003") == 0)
         err = LEDGER_ERR_OVERFLOW; /* bigint out of range: a balance would overflow */
     else if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "23514") == 0))
@@ -382,11 +384,17 @@ static enum ledger_err register_signing_key(struct ledger *ledger)
  * threshold, so each import chunk compiled its statements afresh: a fifth
  * of the backend's time in a 100,000-line import); and a database that has
  * applied every migration this build knows (a build newer than its database
- * fails at its first new column, well after it started). One round trip. */
-static enum ledger_err session_check(struct ledger *ledger)
+ * fails at its first new column, well after it started); and how long a
+ * statement may wait for a lock (lock_wait_ms, 0: no limit). One round
+ * trip. */
+static enum ledger_err session_check(struct ledger *ledger, unsigned lock_wait_ms)
 {
-    PGresult *result = PQexec(
-        ledger->conn, "SET jit = off; SELECT coalesce(max(version), 0) FROM schema_migrations");
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SET jit = off; SET lock_timeout = %u; "
+             "SELECT coalesce(max(version), 0) FROM schema_migrations",
+             lock_wait_ms);
+    PGresult *result = PQexec(ledger->conn, sql);
     enum ledger_err err = LEDGER_OK;
     int64_t version = 0;
     if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1) {
@@ -423,7 +431,7 @@ enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *con
         goto fail;
     }
     PQsetNoticeProcessor(ledger->conn, notice_quiet, NULL);
-    if ((err = session_check(ledger)) != LEDGER_OK)
+    if ((err = session_check(ledger, config->lock_wait_ms)) != LEDGER_OK)
         goto fail;
     if (config->key_file != NULL) {
         err = ledger_signer_load(&ledger->signer, config->key_file);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -929,6 +930,43 @@ START_TEST(corpus_files)
 }
 END_TEST
 
+/* While a statement import holds the books (the chain head, to its end), a
+ * booking over HTTP waits at most --lock-wait-ms, then is refused 503 busy
+ * with nothing booked; the same request again after the import books. */
+START_TEST(bookings_during_an_import_are_busy)
+{
+    (void)http_fixture_stop(&hx);
+    setenv("CASELEDGER_LOCK_WAIT_MS", "300", 1);
+    http_fixture_start(&hx, HTTP_FIXTURE_THREADS);
+    unsetenv("CASELEDGER_LOCK_WAIT_MS");
+    char *before = fixture_books_digest(&hx.db);
+    struct ledger *importer = fixture_ledger(&hx.db);
+    ck_assert_int_eq(ledger_import_begin(importer, "bank1"), LEDGER_OK);
+    json_t *body = json_pack("{s:s, s:i, s:s, s:s}", "case_no", CASE_ONE, "amount", 4200,
+                             "bank_ref", "ST-BUSY-1", "value_date", "2024-03-02");
+    struct timespec started, finished;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    struct reply busy =
+        send_json("POST", "/v1/receipts", hx.tokens.clerk, "ST-BUSY-1", json_deep_copy(body));
+    clock_gettime(CLOCK_MONOTONIC, &finished);
+    expect(&busy, 503, "busy");
+    long waited_ms = (finished.tv_sec - started.tv_sec) * 1000L +
+                     (finished.tv_nsec - started.tv_nsec) / 1000000L;
+    ck_assert_msg(waited_ms >= 250 && waited_ms < 5000, "answered after %ld ms", waited_ms);
+    books_unchanged(before, "a booking refused while an import ran");
+    ledger_import_rollback(importer);
+    ledger_close(importer);
+    struct reply booked =
+        send_json("POST", "/v1/receipts", hx.tokens.clerk, "ST-BUSY-1", json_deep_copy(body));
+    expect(&booked, 201, NULL);
+    json_decref(body);
+    free(before);
+    reply_free(&busy);
+    reply_free(&booked);
+    expect_clean_stop();
+}
+END_TEST
+
 /* POST /v1/bank-accounts under its Idempotency-Key: the first request
  * again answers the same account; the key with another body is refused and
  * makes nothing; another key for the same body answers it too. */
@@ -984,6 +1022,7 @@ Suite *http_statements_suite(void)
     tcase_set_timeout(errors, TEST_TIMEOUT_S);
     tcase_add_test(errors, refusals_leave_books_untouched);
     tcase_add_test(errors, bank_account_idempotency);
+    tcase_add_test(errors, bookings_during_an_import_are_busy);
     suite_add_tcase(suite, errors);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, setup, teardown);
