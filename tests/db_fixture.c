@@ -73,6 +73,8 @@ static void add_users(struct ledger *ledger)
             die("could not add user", users[i].name);
 }
 
+static void drop_leftover_databases(PGconn *conn, const char *name);
+
 void fixture_setup(struct fixture *f, const char *name)
 {
     memset(f, 0, sizeof *f);
@@ -86,6 +88,10 @@ void fixture_setup(struct fixture *f, const char *name)
              f->database);
     snprintf(f->super_dsn, sizeof f->super_dsn, "%s dbname=%s", admin, f->database);
     PGconn *conn = connect_or_die(admin);
+    /* What failed tests of any suite left (their process is gone; a
+     * database is named after the process that made it). */
+    if (getenv("CASELEDGER_KEEP_DB") == NULL)
+        drop_leftover_databases(conn, "");
     char sql[256];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->database);
     exec_or_die(conn, sql);
@@ -212,8 +218,9 @@ static bool owner_gone(const char *name, char separator)
 
 static void drop_leftover_databases(PGconn *conn, const char *name)
 {
-    char pattern[96];
-    snprintf(pattern, sizeof pattern, "cltest_%s_", name);
+    char pattern[96] = "cltest_"; /* name "": every suite's */
+    if (name[0] != '\0')
+        snprintf(pattern, sizeof pattern, "cltest_%s_", name);
     const char *params[1] = {pattern};
     PGresult *names =
         PQexecParams(conn, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", 1,
