@@ -17,11 +17,11 @@
 #include "money.h"
 #include "query.h"
 #include "server_internal.h"
+#include "text_buffer.h"
 
 #define STATUS_ACCESS_CODE_MAX 64 /* bytes: a code is 16 characters plus grouping */
 #define STATUS_ITEMS_MAX 500      /* receipts or payouts listed (the newest) */
 #define STATUS_RATE_KEY_SIZE (LEDGER_CASE_NO_MAX * 2 + 32)
-#define STATUS_TEXT_INITIAL 1024              /* bytes: the answer's buffer, doubled as needed */
 #define STATUS_TEXT_MAX ((size_t)1024 * 1024) /* bytes: 1,000 items of about 200 bytes fit */
 
 static const char not_found_detail[] = "no case with this case number and access code";
@@ -67,43 +67,6 @@ static bool rate_check(struct api_rate_limiter *limiter, const struct status_rat
  * are not plain printable ASCII go through jansson itself, one each, so
  * that its escaping and its refusal of invalid UTF-8 stay the reference;
  * tests/test_http_applicant.c compares the two renderings. */
-struct status_text {
-    char *data;
-    size_t used;
-    size_t size;
-    bool failed;
-};
-
-static void put_bytes(struct status_text *text, const char *bytes, size_t size)
-{
-    if (text->failed)
-        return;
-    if (size > STATUS_TEXT_MAX - text->used) {
-        text->failed = true;
-        return;
-    }
-    if (text->used + size + 1 > text->size) {
-        size_t grown_size = text->size ? text->size : STATUS_TEXT_INITIAL;
-        while (grown_size < text->used + size + 1)
-            grown_size *= 2;
-        char *grown = realloc(text->data, grown_size);
-        if (grown == NULL) {
-            text->failed = true;
-            return;
-        }
-        text->data = grown;
-        text->size = grown_size;
-    }
-    memcpy(text->data + text->used, bytes, size);
-    text->used += size;
-    text->data[text->used] = '\0';
-}
-
-static void put(struct status_text *text, const char *literal)
-{
-    put_bytes(text, literal, strlen(literal));
-}
-
 /* Printable ASCII but '"' and '\\': bytes json_dumps writes as they are. */
 static bool plain(const char *value)
 {
@@ -113,12 +76,12 @@ static bool plain(const char *value)
     return true;
 }
 
-static void put_string(struct status_text *text, const char *value)
+static void put_string(struct api_text *text, const char *value)
 {
     if (plain(value)) {
-        put_bytes(text, "\"", 1);
-        put(text, value);
-        put_bytes(text, "\"", 1);
+        api_text_put(text, "\"", 1);
+        api_text_puts(text, value);
+        api_text_put(text, "\"", 1);
         return;
     }
     json_t *string = json_string(value);
@@ -126,28 +89,28 @@ static void put_string(struct status_text *text, const char *value)
     if (dumped == NULL)
         text->failed = true;
     else
-        put(text, dumped);
+        api_text_puts(text, dumped);
     free(dumped);
     json_decref(string);
 }
 
-static void put_int64(struct status_text *text, int64_t value)
+static void put_int64(struct api_text *text, int64_t value)
 {
     char digits[24]; /* "-9223372036854775808" */
     int length = snprintf(digits, sizeof digits, "%lld", (long long)value);
-    put_bytes(text, digits, (size_t)length);
+    api_text_put(text, digits, (size_t)length);
 }
 
 /* "name":value pairs; each but the first after a comma. */
-static void put_key(struct status_text *text, const char *name)
+static void put_key(struct api_text *text, const char *name)
 {
     bool first = text->used > 0 && text->data[text->used - 1] == '{';
-    put(text, first ? "\"" : ",\"");
-    put(text, name);
-    put_bytes(text, "\":", 2);
+    api_text_puts(text, first ? "\"" : ",\"");
+    api_text_puts(text, name);
+    api_text_put(text, "\":", 2);
 }
 
-static void put_amount(struct status_text *text, const char *name, int64_t amount_minor,
+static void put_amount(struct api_text *text, const char *name, int64_t amount_minor,
                        const char *currency, bool with_text)
 {
     put_key(text, name);
@@ -161,40 +124,40 @@ static void put_amount(struct status_text *text, const char *name, int64_t amoun
     int decimals = ledger_currency_decimals(currency);
     if (ledger_money_format(amount_text, sizeof amount_text, amount_minor,
                             decimals < 0 ? 2 : decimals) == 0)
-        put(text, "null");
+        api_text_puts(text, "null");
     else
         put_string(text, amount_text);
 }
 
-static void put_time(struct status_text *text, const char *name, int64_t time_us)
+static void put_time(struct api_text *text, const char *name, int64_t time_us)
 {
     char time_text[LEDGER_TIME_TEXT_SIZE];
     put_key(text, name);
     if (time_us == 0)
-        put(text, "null");
+        api_text_puts(text, "null");
     else
         put_string(text, ledger_time_text(time_text, time_us));
 }
 
-static void put_receipt(struct status_text *text, const struct ledger_status_receipt *receipt,
+static void put_receipt(struct api_text *text, const struct ledger_status_receipt *receipt,
                         const char *currency)
 {
     char date[LEDGER_DATE_TEXT_SIZE];
-    put(text, "{");
+    api_text_puts(text, "{");
     put_amount(text, "amount", receipt->amount_minor, currency, true);
     put_key(text, "value_date");
     if (receipt->value_date_days == LEDGER_VALUE_DATE_NONE)
-        put(text, "null");
+        api_text_puts(text, "null");
     else
         put_string(text, ledger_date_text(date, receipt->value_date_days));
     put_time(text, "booked_at", receipt->booked_at_us);
-    put(text, "}");
+    api_text_puts(text, "}");
 }
 
-static void put_payout(struct status_text *text, const struct ledger_status_payout *payout,
+static void put_payout(struct api_text *text, const struct ledger_status_payout *payout,
                        const char *currency)
 {
-    put(text, "{");
+    api_text_puts(text, "{");
     put_amount(text, "amount", payout->amount_minor, currency, true);
     put_key(text, "status");
     put_string(text, payout->status);
@@ -203,7 +166,7 @@ static void put_payout(struct status_text *text, const struct ledger_status_payo
         put_time(text, "approved_at", payout->approved_at_us);
     if (payout->paid_at_us != 0)
         put_time(text, "paid_at", payout->paid_at_us);
-    put(text, "}");
+    api_text_puts(text, "}");
 }
 
 /* The answer's text (malloc()ed), or NULL. */
@@ -211,8 +174,9 @@ static char *status_text(const struct ledger_status_case *status_case,
                          const struct ledger_status_lists *lists)
 {
     const char *currency = status_case->currency;
-    struct status_text text = {NULL, 0, 0, false};
-    put(&text, "{");
+    struct api_text text;
+    api_text_init(&text, STATUS_TEXT_MAX);
+    api_text_puts(&text, "{");
     put_key(&text, "case_no");
     put_string(&text, status_case->case_no);
     put_key(&text, "status");
@@ -223,31 +187,27 @@ static char *status_text(const struct ledger_status_case *status_case,
     put_amount(&text, "disbursed_total", status_case->disbursed_total, currency, true);
     put_amount(&text, "held", status_case->held, currency, true);
     put_key(&text, "receipts");
-    put(&text, "[");
+    api_text_puts(&text, "[");
     for (size_t i = 0; i < lists->receipts_count; i++) {
         if (i > 0)
-            put(&text, ",");
+            api_text_puts(&text, ",");
         put_receipt(&text, &lists->receipts[i], currency);
     }
-    put(&text, "]");
+    api_text_puts(&text, "]");
     put_key(&text, "receipts_more");
-    put(&text, lists->receipts_more ? "true" : "false");
+    api_text_puts(&text, lists->receipts_more ? "true" : "false");
     put_key(&text, "disbursements");
-    put(&text, "[");
+    api_text_puts(&text, "[");
     for (size_t i = 0; i < lists->payouts_count; i++) {
         if (i > 0)
-            put(&text, ",");
+            api_text_puts(&text, ",");
         put_payout(&text, &lists->payouts[i], currency);
     }
-    put(&text, "]");
+    api_text_puts(&text, "]");
     put_key(&text, "disbursements_more");
-    put(&text, lists->payouts_more ? "true" : "false");
-    put(&text, "}");
-    if (text.failed) {
-        free(text.data);
-        return NULL;
-    }
-    return text.data;
+    api_text_puts(&text, lists->payouts_more ? "true" : "false");
+    api_text_puts(&text, "}");
+    return api_text_take(&text);
 }
 
 /* Both refusals (unknown case, wrong code) come here. */

@@ -1,6 +1,7 @@
 /* Prometheus text: requests by route and status, a latency histogram,
  * entries booked, database handles in use. */
 #include "server_internal.h"
+#include "text_buffer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,54 +27,19 @@ void api_metrics_record(struct api_metrics *metrics, size_t route_index, unsigne
     atomic_fetch_add(&metrics->latency_sum_us, (uint_fast64_t)(duration_us > 0 ? duration_us : 0));
 }
 
-struct text {
-    char *data;
-    size_t used;
-    size_t size;
-    bool failed;
-};
-
-static void add(struct text *text, const char *format, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct text *text, const char *format, ...)
+static void render_requests(struct api_text *text, const struct api_metrics *metrics)
 {
-    if (text->failed)
-        return;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        va_list args;
-        va_start(args, format);
-        int written = vsnprintf(text->data + text->used, text->size - text->used, format, args);
-        va_end(args);
-        if (written < 0) {
-            text->failed = true;
-            return;
-        }
-        if ((size_t)written < text->size - text->used) {
-            text->used += (size_t)written;
-            return;
-        }
-        size_t size = text->size * 2 + (size_t)written;
-        char *grown = realloc(text->data, size);
-        if (grown == NULL) {
-            text->failed = true;
-            return;
-        }
-        text->data = grown;
-        text->size = size;
-    }
-}
-
-static void render_requests(struct text *text, const struct api_metrics *metrics)
-{
-    add(text, "# HELP caseledger_http_requests_total HTTP requests by route and status.\n"
-              "# TYPE caseledger_http_requests_total counter\n");
+    api_text_printf(text,
+                    "# HELP caseledger_http_requests_total HTTP requests by route and status.\n"
+                    "# TYPE caseledger_http_requests_total counter\n");
     for (size_t route = 0; route <= API_ROUTES_MAX; route++) {
         const char *name = route < api_routes_count ? api_routes[route].pattern : "unmatched";
         const char *method = route < api_routes_count ? api_routes[route].method : "";
         for (unsigned status = 0; status < 500; status++) {
             uint_fast64_t count = atomic_load(&metrics->requests[route][status]);
             if (count > 0)
-                add(text,
+                api_text_printf(
+                    text,
                     "caseledger_http_requests_total{method=\"%s\",route=\"%s\",status=\"%u\"} "
                     "%llu\n",
                     method, name, status + 100, (unsigned long long)count);
@@ -81,36 +47,40 @@ static void render_requests(struct text *text, const struct api_metrics *metrics
     }
 }
 
-static void render_latency(struct text *text, const struct api_metrics *metrics)
+static void render_latency(struct api_text *text, const struct api_metrics *metrics)
 {
-    add(text, "# HELP caseledger_http_request_duration_seconds Request latency.\n"
-              "# TYPE caseledger_http_request_duration_seconds histogram\n");
+    api_text_printf(text, "# HELP caseledger_http_request_duration_seconds Request latency.\n"
+                          "# TYPE caseledger_http_request_duration_seconds histogram\n");
     uint_fast64_t cumulative = 0;
     for (size_t i = 0; i < API_LATENCY_BUCKETS; i++) {
         cumulative += atomic_load(&metrics->latency_buckets[i]);
-        add(text, "caseledger_http_request_duration_seconds_bucket{le=\"%lld.%06lld\"} %llu\n",
+        api_text_printf(
+            text, "caseledger_http_request_duration_seconds_bucket{le=\"%lld.%06lld\"} %llu\n",
             (long long)(bucket_bounds_us[i] / 1000000), (long long)(bucket_bounds_us[i] % 1000000),
             (unsigned long long)cumulative);
     }
     uint_fast64_t count = atomic_load(&metrics->latency_count);
     uint_fast64_t sum_us = atomic_load(&metrics->latency_sum_us);
-    add(text, "caseledger_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-        (unsigned long long)count);
-    add(text, "caseledger_http_request_duration_seconds_sum %llu.%06llu\n",
-        (unsigned long long)(sum_us / 1000000), (unsigned long long)(sum_us % 1000000));
-    add(text, "caseledger_http_request_duration_seconds_count %llu\n", (unsigned long long)count);
+    api_text_printf(text, "caseledger_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                    (unsigned long long)count);
+    api_text_printf(text, "caseledger_http_request_duration_seconds_sum %llu.%06llu\n",
+                    (unsigned long long)(sum_us / 1000000), (unsigned long long)(sum_us % 1000000));
+    api_text_printf(text, "caseledger_http_request_duration_seconds_count %llu\n",
+                    (unsigned long long)count);
 }
 
 /* Open connections per worker (how evenly the listener spreads them), and
  * those turned away at once. */
-static void render_connections(struct text *text, const struct api_listener *listener)
+static void render_connections(struct api_text *text, const struct api_listener *listener)
 {
-    add(text, "# HELP caseledger_http_worker_connections Open connections per worker thread.\n"
+    api_text_printf(
+        text, "# HELP caseledger_http_worker_connections Open connections per worker thread.\n"
               "# TYPE caseledger_http_worker_connections gauge\n");
     for (size_t i = 0; i < listener->workers_count; i++)
-        add(text, "caseledger_http_worker_connections{worker=\"%zu\"} %zu\n", i,
-            atomic_load(&listener->workers[i].connections));
-    add(text,
+        api_text_printf(text, "caseledger_http_worker_connections{worker=\"%zu\"} %zu\n", i,
+                        atomic_load(&listener->workers[i].connections));
+    api_text_printf(
+        text,
         "# HELP caseledger_http_connections_refused_total Connections closed at once (over a "
         "limit).\n"
         "# TYPE caseledger_http_connections_refused_total counter\n"
@@ -121,17 +91,16 @@ static void render_connections(struct text *text, const struct api_listener *lis
 char *api_metrics_render(const struct api_metrics *metrics, const struct api_pool *pool,
                          struct ledger_committer *committer, const struct api_listener *listener)
 {
-    struct text text = {malloc(4096), 0, 4096, false};
-    if (text.data == NULL)
-        return NULL;
-    text.data[0] = '\0';
+    struct api_text text;
+    api_text_init(&text, 0);
     render_requests(&text, metrics);
     render_latency(&text, metrics);
     render_connections(&text, listener);
     struct ledger_committer_stats stats = {0};
     if (committer != NULL)
         ledger_committer_stats(committer, &stats);
-    add(&text,
+    api_text_printf(
+        &text,
         "# HELP caseledger_booking_requests_total Booking requests answered by the committer.\n"
         "# TYPE caseledger_booking_requests_total counter\n"
         "caseledger_booking_requests_total %lld\n"
@@ -146,9 +115,5 @@ char *api_metrics_render(const struct api_metrics *metrics, const struct api_poo
         "caseledger_db_pool_size %zu\n",
         (long long)stats.requests, (long long)stats.batches, atomic_load(&pool->in_use),
         pool->size);
-    if (text.failed) {
-        free(text.data);
-        return NULL;
-    }
-    return text.data;
+    return api_text_take(&text);
 }
