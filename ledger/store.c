@@ -63,6 +63,9 @@ enum ledger_err ledger_db_bytea(uint8_t *out, size_t size, const PGresult *resul
 
 bool ledger_int64_from_text(const char *text, int64_t *out)
 {
+    /* strtoll would also take leading blanks and a '+' */
+    if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
+        return false;
     char *end = NULL;
     errno = 0;
     long long value = strtoll(text, &end, 10);
