@@ -125,20 +125,6 @@ static enum ledger_err report_balances(struct ledger *ledger, const char *const 
     return err;
 }
 
-static enum ledger_err report_totals(struct ledger *ledger, const char *const *params,
-                                     struct ledger_report *report)
-{
-    PGresult *result = ledger_db_exec(
-        ledger, PGRES_TUPLES_OK,
-        REPORT_ITEMS_CTE "SELECT coalesce(sum(amount), 0)::bigint, count(*) FROM items", 2, params);
-    if (result == NULL)
-        return ledger_db_last_error(ledger);
-    report->explained_minor = ledger_db_int64(result, 0, 0);
-    report->items_total = (size_t)ledger_db_int64(result, 0, 1);
-    PQclear(result);
-    return LEDGER_OK;
-}
-
 static void fill_item(struct ledger_report_item *item, const PGresult *result, int row)
 {
     item->kind = (enum ledger_report_item_kind)ledger_db_int64(result, row, 0);
@@ -150,6 +136,9 @@ static void fill_item(struct ledger_report_item *item, const PGresult *result, i
     snprintf(item->reason, sizeof item->reason, "%s", PQgetvalue(result, row, 5));
 }
 
+/* The items (the first LEDGER_REPORT_ITEMS_MAX) with the sum and count of
+ * all of them, from one reading of the books: each row carries the totals
+ * (none when there is no item). */
 static enum ledger_err report_items(struct ledger *ledger, const char *const *params,
                                     struct ledger_report *report)
 {
@@ -158,13 +147,16 @@ static enum ledger_err report_items(struct ledger *ledger, const char *const *pa
                           ledger_int64_text(limit_text, LEDGER_REPORT_ITEMS_MAX)};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
-        REPORT_ITEMS_CTE "SELECT kind, id, amount, day - DATE '1970-01-01', status, reason "
+        REPORT_ITEMS_CTE "SELECT kind, id, amount, day - DATE '1970-01-01', status, reason, "
+                         " (sum(amount) OVER ())::bigint, count(*) OVER () "
                          "FROM items ORDER BY kind, day, id LIMIT $3::bigint",
         3, all);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
     size_t rows = (size_t)PQntuples(result);
+    report->explained_minor = rows > 0 ? ledger_db_int64(result, 0, 6) : 0;
+    report->items_total = rows > 0 ? (size_t)ledger_db_int64(result, 0, 7) : 0;
     if (rows > 0 && (report->items = calloc(rows, sizeof *report->items)) == NULL)
         err = LEDGER_ERR_NOMEM;
     for (size_t i = 0; err == LEDGER_OK && i < rows; i++)
@@ -187,7 +179,6 @@ enum ledger_err ledger_reconciliation_report(struct ledger *ledger, int64_t bank
                              ledger_date_text(date_text, date_days)};
     enum ledger_err err;
     if ((err = report_balances(ledger, params, report)) != LEDGER_OK ||
-        (err = report_totals(ledger, params, report)) != LEDGER_OK ||
         (err = report_items(ledger, params, report)) != LEDGER_OK) {
         ledger_report_free(report);
         return err;

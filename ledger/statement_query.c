@@ -46,30 +46,23 @@ enum ledger_err ledger_custody_account_get(struct ledger *ledger, int64_t bank_a
 
 /* ---- statements ---- */
 
-/* Lines of statement s with a status, counted: for statements imported
- * before their settled and returned counts were kept (009). */
-#define STATEMENT_LINES_COUNTED(status)                                                            \
-    "(SELECT count(*) FROM statement_lines l WHERE l.statement_id = s.id AND l.status = '" status  \
-    "')"
-
 /* A statement row with its line counts and the custody account's book
- * balance at its closing date (as ledger_reconciliation_report counts it). */
+ * balance at its closing date (as ledger_reconciliation_report counts it).
+ * Statements imported before their settled and returned counts were kept
+ * (009) have their lines counted. */
 #define STATEMENT_SELECT                                                                           \
     "SELECT s.id, s.bank_account_id, a.bank_account_no, s.format, s.file_digest, s.file_index, "   \
     " s.statement_ref, s.sequence, s.currency, s.opening_balance, "                                \
     " s.opening_date - DATE '1970-01-01', s.closing_balance, s.closing_date - DATE '1970-01-01', " \
     " s.line_count, s.booked_count, s.matched_count, "                                             \
-    " coalesce(s.settled_count, " STATEMENT_LINES_COUNTED(                                         \
-        "settled") "), "                                                                           \
-                   " coalesce(s.returned_count, " STATEMENT_LINES_COUNTED(                         \
-                       "returned") "), s.suspense_count, "                                         \
-                                   " s.exception_count, s.duplicate_count, "                       \
-                                   " (extract(epoch FROM s.imported_at) * 1000000)::bigint, "      \
-                                   "s.imported_by, "                                               \
-                                   " cl_book_balance(s.bank_account_id, coalesce(s.closing_date, " \
-                                   "DATE 'infinity')) "                                            \
-                                   "FROM bank_statements s JOIN accounts a ON a.id = "             \
-                                   "s.bank_account_id "
+    " coalesce(s.settled_count, (SELECT count(*) FROM statement_lines l "                          \
+    "  WHERE l.statement_id = s.id AND l.status = 'settled')), "                                   \
+    " coalesce(s.returned_count, (SELECT count(*) FROM statement_lines l "                         \
+    "  WHERE l.statement_id = s.id AND l.status = 'returned')), "                                  \
+    " s.suspense_count, s.exception_count, s.duplicate_count, "                                    \
+    " (extract(epoch FROM s.imported_at) * 1000000)::bigint, s.imported_by, "                      \
+    " cl_book_balance(s.bank_account_id, coalesce(s.closing_date, DATE 'infinity')) "              \
+    "FROM bank_statements s JOIN accounts a ON a.id = s.bank_account_id "
 
 static enum ledger_err fill_statement(struct ledger_statement_view *s, const PGresult *result,
                                       int row)
