@@ -200,12 +200,18 @@ int api_cmd_user(struct api_config *config, struct api_args *args, const char *s
     (void)sub;
     const char *name = api_arg(args, "name", NULL);
     const char *role_name = api_arg(args, "role", NULL);
+    /* Users are the owner's to make: the application role may not add
+     * one (it could otherwise add its own approver). */
+    const char *owner_dsn = api_arg(args, "owner-dsn", getenv("CASELEDGER_OWNER_DSN"));
     if (unused_check(args))
         return 2;
     unsigned role = ledger_role_parse(role_name);
     if (name == NULL || role == 0)
         return api_usage("user add needs --name and --role clerk|approver|auditor|admin|bank");
-    struct ledger *ledger = open_ledger(config, false, false);
+    struct api_config owner_config = *config;
+    if (owner_dsn != NULL)
+        owner_config.dsn = owner_dsn;
+    struct ledger *ledger = open_ledger(&owner_config, false, false);
     if (ledger == NULL)
         return 1;
     char token[LEDGER_TOKEN_SIZE];

@@ -657,7 +657,7 @@ static void import_upload(struct api_handler_context *context, struct api_respon
      * lines; this one found them duplicates): either answer is right. */
     int64_t first_statement_id =
         result.statements_count > 0 ? result.statements[0].statement_id : 0;
-    if (ledger_statement_upload_record(context->ledger, context->idempotency_key, &upload->identity,
+    if (ledger_statement_upload_record(context->ledger, context->user, context->idempotency_key, &upload->identity,
                                        first_statement_id) != LEDGER_OK)
         ledger_clear_detail(context->ledger);
     json_t *body = api_import_json(&result);
@@ -673,7 +673,7 @@ void api_post_statements(struct api_handler_context *context, struct api_respons
     if (!api_require_idempotency_key(context, response) || !upload_read(context, response, &upload))
         goto free_mapping;
     int64_t first_statement_id = 0;
-    enum ledger_err err = ledger_statement_upload_find(context->ledger, context->idempotency_key,
+    enum ledger_err err = ledger_statement_upload_find(context->ledger, context->user, context->idempotency_key,
                                                        &upload.identity, &first_statement_id);
     if (err != LEDGER_OK) {
         api_respond_ledger_failure(context, response, err);

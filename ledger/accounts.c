@@ -369,7 +369,8 @@ enum ledger_err ledger_setup_bank_account(struct ledger *ledger, const char *acc
 typedef enum ledger_err (*keyed_apply)(struct ledger *ledger, const void *request,
                                        int64_t *object_id);
 
-static enum ledger_err keyed_once(struct ledger *ledger, const char *idempotency_key,
+static enum ledger_err keyed_once(struct ledger *ledger, const char *owner,
+                                  const char *idempotency_key,
                                   const char *operation,
                                   const uint8_t request_hash[LEDGER_HASH_SIZE], keyed_apply apply,
                                   const void *request, int64_t *object_id)
@@ -379,11 +380,12 @@ static enum ledger_err keyed_once(struct ledger *ledger, const char *idempotency
     enum ledger_err err;
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq, object_id);
+    err = ledger_idempotency_find(ledger, owner, idempotency_key, request_hash, &found, &seq,
+                                  object_id);
     if (err == LEDGER_OK && !found) {
         err = apply(ledger, request, object_id);
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, operation, request_hash, 0,
+            err = ledger_idempotency_store(ledger, owner, idempotency_key, operation, request_hash, 0,
                                            *object_id);
     }
     if (err == LEDGER_OK)
@@ -393,14 +395,15 @@ static enum ledger_err keyed_once(struct ledger *ledger, const char *idempotency
     return err;
 }
 
-static enum ledger_err keyed(struct ledger *ledger, const char *idempotency_key,
+static enum ledger_err keyed(struct ledger *ledger, const char *owner, const char *idempotency_key,
                              const char *operation, const uint8_t request_hash[LEDGER_HASH_SIZE],
                              keyed_apply apply, const void *request, int64_t *object_id)
 {
     enum ledger_err err = LEDGER_ERR_RETRY;
     for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
         err =
-            keyed_once(ledger, idempotency_key, operation, request_hash, apply, request, object_id);
+            keyed_once(ledger, owner, idempotency_key, operation, request_hash, apply, request,
+                       object_id);
     return err;
 }
 
@@ -415,7 +418,8 @@ static enum ledger_err apply_bank_account(struct ledger *ledger, const void *req
     return ledger_setup_bank_account(ledger, r->account_no, r->bank_name, r->currency, account_id);
 }
 
-enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *account_no,
+enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *actor,
+                                           const char *account_no,
                                            const char *bank_name, const char *currency,
                                            const char *idempotency_key, int64_t *account_id_out)
 {
@@ -433,7 +437,7 @@ enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *ac
     ledger_request_hash_text(&hash, currency);
     ledger_request_hash_final(&hash, request_hash);
     const struct bank_account_request request = {account_no, bank_name, currency};
-    return keyed(ledger, idempotency_key, "bank_account", request_hash, apply_bank_account,
+    return keyed(ledger, actor, idempotency_key, "bank_account", request_hash, apply_bank_account,
                  &request, account_id_out);
 }
 
@@ -639,7 +643,7 @@ static enum ledger_err replay_case(struct ledger *ledger, int64_t account_id,
     return err;
 }
 
-static enum ledger_err case_open_once(struct ledger *ledger,
+static enum ledger_err case_open_once(struct ledger *ledger, const char *actor,
                                       const struct ledger_case_request *request, const char *norm,
                                       const char *idempotency_key,
                                       const uint8_t request_hash[LEDGER_HASH_SIZE],
@@ -676,14 +680,14 @@ enum ledger_err ledger_case_open(struct ledger *ledger, const char *actor,
      * makes the retry a replay rather than "case exists"). */
     err = LEDGER_ERR_RETRY;
     for (int attempt = 0; attempt < LEDGER_RETRY_MAX; attempt++) {
-        err = case_open_once(ledger, request, norm, idempotency_key, request_hash, result);
+        err = case_open_once(ledger, actor, request, norm, idempotency_key, request_hash, result);
         if (err != LEDGER_ERR_RETRY && !(err == LEDGER_ERR_CASE_EXISTS && attempt == 0))
             break;
     }
     return err;
 }
 
-static enum ledger_err case_open_once(struct ledger *ledger,
+static enum ledger_err case_open_once(struct ledger *ledger, const char *actor,
                                       const struct ledger_case_request *request, const char *norm,
                                       const char *idempotency_key,
                                       const uint8_t request_hash[LEDGER_HASH_SIZE],
@@ -696,7 +700,8 @@ static enum ledger_err case_open_once(struct ledger *ledger,
     memset(result, 0, sizeof *result);
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found, &seq, &account_id);
+    err = ledger_idempotency_find(ledger, actor, idempotency_key, request_hash, &found, &seq,
+                                  &account_id);
     if (err == LEDGER_OK && found) {
         err = replay_case(ledger, account_id, result);
     } else if (err == LEDGER_OK) {
@@ -704,7 +709,7 @@ static enum ledger_err case_open_once(struct ledger *ledger,
         if (err == LEDGER_OK)
             err = insert_applicants(ledger, request, result->account_id);
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, "case_open", request_hash, 0,
+            err = ledger_idempotency_store(ledger, actor, idempotency_key, "case_open", request_hash, 0,
                                            result->account_id);
     }
     if (err == LEDGER_OK)
@@ -800,6 +805,6 @@ enum ledger_err ledger_case_set_status(struct ledger *ledger, const char *actor,
     ledger_request_hash_final(&hash, request_hash);
     const struct status_request request = {account.id, action};
     int64_t object_id = 0;
-    return keyed(ledger, idempotency_key, "case_status", request_hash, apply_status_request,
+    return keyed(ledger, actor, idempotency_key, "case_status", request_hash, apply_status_request,
                  &request, &object_id);
 }

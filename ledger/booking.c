@@ -69,6 +69,10 @@ static const struct {
     {"unknown_disbursement", LEDGER_ERR_UNKNOWN_DISBURSEMENT},
     {"bad_state", LEDGER_ERR_BAD_STATE},
     {"same_user", LEDGER_ERR_SAME_USER},
+    /* The application never sends these (it checks the same first); they
+     * answer a caller that asks the database for what it may not do. */
+    {"no_approved_request", LEDGER_ERR_FORBIDDEN},
+    {"bad_postings", LEDGER_ERR_FORBIDDEN},
 };
 
 static enum ledger_err book_code_err(const char *code)
@@ -77,6 +81,12 @@ static enum ledger_err book_code_err(const char *code)
         if (strcmp(code, book_codes[i].code) == 0)
             return book_codes[i].err;
     return LEDGER_ERR_DB;
+}
+
+/* The space of a request's idempotency key (ledger_internal.h). */
+static const char *key_owner(const struct ledger_booking_request *request)
+{
+    return request->idempotency_owner ? request->idempotency_owner : request->entry.actor;
 }
 
 static void resolve(struct batch *batch, size_t index, enum ledger_err err)
@@ -98,7 +108,8 @@ static void defer_duplicates(struct batch *batch)
         for (size_t earlier = 0; earlier < i && batch->state[i] == SLOT_PENDING; earlier++)
             if ((batch->state[earlier] == SLOT_PENDING || batch->state[earlier] == SLOT_SEALED) &&
                 strcmp(batch->requests[earlier]->idempotency_key,
-                       batch->requests[i]->idempotency_key) == 0)
+                       batch->requests[i]->idempotency_key) == 0 &&
+                strcmp(key_owner(batch->requests[earlier]), key_owner(batch->requests[i])) == 0)
                 batch->state[i] = SLOT_DEFERRED;
     }
 }
@@ -132,21 +143,6 @@ static enum ledger_err seal_pending(struct ledger *ledger, struct batch *batch)
     return LEDGER_OK;
 }
 
-static void roles_text(char *out, size_t size, unsigned roles)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (unsigned role = 1; role <= LEDGER_ROLE_BANK; role <<= 1) {
-        if ((roles & role) == 0)
-            continue;
-        int written =
-            snprintf(out + used, size - used, "%s%s", used ? "," : "", ledger_role_name(role));
-        if (written < 0 || (size_t)written >= size - used)
-            return;
-        used += (size_t)written;
-    }
-}
-
 /* cl_book_batch's parameters after the head: one array per entry field,
  * then one per posting field, in its order. */
 enum batch_column {
@@ -163,7 +159,7 @@ enum batch_column {
     COLUMN_PREV_HASH,
     COLUMN_HASH,
     COLUMN_SIGNATURE,
-    COLUMN_ROLES,
+    COLUMN_IDEM_OWNER,
     COLUMN_IDEM_KEY,
     COLUMN_IDEM_OP,
     COLUMN_IDEM_HASH,
@@ -209,8 +205,6 @@ static void entry_columns(struct ledger_pg_array *columns, size_t index,
                           const struct ledger_booking_request *request)
 {
     const struct ledger_entry *entry = &request->entry;
-    char roles[64];
-    roles_text(roles, sizeof roles, request->allowed_roles);
     ledger_pg_array_int32(&columns[COLUMN_INDEX], (int32_t)index);
     ledger_pg_array_int64(&columns[COLUMN_SEQ], entry->seq);
     ledger_pg_array_text(&columns[COLUMN_KIND], entry->kind);
@@ -224,7 +218,7 @@ static void entry_columns(struct ledger_pg_array *columns, size_t index,
     ledger_pg_array_bytea(&columns[COLUMN_PREV_HASH], entry->prev_hash, LEDGER_HASH_SIZE);
     ledger_pg_array_bytea(&columns[COLUMN_HASH], entry->hash, LEDGER_HASH_SIZE);
     ledger_pg_array_bytea(&columns[COLUMN_SIGNATURE], entry->signature, LEDGER_SIGNATURE_SIZE);
-    ledger_pg_array_text(&columns[COLUMN_ROLES], roles);
+    ledger_pg_array_text(&columns[COLUMN_IDEM_OWNER], key_owner(request));
     ledger_pg_array_text(&columns[COLUMN_IDEM_KEY], request->idempotency_key);
     ledger_pg_array_text(&columns[COLUMN_IDEM_OP], request->operation);
     ledger_pg_array_bytea(&columns[COLUMN_IDEM_HASH], request->request_hash, LEDGER_HASH_SIZE);

@@ -49,14 +49,15 @@ enum ledger_err ledger_idempotency_key_check(const char *key)
     return LEDGER_OK;
 }
 
-enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *key,
+enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *owner, const char *key,
                                         const uint8_t request_hash[LEDGER_HASH_SIZE], bool *found,
                                         int64_t *entry_seq, int64_t *object_id)
 {
-    const char *params[1] = {key};
+    const char *params[2] = {key, owner};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
-        "SELECT request_hash, entry_seq, object_id FROM idempotency WHERE key = $1", 1, params);
+        "SELECT request_hash, entry_seq, object_id FROM idempotency WHERE key = $1 AND owner = $2",
+        2, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
@@ -75,7 +76,7 @@ enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *key,
     return err;
 }
 
-enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *key,
+enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *owner, const char *key,
                                          const char *operation,
                                          const uint8_t request_hash[LEDGER_HASH_SIZE],
                                          int64_t entry_seq, int64_t object_id)
@@ -83,14 +84,16 @@ enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *key,
     char hash_text[2 * LEDGER_HASH_SIZE + 3];
     char seq_text[LEDGER_INT64_TEXT_SIZE];
     char object_text[LEDGER_INT64_TEXT_SIZE];
-    const char *params[5] = {key, operation,
+    const char *params[6] = {key, operation,
                              ledger_bytea_text(hash_text, request_hash, LEDGER_HASH_SIZE),
                              entry_seq ? ledger_int64_text(seq_text, entry_seq) : NULL,
-                             object_id ? ledger_int64_text(object_text, object_id) : NULL};
-    PGresult *result = ledger_db_exec(ledger, PGRES_COMMAND_OK,
-                                      "INSERT INTO idempotency (key, operation, request_hash, "
-                                      "entry_seq, object_id) VALUES ($1, $2, $3::bytea, $4, $5)",
-                                      5, params);
+                             object_id ? ledger_int64_text(object_text, object_id) : NULL,
+                             owner};
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_COMMAND_OK,
+        "INSERT INTO idempotency (key, operation, request_hash, entry_seq, object_id, owner) "
+        "VALUES ($1, $2, $3::bytea, $4, $5, $6)",
+        6, params);
     if (result == NULL)
         return LEDGER_ERR_RETRY; /* a concurrent twin won: the caller retries and replays */
     PQclear(result);

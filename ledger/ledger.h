@@ -111,7 +111,8 @@ enum ledger_err ledger_setup_bank_account(struct ledger *ledger, const char *acc
 /* The same under an idempotency key (POST /v1/bank-accounts): the key's
  * first request again answers its account; the key with another number,
  * name or currency: LEDGER_ERR_IDEMPOTENCY_CONFLICT, and nothing made. */
-enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *account_no,
+enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *actor,
+                                           const char *account_no,
                                            const char *bank_name, const char *currency,
                                            const char *idempotency_key,
                                            int64_t *account_id_out) LEDGER_MUST_CHECK;

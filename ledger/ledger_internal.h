@@ -168,13 +168,14 @@ void ledger_request_hash_final(struct ledger_request_hash *hash, uint8_t out[LED
 /* LEDGER_OK when key is 1..128 printable ASCII. */
 enum ledger_err ledger_idempotency_key_check(const char *key) LEDGER_MUST_CHECK;
 
-/* Looks the key up inside the caller's transaction: LEDGER_OK and
- * *found=false when new; *found=true with the first result when the same
- * request; LEDGER_ERR_IDEMPOTENCY_CONFLICT when another request. */
-enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *key,
+/* Looks the key up in its owner's space (a client's key: the user's name;
+ * the ledger's own keys: "") inside the caller's transaction: LEDGER_OK
+ * and *found=false when new; *found=true with the first result when the
+ * same request; LEDGER_ERR_IDEMPOTENCY_CONFLICT when another request. */
+enum ledger_err ledger_idempotency_find(struct ledger *ledger, const char *owner, const char *key,
                                         const uint8_t request_hash[LEDGER_HASH_SIZE], bool *found,
                                         int64_t *entry_seq, int64_t *object_id) LEDGER_MUST_CHECK;
-enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *key,
+enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *owner, const char *key,
                                          const char *operation,
                                          const uint8_t request_hash[LEDGER_HASH_SIZE],
                                          int64_t entry_seq, int64_t object_id) LEDGER_MUST_CHECK;
@@ -232,7 +233,12 @@ struct ledger_booking_request {
     struct ledger_entry entry; /* kind, actor, memo, bank_ref, value date,
                                   reverses_seq and postings filled in; seq,
                                   time, hashes and signature by the booker */
-    unsigned allowed_roles;    /* the actor must have one of these (checked by the database) */
+    unsigned allowed_roles;    /* the actor must have one of these (checked here, and the
+                                  database derives its own from the entry's kind) */
+    /* The key's space: the actor's name for a client's key (NULL: the
+     * actor), "" for keys the ledger makes itself (a statement's lines),
+     * which no client can reach. */
+    const char *idempotency_owner;
     const char *idempotency_key;
     const char *operation;
     uint8_t request_hash[LEDGER_HASH_SIZE];

@@ -1,4 +1,7 @@
-/* Schema migrations: sql/NNN_name.sql applied in order, once, never edited. */
+/* Schema migrations: sql/NNN_name.sql applied in order, once, never edited;
+ * then every sql/functions/NAME.sql (functions, triggers, their grants)
+ * applied again, in name order, in one transaction, on every migrate: the
+ * tree holds the one current definition of each. */
 #include "ledger_internal.h"
 
 #include <dirent.h>
@@ -11,6 +14,8 @@
 #define MIGRATION_FILE_MAX (4 * 1024 * 1024)
 #define MIGRATION_NAME_MAX 128
 #define MIGRATION_LOCK_ID "7301928374"
+#define FUNCTIONS_MAX 200 /* files in sql/functions: about 25 today */
+#define FUNCTIONS_DIR "functions"
 
 struct migration {
     int version;
@@ -67,6 +72,50 @@ static enum ledger_err list_migrations(const char *sql_dir, struct migration *li
             return LEDGER_ERR_IO;
         }
     }
+    return LEDGER_OK;
+}
+
+static bool function_name_valid(const char *name)
+{
+    size_t length = strlen(name);
+    if (length < 5 || length >= MIGRATION_NAME_MAX || name[0] == '.')
+        return false;
+    return strcmp(name + length - 4, ".sql") == 0;
+}
+
+static int function_compare(const void *a, const void *b)
+{
+    const struct migration *left = a;
+    const struct migration *right = b;
+    return strcmp(left->name, right->name);
+}
+
+/* The files of sql/functions, sorted by name (bounded). */
+static enum ledger_err list_functions(const char *functions_dir, struct migration *list,
+                                      int *count, char *detail, size_t detail_size)
+{
+    DIR *dir = opendir(functions_dir);
+    if (dir == NULL) {
+        snprintf(detail, detail_size, "could not open %s: %s", functions_dir, strerror(errno));
+        return LEDGER_ERR_IO;
+    }
+    *count = 0;
+    struct dirent *item;
+    while ((item = readdir(dir)) != NULL) {
+        if (!function_name_valid(item->d_name))
+            continue;
+        if (*count >= FUNCTIONS_MAX) {
+            closedir(dir);
+            snprintf(detail, detail_size, "too many files in %s", functions_dir);
+            return LEDGER_ERR_IO;
+        }
+        /* function_name_valid() bounded the length below MIGRATION_NAME_MAX. */
+        memcpy(list[*count].name, item->d_name, strlen(item->d_name) + 1);
+        list[*count].version = 0;
+        (*count)++;
+    }
+    closedir(dir);
+    qsort(list, (size_t)*count, sizeof *list, function_compare);
     return LEDGER_OK;
 }
 
@@ -162,6 +211,44 @@ static enum ledger_err apply_one(PGconn *conn, const char *sql_dir, const struct
     return err;
 }
 
+/* Applies every file of sql/functions in one transaction (each file
+ * replaces its definitions: CREATE OR REPLACE). Bodies are checked when
+ * run, not when created, so the files need no order among themselves. */
+static enum ledger_err apply_functions(PGconn *conn, const char *sql_dir, char *detail,
+                                       size_t detail_size)
+{
+    char functions_dir[1024];
+    snprintf(functions_dir, sizeof functions_dir, "%s/" FUNCTIONS_DIR, sql_dir);
+    struct migration *list = calloc(FUNCTIONS_MAX, sizeof *list);
+    if (list == NULL)
+        return LEDGER_ERR_NOMEM;
+    int count = 0;
+    enum ledger_err err = list_functions(functions_dir, list, &count, detail, detail_size);
+    if (err == LEDGER_OK && (!exec_ok(conn, "BEGIN", detail, detail_size) ||
+                             !exec_ok(conn, "SET LOCAL check_function_bodies = off", detail,
+                                      detail_size)))
+        err = LEDGER_ERR_DB;
+    for (int i = 0; i < count && err == LEDGER_OK; i++) {
+        char path[1280];
+        snprintf(path, sizeof path, "%s/%s", functions_dir, list[i].name);
+        char *text = read_file(path, detail, detail_size);
+        if (text == NULL) {
+            err = LEDGER_ERR_IO;
+        } else if (!exec_ok(conn, text, detail, detail_size)) {
+            size_t used = strlen(detail);
+            snprintf(detail + used, detail_size - used, " (in %s)", list[i].name);
+            err = LEDGER_ERR_DB;
+        }
+        free(text);
+    }
+    if (err == LEDGER_OK && !exec_ok(conn, "COMMIT", detail, detail_size))
+        err = LEDGER_ERR_DB;
+    if (err != LEDGER_OK)
+        exec_ok(conn, "ROLLBACK", detail + strlen(detail), 0);
+    free(list);
+    return err;
+}
+
 enum ledger_err ledger_migrate(const char *dsn, const char *sql_dir, int *applied_count,
                                char *detail, size_t detail_size)
 {
@@ -194,6 +281,8 @@ enum ledger_err ledger_migrate(const char *dsn, const char *sql_dir, int *applie
     }
     for (int i = 0; i < count && err == LEDGER_OK; i++)
         err = apply_one(conn, sql_dir, &list[i], applied_count, detail, detail_size);
+    if (err == LEDGER_OK)
+        err = apply_functions(conn, sql_dir, detail, detail_size);
 out:
     PQfinish(conn); /* releases the advisory lock */
     free(list);

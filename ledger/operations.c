@@ -332,12 +332,13 @@ static enum ledger_err record_request_once(struct ledger *ledger, const char *ac
     enum ledger_err err = ledger_db_begin(ledger);
     if (err != LEDGER_OK)
         return err;
-    err = ledger_idempotency_find(ledger, idempotency_key, request_hash, replayed, &seq, id);
+    err = ledger_idempotency_find(ledger, actor, idempotency_key, request_hash, replayed, &seq, id);
     if (err == LEDGER_OK && !*replayed) {
         err = insert_request(ledger, actor, row, id);
         if (err == LEDGER_OK)
             err =
-                ledger_idempotency_store(ledger, idempotency_key, operation, request_hash, 0, *id);
+                ledger_idempotency_store(ledger, actor, idempotency_key, operation, request_hash, 0,
+                                         *id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);
@@ -442,6 +443,7 @@ struct disbursement_row {
     int64_t account_id;
     int64_t to_account_id;
     int64_t amount_minor;
+    int64_t paid_minor; /* what statement lines paying it in parts paid so far */
 };
 
 static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
@@ -451,7 +453,8 @@ static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
     const char *params[1] = {ledger_int64_text(id_text, id)};
     PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
                                       "SELECT kind, status, currency, requested_by, purpose, "
-                                      "account_id, to_account_id, amount FROM disbursements "
+                                      "account_id, to_account_id, amount, paid_minor "
+                                      "FROM disbursements "
                                       "WHERE id = $1",
                                       1, params);
     if (result == NULL)
@@ -469,6 +472,7 @@ static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
         row->account_id = ledger_db_int64(result, 0, 5);
         row->to_account_id = ledger_db_int64(result, 0, 6);
         row->amount_minor = ledger_db_int64(result, 0, 7);
+        row->paid_minor = ledger_db_int64(result, 0, 8);
     }
     PQclear(result);
     return err;
@@ -560,7 +564,8 @@ static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
     err =
-        ledger_idempotency_find(ledger, idempotency_key, request_hash, replayed, &seq, &object_id);
+        ledger_idempotency_find(ledger, actor, idempotency_key, request_hash, replayed, &seq,
+                                &object_id);
     if (err == LEDGER_OK && !*replayed) {
         char id_text[LEDGER_INT64_TEXT_SIZE];
         const char *params[3] = {ledger_int64_text(id_text, disbursement_id), actor, reason};
@@ -580,7 +585,7 @@ static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
             PQclear(result);
         }
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, idempotency_key, "reject", request_hash, 0,
+            err = ledger_idempotency_store(ledger, actor, idempotency_key, "reject", request_hash, 0,
                                            disbursement_id);
     }
     if (err == LEDGER_OK)
@@ -633,12 +638,19 @@ static enum ledger_err close_payout(struct ledger *ledger, const char *actor, in
     snprintf(book.entry.memo, sizeof book.entry.memo, "disbursement %lld %s%s%s", (long long)id,
              is_return ? "returned" : "paid", reason ? ": " : "", reason ? reason : "");
     book.entry.value_date_days = value_date_days;
-    add_transfer(&book.entry, in_transit, other, row.amount_minor, row.currency);
+    /* What bank lines paid of it in parts has left already: only the rest
+     * is still in transit (the database refuses any other amount). A payout
+     * paid in full books nothing more: the database answers a replay of
+     * its key, or refuses the state. */
+    int64_t in_transit_minor = row.amount_minor - row.paid_minor;
+    if (in_transit_minor <= 0)
+        in_transit_minor = row.amount_minor;
+    add_transfer(&book.entry, in_transit, other, in_transit_minor, row.currency);
     book.object_id = id;
     book.disbursement_id = id;
     book.disbursement_from = "approved";
     book.disbursement_to = is_return ? "returned" : "paid";
-    return finish(ledger, &book, booking, row.account_id, row.amount_minor);
+    return finish(ledger, &book, booking, row.account_id, in_transit_minor);
 }
 
 enum ledger_err ledger_disbursement_settle(struct ledger *ledger, const char *actor,

@@ -326,7 +326,8 @@ static void upload_hash(uint8_t out[LEDGER_HASH_SIZE], const struct ledger_state
     ledger_request_hash_final(&hash, out);
 }
 
-enum ledger_err ledger_statement_upload_find(struct ledger *ledger, const char *idempotency_key,
+enum ledger_err ledger_statement_upload_find(struct ledger *ledger, const char *owner,
+                                             const char *idempotency_key,
                                              const struct ledger_statement_upload *upload,
                                              int64_t *first_statement_id)
 {
@@ -340,19 +341,20 @@ enum ledger_err ledger_statement_upload_find(struct ledger *ledger, const char *
     bool found = false;
     int64_t entry_seq = 0;
     int64_t object_id = 0;
-    enum ledger_err err = ledger_idempotency_find(ledger, idempotency_key, request_hash, &found,
+    enum ledger_err err = ledger_idempotency_find(ledger, owner, idempotency_key, request_hash, &found,
                                                   &entry_seq, &object_id);
     if (err == LEDGER_OK && found)
         *first_statement_id = object_id;
     return err;
 }
 
-enum ledger_err ledger_statement_upload_record(struct ledger *ledger, const char *idempotency_key,
+enum ledger_err ledger_statement_upload_record(struct ledger *ledger, const char *owner,
+                                               const char *idempotency_key,
                                                const struct ledger_statement_upload *upload,
                                                int64_t first_statement_id)
 {
     uint8_t request_hash[LEDGER_HASH_SIZE];
     upload_hash(request_hash, upload);
-    return ledger_idempotency_store(ledger, idempotency_key, UPLOAD_OPERATION, request_hash, 0,
+    return ledger_idempotency_store(ledger, owner, idempotency_key, UPLOAD_OPERATION, request_hash, 0,
                                     first_statement_id);
 }

@@ -138,12 +138,14 @@ struct ledger_statement_upload {
 /* The first statement stored by the upload recorded under the key (0: the
  * key is new); LEDGER_ERR_IDEMPOTENCY_CONFLICT when the key answered
  * another request. */
-enum ledger_err ledger_statement_upload_find(struct ledger *ledger, const char *idempotency_key,
+enum ledger_err ledger_statement_upload_find(struct ledger *ledger, const char *owner,
+                                             const char *idempotency_key,
                                              const struct ledger_statement_upload *upload,
                                              int64_t *first_statement_id) LEDGER_MUST_CHECK;
 /* Records the key for the upload that stored first_statement_id;
  * LEDGER_ERR_RETRY when a concurrent request took the key first. */
-enum ledger_err ledger_statement_upload_record(struct ledger *ledger, const char *idempotency_key,
+enum ledger_err ledger_statement_upload_record(struct ledger *ledger, const char *owner,
+                                               const char *idempotency_key,
                                                const struct ledger_statement_upload *upload,
                                                int64_t first_statement_id) LEDGER_MUST_CHECK;
 

@@ -365,6 +365,7 @@ static enum ledger_err statement_request(struct ledger *ledger, const char *acto
     snprintf(entry->memo, sizeof entry->memo, "%s", booking->memo ? booking->memo : "");
     entry->value_date_days = booking->value_date_days;
     request->allowed_roles = LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN;
+    request->idempotency_owner = ""; /* the ledger's own key: no client reaches it */
     request->idempotency_key = booking->idempotency_key;
     request->operation = "statement";
     struct ledger_request_hash hash;
@@ -387,6 +388,9 @@ static enum ledger_err statement_request(struct ledger *ledger, const char *acto
     case LEDGER_STATEMENT_SETTLE_PART: /* the payout stays approved until its last part */
         statement_posting(entry, accounts->in_transit, accounts->bank, amount, currency);
         request->object_id = booking->disbursement_id;
+        request->disbursement_id = booking->disbursement_id;
+        request->disbursement_from = "approved";
+        request->disbursement_to = "approved";
         break;
     case LEDGER_STATEMENT_SETTLE:
     case LEDGER_STATEMENT_RETURN: {
@@ -441,6 +445,7 @@ static enum ledger_err block_request(struct ledger *ledger, const char *actor,
              n);
     entry->value_date_days = bookings[0].value_date_days;
     request->allowed_roles = LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN;
+    request->idempotency_owner = "";
     request->idempotency_key = bookings[0].idempotency_key;
     request->operation = "statement";
     struct ledger_request_hash hash;

@@ -109,6 +109,8 @@ void fixture_setup(struct fixture *f, const char *name)
     if (ledger_setup_bank_account(ledger, "CUSTODY-1", "Test Custody Bank", "CNY",
                                   &f->bank_account_id) != LEDGER_OK)
         die("setup bank account", ledger_last_detail(ledger));
+    ledger_close(ledger);
+    ledger = fixture_owner_ledger(f);
     add_users(ledger);
     ledger_close(ledger);
 }
@@ -133,6 +135,16 @@ struct ledger *fixture_ledger(const struct fixture *f)
     char detail[256];
     if (ledger_open(&ledger, &f->config, detail, sizeof detail) != LEDGER_OK)
         die("ledger_open", detail);
+    return ledger;
+}
+
+struct ledger *fixture_owner_ledger(const struct fixture *f)
+{
+    struct ledger_config config = {.dsn = f->owner_dsn};
+    struct ledger *ledger = NULL;
+    char detail[256];
+    if (ledger_open(&ledger, &config, detail, sizeof detail) != LEDGER_OK)
+        die("ledger_open (owner)", detail);
     return ledger;
 }
 

@@ -38,6 +38,9 @@ void fixture_drop_leftovers(const char *name);
 void fixture_teardown(struct fixture *fixture);
 /* A new handle on the test database (signing and access keys loaded). */
 struct ledger *fixture_ledger(const struct fixture *fixture);
+/* A handle on the owner's connection (no keys): for what only the owner
+ * may do, such as adding users. */
+struct ledger *fixture_owner_ledger(const struct fixture *f);
 /* A superuser connection to the test database (for tampering and
  * checking); PQfinish it. */
 PGconn *fixture_super(const struct fixture *fixture);

@@ -37,7 +37,7 @@ void http_fixture_sql(const struct http_fixture *fixture, const char *sql)
 void http_fixture_user(struct http_fixture *fixture, const char *name, unsigned role,
                        char token_out[LEDGER_TOKEN_SIZE])
 {
-    struct ledger *ledger = fixture_ledger(&fixture->db);
+    struct ledger *ledger = fixture_owner_ledger(&fixture->db);
     if (ledger_user_add(ledger, name, role, token_out) != LEDGER_OK)
         die("could not add user", name);
     ledger_close(ledger);

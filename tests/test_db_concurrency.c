@@ -107,8 +107,10 @@ struct world {
     int64_t deadline_ns;
     int64_t setup_bookings;
     pthread_mutex_t shared_mutex;
-    int64_t shared_seqs[SHARED_KEYS_COUNT];        /* seq each shared key booked, 0 not yet */
-    int64_t shared_request_ids[SHARED_KEYS_COUNT]; /* disbursement of each shared request key */
+    /* Per clerk (a key is its user's: clerk2 reusing clerk1's key makes a
+     * request of its own) and key: */
+    int64_t shared_seqs[2][SHARED_KEYS_COUNT];        /* seq it booked, 0 not yet */
+    int64_t shared_request_ids[2][SHARED_KEYS_COUNT]; /* disbursement it made */
     long shared_mismatches;
 };
 
@@ -238,7 +240,14 @@ static void op_receipt(struct worker *w)
     }
 }
 
-/* Keys that every thread posts with the same request: concurrent retries. */
+/* Which of the two clerks a worker acts as. */
+static int clerk_index(const struct worker *w)
+{
+    return strcmp(w->clerk, "clerk1") == 0 ? 0 : 1;
+}
+
+/* Keys that every thread of a clerk posts with the same request:
+ * concurrent retries (each clerk's keys are its own). */
 static void op_shared_receipt(struct worker *w)
 {
     int64_t k = rng_below(&w->rng, SHARED_KEYS_COUNT);
@@ -258,9 +267,10 @@ static void op_shared_receipt(struct worker *w)
     count_booking(w, &booking);
     struct world *world = w->world;
     pthread_mutex_lock(&world->shared_mutex);
-    if (world->shared_seqs[k] == 0)
-        world->shared_seqs[k] = booking.seq;
-    else if (world->shared_seqs[k] != booking.seq)
+    int64_t *seen = &world->shared_seqs[clerk_index(w)][k];
+    if (*seen == 0)
+        *seen = booking.seq;
+    else if (*seen != booking.seq)
         world->shared_mismatches++;
     pthread_mutex_unlock(&world->shared_mutex);
 }
@@ -293,9 +303,10 @@ static void op_shared_request(struct worker *w)
         w->tally.replays++;
     struct world *world = w->world;
     pthread_mutex_lock(&world->shared_mutex);
-    if (world->shared_request_ids[k] == 0)
-        world->shared_request_ids[k] = id;
-    else if (world->shared_request_ids[k] != id)
+    int64_t *made = &world->shared_request_ids[clerk_index(w)][k];
+    if (*made == 0)
+        *made = id;
+    else if (*made != id)
         world->shared_mismatches++;
     pthread_mutex_unlock(&world->shared_mutex);
 }
@@ -711,8 +722,9 @@ static void run_mixed(const char *name, bool group_commit)
     ck_assert_msg(failures == 0, "%ld unexpected outcomes; first: %s", failures, first_failure);
     ck_assert_int_eq(world->shared_mismatches, 0);
     long shared_requests = 0;
-    for (int k = 0; k < SHARED_KEYS_COUNT; k++)
-        shared_requests += world->shared_request_ids[k] != 0;
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < SHARED_KEYS_COUNT; k++)
+            shared_requests += world->shared_request_ids[c][k] != 0;
     ck_assert_int_eq(query_int(world, "SELECT count(*) FROM disbursements "
                                       "WHERE payee_name = 'Shared Payee'"),
                      shared_requests);

@@ -948,6 +948,92 @@ START_TEST(payout_paid_in_parts)
 }
 END_TEST
 
+/* A payout that bank lines paid in part, then settled or returned through
+ * the API (POST /v1/disbursements/{id}/settle|return): only what is still in
+ * transit moves. (Before: the whole amount again; a return credited the
+ * case with money that had already left the bank.) */
+static int64_t approved_payout(struct ledger *ledger, const char *case_no, const char *series,
+                               long long *balance)
+{
+    fixture_open_case(ledger, case_no, NULL);
+    struct ledger_receipt_request receipt = {.case_no = case_no,
+                                             .amount_minor = 500000,
+                                             .payer = "Debtor",
+                                             .bank_ref = series,
+                                             .value_date_days = 19723};
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_receipt(ledger, "clerk1", &receipt, series, &booking), LEDGER_OK);
+    *balance += 500000;
+    struct ledger_disbursement_request payout = {.case_no = case_no,
+                                                 .amount_minor = 100000,
+                                                 .payee_name = "Creditor",
+                                                 .payee_account = "62220001"};
+    int64_t payout_id = 0;
+    bool replayed = false;
+    char key[64];
+    snprintf(key, sizeof key, "pay-%s", series);
+    ck_assert_int_eq(
+        ledger_disbursement_request(ledger, "clerk1", &payout, key, &payout_id, &replayed),
+        LEDGER_OK);
+    snprintf(key, sizeof key, "appr-%s", series);
+    ck_assert_int_eq(ledger_disbursement_approve(ledger, "approver1", payout_id, key, &booking),
+                     LEDGER_OK);
+    return payout_id;
+}
+
+/* A statement whose two lines pay 300.00 and 200.00 of the payout. */
+static void pay_half(struct ledger *ledger, int64_t payout_id, const char *series,
+                     long long *balance)
+{
+    static const long long parts[] = {30000, 20000};
+    char *statement = debits_statement(series, payout_id, parts, 2, balance);
+    struct recon_import_result result;
+    struct recon_import_options mt = options_for(RECON_FORMAT_MT940);
+    struct recon_import_error error;
+    ck_assert_int_eq(
+        recon_import_buffer(ledger, statement, strlen(statement), &mt, &result, &error),
+        RECON_IMPORT_OK);
+    ck_assert_uint_eq(result.total.settled, 2);
+    recon_import_result_free(&result);
+    free(statement);
+}
+
+START_TEST(payout_in_parts_then_settled_or_returned)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    long long balance = 0;
+    int64_t returned = approved_payout(ledger, "(2024)PR1", "PR1", &balance);
+    int64_t settled = approved_payout(ledger, "(2024)PR2", "PR2", &balance);
+    pay_half(ledger, returned, "PR1", &balance);
+    pay_half(ledger, settled, "PR2", &balance);
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'in_transit'"),
+                     -(50000 + 50000));
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_disbursement_return(ledger, "bank1", returned, "RET-1", "closed",
+                                                "ret-pr1", &booking),
+                     LEDGER_OK);
+    ck_assert_int_eq(booking.amount_minor, 50000);
+    /* 5,000.00 in, 1,000.00 out of which 500.00 left the bank: 4,500.00 */
+    ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE case_no = '(2024)PR1'"),
+                     450000);
+    ck_assert_int_eq(ledger_disbursement_settle(ledger, "bank1", settled, "SET-1",
+                                                LEDGER_VALUE_DATE_NONE, "set-pr2", &booking),
+                     LEDGER_OK);
+    ck_assert_int_eq(booking.amount_minor, 50000);
+    ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE case_no = '(2024)PR2'"),
+                     400000);
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'in_transit'"), 0);
+    /* the custody account: 10,000.00 in, 500.00 + 500.00 + 500.00 out */
+    ck_assert_int_eq(query_int("SELECT balance FROM accounts WHERE kind = 'bank'"),
+                     1000000 - 150000);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT paid_minor FROM disbursements WHERE id = %lld",
+             (long long)settled);
+    ck_assert_int_eq(query_int(sql), 100000);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* ---- ambiguity, bad check digits, assignment, the report ---- */
 
 static void api_receipt(struct ledger *ledger, const char *case_no, long long amount,
@@ -1045,6 +1131,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, refusals_book_nothing);
     tcase_add_test(errors, collective_receipts_and_late_refusal);
     tcase_add_test(errors, payout_paid_in_parts);
+    tcase_add_test(errors, payout_in_parts_then_settled_or_returned);
     tcase_add_test(errors, sent_lines_failure_is_not_lost);
     tcase_add_test(errors, sessions_do_not_jit);
     tcase_add_test(errors, refused_statement_reports_its_cause);
