@@ -21,7 +21,7 @@ static const char usage_text[] =
     "          [--mapping-dir etc/csv-mappings]      the HTTP API (SIGTERM/SIGINT: stop)\n"
     "  keygen [--key-dir DIR]                        new signing key (becomes current)\n"
     "  setup --bank-account NO [--bank-name N] [--currency CNY]\n"
-    "  user add --name N --role clerk|approver|auditor|admin|bank\n"
+    "  user add --name N --role clerk|approver|auditor|admin|bank [--owner-dsn DSN]\n"
     "  case open --case-no NO --court C [--title T] [--currency CNY] [--applicant NAME]...\n"
     "  case show|freeze|unfreeze|close --case-no NO\n"
     "  receipt (--payin-no N | --case-no NO | neither: suspense) --amount 12.34\n"

@@ -44,7 +44,7 @@ cli() { "$BIN" "$@" --dsn "$app_dsn" --key-dir "$WORK/keys"; }
 cli keygen >/dev/null
 cli setup --bank-account BENCH-CUSTODY --bank-name Bench >/dev/null
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-clerk_token=$(cli user add --name bench-clerk --role clerk | json_field token)
+clerk_token=$(cli user add --name bench-clerk --role clerk --owner-dsn "$owner_dsn" | json_field token)
 case_no='(2026)沪0115执77号'
 case_path='%282026%29%E6%B2%AA0115%E6%89%A777%E5%8F%B7'
 opened=$(cli case open --as bench-clerk --case-no "$case_no" --court Bench --applicant A)

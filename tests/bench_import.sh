@@ -79,8 +79,8 @@ psql -X -q "$admin_dsn" -c "CREATE DATABASE $DB OWNER caseledger_owner" >/dev/nu
 "$BIN" migrate --dsn "$owner_dsn" --sql-dir "$ROOT/sql" >/dev/null
 cli keygen >/dev/null
 cli setup --bank-account "$ACCOUNT_NO" --bank-name "Bench Custody Bank" >/dev/null
-cli user add --name bench-clerk --role clerk >/dev/null
-cli user add --name bench-bank --role bank >/dev/null
+cli user add --name bench-clerk --role clerk --owner-dsn "$owner_dsn" >/dev/null
+cli user add --name bench-bank --role bank --owner-dsn "$owner_dsn" >/dev/null
 log "opening $CASES cases through ledger_case_open ($THREADS threads)"
 cases_json=$("$TOOLS/bench_import_cases" --cases "$CASES" --threads "$THREADS" \
     --out "$WORK/payins.txt" --dsn "$app_dsn" --key-dir "$WORK/keys" 2>&1 >/dev/null) \

@@ -250,31 +250,40 @@ START_TEST(temporary_head_does_not_shadow_the_real_one)
     EXPECT_SQL(app, "00000",
                "CREATE TEMPORARY TABLE chain_head (singleton boolean PRIMARY KEY DEFAULT true, "
                "seq bigint, hash bytea)");
+    /* a head of the attacker's own making, far from the real one */
     EXPECT_SQL(app, "00000",
-               "INSERT INTO chain_head SELECT true, seq, hash FROM public.chain_head");
+               "INSERT INTO chain_head SELECT true, seq + 1000, sha256('fake') "
+               "FROM public.chain_head");
     EXPECT_SQL(app, "00000", "GRANT ALL ON chain_head TO caseledger_owner");
     char sql[SQL_SIZE];
+    /* a receipt of the right shape, sealed onto the fake head (the forged
+     * SQL reads "chain_head": in this session, the temporary one) */
     struct forged f = {.kind = "receipt",
                        .actor = "clerk1",
                        .disbursement_id = "NULL",
                        .from = "NULL",
                        .to = "NULL",
                        .reverses_seq = "NULL",
-                       .postings_count = 1,
-                       .accounts = {case_id},
-                       .amounts = {-100000}};
+                       .postings_count = 2,
+                       .accounts = {fx.bank_account_id, case_id},
+                       .amounts = {100000, -100000}};
     forged_sql(sql, &f, "shadow");
     char state[6];
     char code[64];
-    run_sql(app, "BEGIN", state, code, sizeof code);
+    char commit_value[8];
+    run_sql(app, "BEGIN", state, commit_value, sizeof commit_value);
     run_sql(app, sql, state, code, sizeof code);
-    if (strcmp(state, "00000") == 0 && strcmp(code, "ok") == 0)
-        run_sql(app, "COMMIT", state, code, sizeof code);
     bool refused = strcmp(state, "00000") != 0 || strcmp(code, "ok") != 0;
-    run_sql(app, "ROLLBACK", state, code, sizeof code);
+    if (!refused) {
+        run_sql(app, "COMMIT", state, commit_value, sizeof commit_value);
+        refused = strcmp(state, "00000") != 0;
+    }
+    char rollback[8];
+    run_sql(app, "ROLLBACK", state, rollback, sizeof rollback);
     PQfinish(app);
     char *after = fixture_books_digest(&fx);
-    ck_assert_msg(refused, "a one-sided entry was booked through a temporary chain_head");
+    ck_assert_msg(refused, "an entry was booked onto a temporary chain_head");
+    ck_assert_str_eq(code, "stale");
     ck_assert_str_eq(before, after);
     ck_assert_int_eq(query_int("SELECT -balance FROM accounts WHERE id = %lld", (long long)case_id),
                      FUNDED_MINOR);
