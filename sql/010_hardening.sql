@@ -87,3 +87,8 @@ REVOKE UPDATE ON users FROM caseledger_app;
 --    other change of those once made.
 REVOKE UPDATE ON disbursements FROM caseledger_app;
 GRANT UPDATE (status, decided_by, decided_at, reject_reason) ON disbursements TO caseledger_app;
+--    A request is made as a request: the application names what is asked
+--    and by whom, never a state, a decision or an entry.
+REVOKE INSERT ON disbursements FROM caseledger_app;
+GRANT INSERT (kind, account_id, to_account_id, amount, currency, payee_name, payee_account,
+              payee_bank, purpose, requested_by) ON disbursements TO caseledger_app;

@@ -473,13 +473,19 @@ START_TEST(app_privileges_are_least)
     snprintf(sql, sizeof sql, "UPDATE disbursements SET status = 'paid' WHERE id = %lld",
              (long long)payout_id);
     EXPECT_SQL(app, "23514", sql);
-    /* a request approved without its entry */
+    /* a request made approved, or naming an entry as its approval */
     snprintf(sql, sizeof sql,
              "INSERT INTO disbursements (account_id, amount, currency, payee_name, "
              "payee_account, requested_by, status) VALUES (%lld, 1, 'CNY', 'M', '1', 'clerk1', "
              "'approved')",
              (long long)case_id);
-    EXPECT_SQL(app, "23514", sql);
+    EXPECT_SQL(app, "42501", sql);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO disbursements (account_id, amount, currency, payee_name, "
+             "payee_account, requested_by, approve_seq) VALUES (%lld, 1, 'CNY', 'M', '1', "
+             "'clerk1', 1)",
+             (long long)case_id);
+    EXPECT_SQL(app, "42501", sql);
     /* a case that holds money is not closed */
     snprintf(sql, sizeof sql, "UPDATE accounts SET status = 'closed' WHERE id = %lld",
              (long long)case_id);
