@@ -209,7 +209,7 @@ int api_cmd_user(struct api_config *config, struct api_args *args, const char *s
     if (name == NULL || role == 0)
         return api_usage("user add needs --name and --role clerk|approver|auditor|admin|bank");
     struct api_config owner_config = *config;
-    if (owner_dsn != NULL)
+    if (owner_dsn != NULL && owner_dsn[0] != '\0')
         owner_config.dsn = owner_dsn;
     struct ledger *ledger = open_ledger(&owner_config, false, false);
     if (ledger == NULL)

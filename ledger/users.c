@@ -56,7 +56,14 @@ enum ledger_err ledger_user_add(struct ledger *ledger, const char *name, unsigne
         "INSERT INTO users (name, role, token_hash) VALUES ($1, $2, $3::bytea)", 3, params);
     if (result == NULL) {
         sodium_memzero(token_out, LEDGER_TOKEN_SIZE);
-        ledger_set_detail(ledger, "user %s exists already or could not be stored", name);
+        if (strstr(ledger_last_detail(ledger), "(42501)") != NULL) {
+            ledger_set_detail(ledger, "users are added by the schema owner: connect with "
+                                      "--owner-dsn or CASELEDGER_OWNER_DSN");
+            return LEDGER_ERR_FORBIDDEN;
+        }
+        if (ledger_db_last_error(ledger) != LEDGER_ERR_BAD_STATE)
+            return ledger_db_last_error(ledger);
+        ledger_set_detail(ledger, "user %s exists already", name);
         return LEDGER_ERR_BAD_STATE;
     }
     PQclear(result);
