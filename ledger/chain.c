@@ -25,7 +25,8 @@ _Static_assert(LEDGER_CURRENCY_SIZE == 4, "currency is 3 letters and a NUL");
 _Static_assert(LEDGER_POSTINGS_MAX <= UINT16_MAX, "postings_count is encoded as u16");
 _Static_assert(LEDGER_MEMO_MAX <= UINT32_MAX, "string lengths are encoded as u32");
 
-#define ENTRY_MAGIC "CLE1"
+#define ENTRY_MAGIC_V1 "CLE1"
+#define ENTRY_MAGIC_V2 "CLE2"
 #define HEAD_MAGIC "CLH1"
 #define MAGIC_SIZE 4
 #define POSTINGS_MIN 2
@@ -150,7 +151,28 @@ struct entry_strings {
     size_t bank_ref_length;
     size_t memo_length;
     size_t key_id_length;
+    size_t payee_name_length;
+    size_t payee_account_length;
+    size_t payee_bank_length;
 };
+
+/* The fields version 2 adds; version 1 refuses them when set, so that
+ * nothing is left out of a hash without a word. */
+static bool payee_encodable(struct entry_strings *strings, const struct ledger_entry *entry)
+{
+    if (entry->disbursement_id < 0 ||
+        !field_length(&strings->payee_name_length, entry->payee_name, sizeof entry->payee_name) ||
+        !field_length(&strings->payee_account_length, entry->payee_account,
+                      sizeof entry->payee_account) ||
+        !field_length(&strings->payee_bank_length, entry->payee_bank, sizeof entry->payee_bank)) {
+        return false;
+    }
+    if (entry->encoding == LEDGER_ENTRY_ENCODING_V1) {
+        return entry->disbursement_id == 0 && strings->payee_name_length == 0 &&
+               strings->payee_account_length == 0 && strings->payee_bank_length == 0;
+    }
+    return entry->encoding == LEDGER_ENTRY_ENCODING_V2;
+}
 
 static bool entry_encodable(struct entry_strings *strings, const struct ledger_entry *entry)
 {
@@ -161,7 +183,8 @@ static bool entry_encodable(struct entry_strings *strings, const struct ledger_e
         !field_length(&strings->actor_length, entry->actor, sizeof entry->actor) ||
         !field_length(&strings->bank_ref_length, entry->bank_ref, sizeof entry->bank_ref) ||
         !field_length(&strings->memo_length, entry->memo, sizeof entry->memo) ||
-        !field_length(&strings->key_id_length, entry->key_id, sizeof entry->key_id)) {
+        !field_length(&strings->key_id_length, entry->key_id, sizeof entry->key_id) ||
+        !payee_encodable(strings, entry)) {
         return false;
     }
     return postings_encodable(entry);
@@ -172,12 +195,14 @@ enum ledger_err ledger_entry_encode(uint8_t *buffer, size_t size, size_t *length
 {
     struct entry_strings strings;
     struct encoder encoder = {.buffer = buffer, .size = size, .length = 0, .overflowed = false};
+    bool with_payee;
 
     if (buffer == NULL || length_out == NULL || entry == NULL ||
         !entry_encodable(&strings, entry)) {
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
-    put_bytes(&encoder, ENTRY_MAGIC, MAGIC_SIZE);
+    with_payee = entry->encoding == LEDGER_ENTRY_ENCODING_V2;
+    put_bytes(&encoder, with_payee ? ENTRY_MAGIC_V2 : ENTRY_MAGIC_V1, MAGIC_SIZE);
     put_i64(&encoder, entry->seq);
     put_i64(&encoder, entry->created_at_us);
     put_string(&encoder, entry->kind, strings.kind_length);
@@ -187,6 +212,12 @@ enum ledger_err ledger_entry_encode(uint8_t *buffer, size_t size, size_t *length
     put_string(&encoder, entry->bank_ref, strings.bank_ref_length);
     put_string(&encoder, entry->memo, strings.memo_length);
     put_string(&encoder, entry->key_id, strings.key_id_length);
+    if (with_payee) {
+        put_i64(&encoder, entry->disbursement_id);
+        put_string(&encoder, entry->payee_name, strings.payee_name_length);
+        put_string(&encoder, entry->payee_account, strings.payee_account_length);
+        put_string(&encoder, entry->payee_bank, strings.payee_bank_length);
+    }
     put_unsigned(&encoder, (uint64_t)entry->postings_count, 2);
     for (size_t index = 0; index < entry->postings_count; index++) {
         const struct ledger_posting *posting = &entry->postings[index];
@@ -538,6 +569,7 @@ enum ledger_err ledger_entry_seal(struct ledger_entry *entry,
     /* Work on a copy so that entry is untouched on failure (prev_hash may
      * point into entry). */
     sealed = *entry;
+    sealed.encoding = LEDGER_ENTRY_ENCODING_CURRENT;
     memcpy(sealed.key_id, signer->key_id, sizeof sealed.key_id);
     memcpy(sealed.prev_hash, prev_hash, LEDGER_HASH_SIZE);
     if (!ledger_entry_balanced(&sealed)) {

@@ -19,7 +19,33 @@
  *   postings_count              u16
  *   per posting, in order:      account_id u64, amount_minor i64, currency 3 bytes
  * where str = u32 byte length followed by the bytes (no NUL). An empty
- * string and "none" are the same thing: length 0. */
+ * string and "none" are the same thing: length 0.
+ *
+ * Version 2 ("CLE2") is version 1 with four fields after key_id, before
+ * postings_count:
+ *   disbursement_id             u64 (0 = none)
+ *   payee_name                  str
+ *   payee_account               str
+ *   payee_bank                  str
+ * They say where the money of an approval goes. The request (a row of
+ * disbursements, outside the journal) is what the bank is paid from, so
+ * its payee must be under the signature: the entry that approves a request
+ * (kind 'disbursement' for a payout, 'transfer' for a transfer) is sealed
+ * with that request's id and payee, and verify reads them back from the
+ * request whose approve_seq is the entry (id 0 and empty strings when no
+ * request names it). A payee, or an approve_seq, changed after the
+ * approval is then a bad hash at the approval's seq; the id stops two
+ * requests from trading their approvals. Every other entry carries 0 and
+ * empty strings. A transfer's destination is a posting already, and so is
+ * every amount; a settlement or a return moves money within the ledger
+ * (in transit to the bank or back to the case) and names its request in
+ * its signed memo: neither needs a payee.
+ *
+ * The version of each entry is stored with it (entries.encoding): entries
+ * sealed before version 2 keep verifying as version 1 (their payees are not
+ * covered), and the magic, which is hashed, ties each entry to its version,
+ * so a version changed in the table is a bad hash too. New entries are
+ * always sealed with LEDGER_ENTRY_ENCODING_CURRENT. */
 #ifndef LEDGER_CHAIN_H
 #define LEDGER_CHAIN_H
 
@@ -39,6 +65,16 @@
 #define LEDGER_KEY_ID_MAX 16 /* 16 hex chars = first 8 bytes of BLAKE2b-256(public key) */
 #define LEDGER_VALUE_DATE_NONE INT32_MIN
 #define LEDGER_ACTOR_MAX LEDGER_NAME_MAX
+#define LEDGER_PAYEE_NAME_MAX LEDGER_NAME_MAX
+#define LEDGER_PAYEE_ACCOUNT_MAX LEDGER_BANK_ACCOUNT_MAX
+#define LEDGER_PAYEE_BANK_MAX LEDGER_NAME_MAX
+
+/* Versions of the canonical encoding (the database's entries.encoding). */
+enum ledger_entry_encoding {
+    LEDGER_ENTRY_ENCODING_V1 = 1,
+    LEDGER_ENTRY_ENCODING_V2 = 2,
+    LEDGER_ENTRY_ENCODING_CURRENT = LEDGER_ENTRY_ENCODING_V2,
+};
 
 struct ledger_posting {
     int64_t account_id;
@@ -47,6 +83,7 @@ struct ledger_posting {
 };
 
 struct ledger_entry {
+    enum ledger_entry_encoding encoding; /* set by ledger_entry_seal */
     int64_t seq;
     int64_t created_at_us;
     char kind[LEDGER_KIND_MAX + 1];
@@ -56,6 +93,11 @@ struct ledger_entry {
     char bank_ref[LEDGER_BANK_REF_MAX + 1];
     char memo[LEDGER_MEMO_MAX + 1];
     char key_id[LEDGER_KEY_ID_MAX + 1];
+    /* Version 2 on: the request this entry approves (0 and "" otherwise). */
+    int64_t disbursement_id;
+    char payee_name[LEDGER_PAYEE_NAME_MAX + 1];
+    char payee_account[LEDGER_PAYEE_ACCOUNT_MAX + 1];
+    char payee_bank[LEDGER_PAYEE_BANK_MAX + 1];
     size_t postings_count;
     struct ledger_posting postings[LEDGER_POSTINGS_MAX];
     uint8_t prev_hash[LEDGER_HASH_SIZE];
@@ -63,17 +105,20 @@ struct ledger_entry {
     uint8_t signature[LEDGER_SIGNATURE_SIZE];
 };
 
-/* Upper bound of an encoding's size, for buffers. */
+/* Upper bound of an encoding's size (of any version), for buffers. */
 #define LEDGER_ENTRY_ENCODED_MAX                                                                   \
     (4 + 8 + 8 + 4 + LEDGER_KIND_MAX + 4 + LEDGER_ACTOR_MAX + 8 + 4 + 4 + LEDGER_BANK_REF_MAX +    \
-     4 + LEDGER_MEMO_MAX + 4 + LEDGER_KEY_ID_MAX + 2 + LEDGER_POSTINGS_MAX * (8 + 8 + 3))
+     4 + LEDGER_MEMO_MAX + 4 + LEDGER_KEY_ID_MAX + 8 + 4 + LEDGER_PAYEE_NAME_MAX + 4 +             \
+     LEDGER_PAYEE_ACCOUNT_MAX + 4 + LEDGER_PAYEE_BANK_MAX + 2 + LEDGER_POSTINGS_MAX * (8 + 8 + 3))
 
-/* Writes the canonical encoding of entry into buffer. Refuses (INVALID_ARGUMENT)
- * an entry with fewer than 2 or more than LEDGER_POSTINGS_MAX postings, a
- * currency that is not 3 upper-case ASCII letters, a negative seq,
- * reverses_seq or account_id (encoded as u64), a string field with no NUL
- * inside its array, or a buffer too small (LEDGER_ENTRY_ENCODED_MAX always
- * suffices). */
+/* Writes the canonical encoding of entry, in its version (entry->encoding),
+ * into buffer. Refuses (INVALID_ARGUMENT) an unknown version, an entry with
+ * fewer than 2 or more than LEDGER_POSTINGS_MAX postings, a currency that
+ * is not 3 upper-case ASCII letters, a negative seq, reverses_seq,
+ * disbursement_id or account_id (encoded as u64), a string field with no
+ * NUL inside its array, a version 1 entry with a disbursement id or a payee
+ * (version 1 cannot carry them), or a buffer too small
+ * (LEDGER_ENTRY_ENCODED_MAX always suffices). */
 enum ledger_err ledger_entry_encode(uint8_t *buffer, size_t size, size_t *length_out,
                                     const struct ledger_entry *entry) LEDGER_MUST_CHECK;
 
@@ -122,8 +167,9 @@ enum ledger_err ledger_signer_load(struct ledger_signer *signer,
                                    const char *path) LEDGER_MUST_CHECK;
 void ledger_signer_wipe(struct ledger_signer *signer);
 
-/* Fills entry->key_id, hashes entry onto prev_hash (copied into
- * entry->prev_hash) and signs the hash: sets entry->hash, entry->signature.
+/* Sets entry->encoding to LEDGER_ENTRY_ENCODING_CURRENT, fills
+ * entry->key_id, hashes entry onto prev_hash (copied into entry->prev_hash)
+ * and signs the hash: sets entry->hash, entry->signature.
  * Refuses (INVALID_ARGUMENT) an entry that cannot be encoded or is not
  * balanced; entry is untouched on failure. Needs ledger_crypto_init(). */
 enum ledger_err ledger_entry_seal(struct ledger_entry *entry,

@@ -444,7 +444,19 @@ struct disbursement_row {
     int64_t to_account_id;
     int64_t amount_minor;
     int64_t paid_minor; /* what statement lines paying it in parts paid so far */
+    /* "" for a transfer; signed with the approval (chain.h, version 2) */
+    char payee_name[LEDGER_PAYEE_NAME_MAX + 1];
+    char payee_account[LEDGER_PAYEE_ACCOUNT_MAX + 1];
+    char payee_bank[LEDGER_PAYEE_BANK_MAX + 1];
+    bool payee_fits; /* the stored payee fits the fields above */
 };
+
+/* Copies a column into a field of capacity bytes; false when it does not fit. */
+static bool copy_column(char *field, size_t capacity, const PGresult *result, int column)
+{
+    int written = snprintf(field, capacity, "%s", PQgetvalue(result, 0, column));
+    return written >= 0 && (size_t)written < capacity;
+}
 
 static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
                                          struct disbursement_row *row)
@@ -453,9 +465,10 @@ static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
     const char *params[1] = {ledger_int64_text(id_text, id)};
     PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
                                       "SELECT kind, status, currency, requested_by, purpose, "
-                                      "account_id, to_account_id, amount, paid_minor "
-                                      "FROM disbursements "
-                                      "WHERE id = $1",
+                                      "account_id, to_account_id, amount, "
+                                      "coalesce(payee_name, ''), coalesce(payee_account, ''), "
+                                      "coalesce(payee_bank, ''), paid_minor "
+                                      "FROM disbursements WHERE id = $1",
                                       1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
@@ -472,7 +485,10 @@ static enum ledger_err read_disbursement(struct ledger *ledger, int64_t id,
         row->account_id = ledger_db_int64(result, 0, 5);
         row->to_account_id = ledger_db_int64(result, 0, 6);
         row->amount_minor = ledger_db_int64(result, 0, 7);
-        row->paid_minor = ledger_db_int64(result, 0, 8);
+        row->payee_fits = copy_column(row->payee_name, sizeof row->payee_name, result, 8) &&
+                          copy_column(row->payee_account, sizeof row->payee_account, result, 9) &&
+                          copy_column(row->payee_bank, sizeof row->payee_bank, result, 10);
+        row->paid_minor = ledger_db_int64(result, 0, 11);
     }
     PQclear(result);
     return err;
@@ -518,6 +534,14 @@ enum ledger_err ledger_disbursement_approve(struct ledger *ledger, const char *a
                            (long long)disbursement_id, row.purpose);
     if (written < 0)
         return LEDGER_ERR_INVALID_ARGUMENT;
+    /* Where the money goes is sealed with the approval (verify reads it
+     * back from the request). */
+    if (!row.payee_fits)
+        return invalid(ledger, "the request's payee exceeds the limits of a signed entry");
+    book.entry.disbursement_id = disbursement_id;
+    memcpy(book.entry.payee_name, row.payee_name, sizeof book.entry.payee_name);
+    memcpy(book.entry.payee_account, row.payee_account, sizeof book.entry.payee_account);
+    memcpy(book.entry.payee_bank, row.payee_bank, sizeof book.entry.payee_bank);
     add_transfer(&book.entry, row.account_id, credit_id, row.amount_minor, row.currency);
     book.object_id = disbursement_id;
     book.disbursement_id = disbursement_id;

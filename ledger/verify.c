@@ -9,10 +9,16 @@
 static const char entries_page_sql[] =
     "SELECT seq, kind, created_at_us, actor, coalesce(reverses_seq, 0), "
     "coalesce((value_date - date '1970-01-01'), -2147483648), bank_ref, memo, key_id, "
-    "prev_hash, hash, signature FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2";
+    "prev_hash, hash, signature, encoding FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2";
 static const char postings_page_sql[] =
     "SELECT entry_seq, account_id, amount, currency FROM postings "
     "WHERE entry_seq > $1 AND entry_seq <= $2 ORDER BY entry_seq, idx";
+/* The requests the page's entries approved, with their payees (chain.h,
+ * encoding version 2). */
+static const char payees_page_sql[] =
+    "SELECT approve_seq, id, coalesce(payee_name, ''), coalesce(payee_account, ''), "
+    "coalesce(payee_bank, '') FROM disbursements "
+    "WHERE approve_seq > $1 AND approve_seq <= $2 ORDER BY approve_seq, id";
 
 static void verify_fail(struct ledger_verify_result *result, int64_t seq, const char *reason)
 {
@@ -23,101 +29,184 @@ static void verify_fail(struct ledger_verify_result *result, int64_t seq, const 
     snprintf(result->reason, sizeof result->reason, "%s", reason);
 }
 
+/* Copies a column into a field of capacity bytes; false when it does not
+ * fit (such text cannot have been sealed as is). */
+static bool copy_field(char *field, size_t capacity, const PGresult *rows, int row, int column)
+{
+    const char *text = PQgetvalue(rows, row, column);
+    size_t length = strlen(text);
+    if (length >= capacity)
+        return false;
+    memcpy(field, text, length + 1);
+    return true;
+}
+
 static bool entry_from_row(struct ledger_entry *entry, const PGresult *rows, int row)
 {
     memset(entry, 0, sizeof *entry);
     entry->seq = ledger_db_int64(rows, row, 0);
-    snprintf(entry->kind, sizeof entry->kind, "%s", PQgetvalue(rows, row, 1));
     entry->created_at_us = ledger_db_int64(rows, row, 2);
-    snprintf(entry->actor, sizeof entry->actor, "%s", PQgetvalue(rows, row, 3));
     entry->reverses_seq = ledger_db_int64(rows, row, 4);
     entry->value_date_days = (int32_t)ledger_db_int64(rows, row, 5);
-    snprintf(entry->bank_ref, sizeof entry->bank_ref, "%s", PQgetvalue(rows, row, 6));
-    snprintf(entry->memo, sizeof entry->memo, "%s", PQgetvalue(rows, row, 7));
-    snprintf(entry->key_id, sizeof entry->key_id, "%s", PQgetvalue(rows, row, 8));
-    /* Text longer than the encoding allows cannot have been sealed as is. */
-    bool fits = strlen(PQgetvalue(rows, row, 6)) <= LEDGER_BANK_REF_MAX &&
-                strlen(PQgetvalue(rows, row, 7)) <= LEDGER_MEMO_MAX &&
-                strlen(PQgetvalue(rows, row, 3)) <= LEDGER_ACTOR_MAX &&
-                strlen(PQgetvalue(rows, row, 1)) <= LEDGER_KIND_MAX;
-    return fits && ledger_db_bytea(entry->prev_hash, LEDGER_HASH_SIZE, rows, row, 9) == LEDGER_OK &&
+    int64_t encoding = ledger_db_int64(rows, row, 12);
+    /* An unknown version stays 0, which the encoder refuses. */
+    if (encoding == LEDGER_ENTRY_ENCODING_V1 || encoding == LEDGER_ENTRY_ENCODING_V2)
+        entry->encoding = (enum ledger_entry_encoding)encoding;
+    return copy_field(entry->kind, sizeof entry->kind, rows, row, 1) &&
+           copy_field(entry->actor, sizeof entry->actor, rows, row, 3) &&
+           copy_field(entry->bank_ref, sizeof entry->bank_ref, rows, row, 6) &&
+           copy_field(entry->memo, sizeof entry->memo, rows, row, 7) &&
+           copy_field(entry->key_id, sizeof entry->key_id, rows, row, 8) &&
+           ledger_db_bytea(entry->prev_hash, LEDGER_HASH_SIZE, rows, row, 9) == LEDGER_OK &&
            ledger_db_bytea(entry->hash, LEDGER_HASH_SIZE, rows, row, 10) == LEDGER_OK &&
            ledger_db_bytea(entry->signature, LEDGER_SIGNATURE_SIZE, rows, row, 11) == LEDGER_OK;
 }
 
-/* Checks one page of entries after *last_seq; false when there were none. */
+/* One page: its entries, their postings and the requests they approved,
+ * each in seq order, with a cursor into the last two. */
+struct page {
+    PGresult *entries;
+    PGresult *postings;
+    PGresult *payees;
+    int posting_row;
+    int payee_row;
+};
+
+static void page_clear(struct page *page)
+{
+    PQclear(page->payees);
+    PQclear(page->postings);
+    PQclear(page->entries);
+}
+
+/* Reads the page after last_seq; page->entries has no rows at the end. */
+static enum ledger_err page_read(struct ledger *ledger, int64_t last_seq, struct page *page)
+{
+    memset(page, 0, sizeof *page);
+    char after_text[LEDGER_INT64_TEXT_SIZE];
+    char limit_text[LEDGER_INT64_TEXT_SIZE];
+    const char *page_params[2] = {ledger_int64_text(after_text, last_seq),
+                                  ledger_int64_text(limit_text, LEDGER_VERIFY_PAGE)};
+    page->entries = ledger_db_exec(ledger, PGRES_TUPLES_OK, entries_page_sql, 2, page_params);
+    if (page->entries == NULL)
+        return ledger_db_last_error(ledger);
+    int count = PQntuples(page->entries);
+    if (count == 0)
+        return LEDGER_OK;
+    char upto_text[LEDGER_INT64_TEXT_SIZE];
+    const char *range_params[2] = {
+        after_text, ledger_int64_text(upto_text, ledger_db_int64(page->entries, count - 1, 0))};
+    page->postings = ledger_db_exec(ledger, PGRES_TUPLES_OK, postings_page_sql, 2, range_params);
+    if (page->postings != NULL)
+        page->payees = ledger_db_exec(ledger, PGRES_TUPLES_OK, payees_page_sql, 2, range_params);
+    if (page->payees == NULL) {
+        page_clear(page);
+        return ledger_db_last_error(ledger);
+    }
+    return LEDGER_OK;
+}
+
+/* Adds the entry's postings from the page; false when it has more than an
+ * entry holds. */
+static bool attach_postings(struct ledger_entry *entry, struct page *page)
+{
+    bool fits = true;
+    int total = PQntuples(page->postings);
+    for (; page->posting_row < total &&
+           ledger_db_int64(page->postings, page->posting_row, 0) == entry->seq;
+         page->posting_row++) {
+        if (entry->postings_count >= LEDGER_POSTINGS_MAX) {
+            fits = false;
+            continue;
+        }
+        struct ledger_posting *posting = &entry->postings[entry->postings_count++];
+        posting->account_id = ledger_db_int64(page->postings, page->posting_row, 1);
+        posting->amount_minor = ledger_db_int64(page->postings, page->posting_row, 2);
+        snprintf(posting->currency, sizeof posting->currency, "%s",
+                 PQgetvalue(page->postings, page->posting_row, 3));
+    }
+    return fits;
+}
+
+enum payee_read { PAYEE_OK, PAYEE_TOO_LONG, PAYEE_TWO_REQUESTS };
+
+/* Fills a version 2 entry's request id and payee from the request whose
+ * approve_seq it is (none: 0 and empty, as sealed). A version 1 entry
+ * carries none: its request's row is passed over. */
+static enum payee_read attach_payee(struct ledger_entry *entry, struct page *page)
+{
+    int total = PQntuples(page->payees);
+    while (page->payee_row < total &&
+           ledger_db_int64(page->payees, page->payee_row, 0) < entry->seq)
+        page->payee_row++; /* names a seq that is not in the journal: a gap shows it */
+    if (page->payee_row >= total || ledger_db_int64(page->payees, page->payee_row, 0) != entry->seq)
+        return PAYEE_OK;
+    int row = page->payee_row++;
+    if (page->payee_row < total && ledger_db_int64(page->payees, page->payee_row, 0) == entry->seq)
+        return PAYEE_TWO_REQUESTS;
+    if (entry->encoding != LEDGER_ENTRY_ENCODING_V2)
+        return PAYEE_OK;
+    entry->disbursement_id = ledger_db_int64(page->payees, row, 1);
+    bool fits =
+        copy_field(entry->payee_name, sizeof entry->payee_name, page->payees, row, 2) &&
+        copy_field(entry->payee_account, sizeof entry->payee_account, page->payees, row, 3) &&
+        copy_field(entry->payee_bank, sizeof entry->payee_bank, page->payees, row, 4);
+    return fits ? PAYEE_OK : PAYEE_TOO_LONG;
+}
+
+/* Checks one entry of the page onto prev_hash; false when it failed. */
+static bool verify_entry(struct ledger_entry *entry, struct page *page, int row,
+                         int64_t expected_seq, const uint8_t prev_hash[LEDGER_HASH_SIZE],
+                         const struct ledger_keyring *keyring, struct ledger_verify_result *result)
+{
+    bool readable = entry_from_row(entry, page->entries, row);
+    if (entry->seq != expected_seq) {
+        verify_fail(result, expected_seq,
+                    entry->seq > expected_seq ? "entry missing (gap in sequence)"
+                                              : "sequence out of order");
+        return false;
+    }
+    readable = attach_postings(entry, page) && readable;
+    enum payee_read payee = attach_payee(entry, page);
+    if (payee == PAYEE_TWO_REQUESTS) {
+        verify_fail(result, entry->seq, "more than one request names this entry as its approval");
+        return false;
+    }
+    readable = readable && payee == PAYEE_OK;
+    enum ledger_chain_check check =
+        readable ? ledger_entry_check(entry, prev_hash, keyring) : LEDGER_CHAIN_BAD_ENCODING;
+    if (check != LEDGER_CHAIN_OK) {
+        verify_fail(result, entry->seq, ledger_chain_check_text(check));
+        return false;
+    }
+    return true;
+}
+
+/* Checks one page of entries after *last_seq; *more is false when there
+ * were none. */
 static enum ledger_err verify_page(struct ledger *ledger, const struct ledger_keyring *keyring,
                                    int64_t *last_seq, uint8_t prev_hash[LEDGER_HASH_SIZE],
                                    struct ledger_verify_result *result, bool *more)
 {
-    char after_text[LEDGER_INT64_TEXT_SIZE];
-    char limit_text[LEDGER_INT64_TEXT_SIZE];
-    const char *page_params[2] = {ledger_int64_text(after_text, *last_seq),
-                                  ledger_int64_text(limit_text, LEDGER_VERIFY_PAGE)};
-    PGresult *rows = ledger_db_exec(ledger, PGRES_TUPLES_OK, entries_page_sql, 2, page_params);
-    if (rows == NULL)
-        return ledger_db_last_error(ledger);
-    int count = PQntuples(rows);
+    struct page page;
+    enum ledger_err err = page_read(ledger, *last_seq, &page);
+    if (err != LEDGER_OK)
+        return err;
+    int count = PQntuples(page.entries);
     *more = count > 0;
-    if (count == 0) {
-        PQclear(rows);
-        return LEDGER_OK;
-    }
-    char upto_text[LEDGER_INT64_TEXT_SIZE];
-    const char *posting_params[2] = {
-        after_text, ledger_int64_text(upto_text, ledger_db_int64(rows, count - 1, 0))};
-    PGresult *postings =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK, postings_page_sql, 2, posting_params);
-    if (postings == NULL) {
-        PQclear(rows);
-        return LEDGER_ERR_DB;
-    }
-    struct ledger_entry *entry = malloc(sizeof *entry);
-    if (entry == NULL) {
-        PQclear(postings);
-        PQclear(rows);
-        return LEDGER_ERR_NOMEM;
-    }
-    int posting_row = 0;
-    int postings_total = PQntuples(postings);
-    for (int i = 0; i < count && result->ok; i++) {
-        bool readable = entry_from_row(entry, rows, i);
-        int64_t expected = *last_seq + 1;
-        if (entry->seq != expected) {
-            verify_fail(result, expected,
-                        entry->seq > expected ? "entry missing (gap in sequence)"
-                                              : "sequence out of order");
+    struct ledger_entry *entry = count > 0 ? malloc(sizeof *entry) : NULL;
+    if (count > 0 && entry == NULL)
+        err = LEDGER_ERR_NOMEM;
+    for (int i = 0; i < count && entry != NULL; i++) {
+        if (!verify_entry(entry, &page, i, *last_seq + 1, prev_hash, keyring, result))
             break;
-        }
-        bool too_many = false;
-        while (posting_row < postings_total &&
-               ledger_db_int64(postings, posting_row, 0) == entry->seq) {
-            if (entry->postings_count >= LEDGER_POSTINGS_MAX) {
-                too_many = true;
-            } else {
-                struct ledger_posting *posting = &entry->postings[entry->postings_count++];
-                posting->account_id = ledger_db_int64(postings, posting_row, 1);
-                posting->amount_minor = ledger_db_int64(postings, posting_row, 2);
-                snprintf(posting->currency, sizeof posting->currency, "%s",
-                         PQgetvalue(postings, posting_row, 3));
-            }
-            posting_row++;
-        }
-        enum ledger_chain_check check = readable && !too_many
-                                            ? ledger_entry_check(entry, prev_hash, keyring)
-                                            : LEDGER_CHAIN_BAD_ENCODING;
-        if (check != LEDGER_CHAIN_OK) {
-            verify_fail(result, entry->seq, ledger_chain_check_text(check));
-            break;
-        }
         memcpy(prev_hash, entry->hash, LEDGER_HASH_SIZE);
         *last_seq = entry->seq;
         result->checked++;
     }
     free(entry);
-    PQclear(postings);
-    PQclear(rows);
-    return LEDGER_OK;
+    page_clear(&page);
+    return err;
 }
 
 /* The head row and the cached balances must agree with the journal. */

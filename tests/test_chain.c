@@ -90,9 +90,74 @@ static const char entry2_encoding_hex[] = "434c4531"
 static const char entry2_hash_hex[] =
     "5ea68ff9d314ad03c2448f4f646de61fdd603788d5028a3c865eba3ce561c8e2";
 
-/* Hash of the 3-entry chain (entry 1 with seq i, created_at_us + i). */
+/* Entry 2 in encoding version 2: no request, empty payee. */
+static const char entry2_v2_encoding_hex[] = "434c4532" /* "CLE2" */
+                                             "0000000000000000"
+                                             "ffffffffffffffff"
+                                             "00000008"
+                                             "726576657273616c"
+                                             "00000000"
+                                             "0000000000000029"
+                                             "80000000"
+                                             "00000000"
+                                             "00000000"
+                                             "00000000"         /* as in version 1 */
+                                             "0000000000000000" /* disbursement_id none */
+                                             "00000000"
+                                             "00000000"
+                                             "00000000" /* payee name, account, bank "" */
+                                             "0002"
+                                             "0000000000000005"
+                                             "0000000000000001"
+                                             "555344"
+                                             "0000000000000006"
+                                             "ffffffffffffffff"
+                                             "555344";
+static const char entry2_v2_hash_hex[] =
+    "15976f936c18a2c2cca388d8ed65ded6c43f3ad66df699a29c50a8e3044e7aed";
+
+/* Entry 3: the approval of payout 7 (encoding version 2), its payee in
+ * UTF-8, signed by the RFC 8032 key. */
+static const char entry3_encoding_hex[] =
+    "434c4532"         /* "CLE2" */
+    "000000000000002b" /* seq 43 */
+    "000619c23237ad81" /* created_at_us */
+    "0000000c"
+    "64697362757273656d656e74" /* "disbursement" */
+    "00000006"
+    "e69d8ee59b9b"     /* "李四" */
+    "0000000000000000" /* reverses_seq none */
+    "80000000"         /* value date none */
+    "00000000"         /* bank_ref "" */
+    "0000001c"
+    "64697362757273656d656e7420373a20e6a188e6acbee58f91e8bf98" /* memo */
+    "00000010"
+    "37383439616333303439363830626531" /* key id */
+    "0000000000000007"                 /* disbursement_id 7 */
+    "00000006"
+    "e5bca0e4b889" /* payee name "张三" */
+    "00000013"
+    "36323232303230323030313132323333343435" /* payee account */
+    "0000001e"
+    "e4b8ade59bbde5b7a5e59586e993b6e8a18ce4b88ae6b5b7e58886e8a18c" /* payee bank */
+    "0002"
+    "00000000000007d2"
+    "0000000000013880"
+    "434e59" /* 2002 +80000 CNY */
+    "0000000000000fa4"
+    "fffffffffffec780"
+    "434e59"; /* 4004 -80000 CNY */
+static const char entry3_hash_hex[] =
+    "a50aa1a4d4efd130df0655d0c4f21e478ec0547a8d3f03e29f26e67f2a47de82";
+static const char entry3_signature_hex[] =
+    "02f257c9d3310d8d8db324df5864bdd09c5409b9a39f5f145bd5e5fd3fc714ac"
+    "63fce3ef354f692d60aa4b21f5f1228a586f0e7cb39882e2e6e15ce57372b202";
+
+/* Hash of the 3-entry chain (entry 1 with seq i, created_at_us + i; the
+ * second with entry 3's disbursement id and payee), sealed, so in
+ * encoding version 2. */
 static const char chain3_hash_hex[] =
-    "80efe8ba249e9f8987ea75f396f31f3178f6c2159a5edebeadd4f4bea202dea7";
+    "a7833b961b008451ce279f6fc0ff27e8cd6f76981f1873182d603451fa5217d8";
 
 /* Head over entry 1: seq 42, entry 1's hash, signed_at_us below. */
 #define HEAD_SIGNED_AT_US INT64_C(1717171800000000)
@@ -124,6 +189,7 @@ static void set_posting(struct ledger_posting *posting, int64_t account_id, int6
 static void make_entry1(struct ledger_entry *entry)
 {
     memset(entry, 0, sizeof *entry);
+    entry->encoding = LEDGER_ENTRY_ENCODING_V1;
     entry->seq = 42;
     entry->created_at_us = INT64_C(1717171717123456);
     copy_text(entry->kind, sizeof entry->kind, "receipt");
@@ -141,6 +207,7 @@ static void make_entry1(struct ledger_entry *entry)
 static void make_entry2(struct ledger_entry *entry)
 {
     memset(entry, 0, sizeof *entry);
+    entry->encoding = LEDGER_ENTRY_ENCODING_V1;
     entry->seq = 0;
     entry->created_at_us = -1;
     copy_text(entry->kind, sizeof entry->kind, "reversal");
@@ -149,6 +216,26 @@ static void make_entry2(struct ledger_entry *entry)
     entry->postings_count = 2;
     set_posting(&entry->postings[0], 5, 1, "USD");
     set_posting(&entry->postings[1], 6, -1, "USD");
+}
+
+/* Entry 3 of the vectors, with an empty key id (sealing fills it). */
+static void make_entry3(struct ledger_entry *entry)
+{
+    memset(entry, 0, sizeof *entry);
+    entry->encoding = LEDGER_ENTRY_ENCODING_V2;
+    entry->seq = 43;
+    entry->created_at_us = INT64_C(1717171717123457);
+    copy_text(entry->kind, sizeof entry->kind, "disbursement");
+    copy_text(entry->actor, sizeof entry->actor, "李四");
+    entry->value_date_days = LEDGER_VALUE_DATE_NONE;
+    copy_text(entry->memo, sizeof entry->memo, "disbursement 7: 案款发还");
+    entry->disbursement_id = 7;
+    copy_text(entry->payee_name, sizeof entry->payee_name, "张三");
+    copy_text(entry->payee_account, sizeof entry->payee_account, "6222020200112233445");
+    copy_text(entry->payee_bank, sizeof entry->payee_bank, "中国工商银行上海分行");
+    entry->postings_count = 2;
+    set_posting(&entry->postings[0], 2002, 80000, "CNY");
+    set_posting(&entry->postings[1], 4004, -80000, "CNY");
 }
 
 static void signer_from_seed(struct ledger_signer *signer,
@@ -191,6 +278,12 @@ static bool postings_equal(const struct ledger_posting *a, const struct ledger_p
 
 static bool entries_equal(const struct ledger_entry *a, const struct ledger_entry *b)
 {
+    if (a->encoding != b->encoding || a->disbursement_id != b->disbursement_id ||
+        memcmp(a->payee_name, b->payee_name, sizeof a->payee_name) != 0 ||
+        memcmp(a->payee_account, b->payee_account, sizeof a->payee_account) != 0 ||
+        memcmp(a->payee_bank, b->payee_bank, sizeof a->payee_bank) != 0) {
+        return false;
+    }
     if (a->seq != b->seq || a->created_at_us != b->created_at_us ||
         memcmp(a->kind, b->kind, sizeof a->kind) != 0 ||
         memcmp(a->actor, b->actor, sizeof a->actor) != 0 || a->reverses_seq != b->reverses_seq ||
@@ -248,6 +341,17 @@ START_TEST(encode_known_answer)
     ck_assert_int_eq(ledger_entry_encode(buffer, sizeof buffer, &length, &entry), LEDGER_OK);
     ck_assert_uint_eq(length, 100);
     expect_hex(buffer, length, entry2_encoding_hex);
+
+    entry.encoding = LEDGER_ENTRY_ENCODING_V2;
+    ck_assert_int_eq(ledger_entry_encode(buffer, sizeof buffer, &length, &entry), LEDGER_OK);
+    ck_assert_uint_eq(length, 120);
+    expect_hex(buffer, length, entry2_v2_encoding_hex);
+
+    make_entry3(&entry);
+    copy_text(entry.key_id, sizeof entry.key_id, fixed_key_id);
+    ck_assert_int_eq(ledger_entry_encode(buffer, sizeof buffer, &length, &entry), LEDGER_OK);
+    ck_assert_uint_eq(length, 229);
+    expect_hex(buffer, length, entry3_encoding_hex);
 }
 END_TEST
 
@@ -264,6 +368,14 @@ START_TEST(hash_known_answer)
     make_entry2(&entry);
     ck_assert_int_eq(ledger_entry_hash(hash, zero_hash, &entry), LEDGER_OK);
     expect_hex(hash, sizeof hash, entry2_hash_hex);
+    entry.encoding = LEDGER_ENTRY_ENCODING_V2;
+    ck_assert_int_eq(ledger_entry_hash(hash, zero_hash, &entry), LEDGER_OK);
+    expect_hex(hash, sizeof hash, entry2_v2_hash_hex);
+
+    make_entry3(&entry);
+    copy_text(entry.key_id, sizeof entry.key_id, fixed_key_id);
+    ck_assert_int_eq(ledger_entry_hash(hash, zero_hash, &entry), LEDGER_OK);
+    expect_hex(hash, sizeof hash, entry3_hash_hex);
 }
 END_TEST
 
@@ -286,14 +398,61 @@ START_TEST(seal_known_answer)
     struct ledger_entry entry;
 
     fixed_signer(&signer);
-    make_entry1(&entry);
+    make_entry3(&entry);
     memset(entry.prev_hash, 0xee, sizeof entry.prev_hash); /* replaced by seal */
     ck_assert_int_eq(ledger_entry_seal(&entry, zero_hash, &signer), LEDGER_OK);
     ck_assert_str_eq(entry.key_id, fixed_key_id);
     expect_hex(entry.prev_hash, sizeof entry.prev_hash,
                "0000000000000000000000000000000000000000000000000000000000000000");
-    expect_hex(entry.hash, sizeof entry.hash, entry1_hash_hex);
-    expect_hex(entry.signature, sizeof entry.signature, entry1_signature_hex);
+    expect_hex(entry.hash, sizeof entry.hash, entry3_hash_hex);
+    expect_hex(entry.signature, sizeof entry.signature, entry3_signature_hex);
+    ledger_signer_wipe(&signer);
+}
+END_TEST
+
+/* What verify does with an entry sealed before version 2: its stored hash
+ * and signature check as version 1. */
+START_TEST(version1_entry_checks)
+{
+    struct ledger_signer signer;
+    struct ledger_keyring keyring;
+    struct ledger_entry entry;
+
+    fixed_signer(&signer);
+    keyring_with(&keyring, &signer);
+    make_entry1(&entry);
+    copy_text(entry.key_id, sizeof entry.key_id, fixed_key_id);
+    ck_assert_int_eq(ledger_from_hex(entry.hash, sizeof entry.hash, entry1_hash_hex), LEDGER_OK);
+    ck_assert_int_eq(ledger_from_hex(entry.signature, sizeof entry.signature, entry1_signature_hex),
+                     LEDGER_OK);
+    ck_assert_int_eq(ledger_entry_check(&entry, zero_hash, &keyring), LEDGER_CHAIN_OK);
+    /* The same entry read as version 2 (its version changed in the table). */
+    entry.encoding = LEDGER_ENTRY_ENCODING_V2;
+    ck_assert_int_eq(ledger_entry_check(&entry, zero_hash, &keyring), LEDGER_CHAIN_BAD_HASH);
+    ledger_signer_wipe(&signer);
+}
+END_TEST
+
+/* Sealing always uses the current version, whatever the entry said. */
+START_TEST(seal_uses_current_version)
+{
+    struct ledger_signer signer;
+    struct ledger_keyring keyring;
+    struct ledger_entry entry;
+    uint8_t hash[LEDGER_HASH_SIZE];
+
+    fixed_signer(&signer);
+    keyring_with(&keyring, &signer);
+    make_entry1(&entry);
+    ck_assert_int_eq(entry.encoding, LEDGER_ENTRY_ENCODING_V1);
+    ck_assert_int_eq(ledger_entry_seal(&entry, zero_hash, &signer), LEDGER_OK);
+    ck_assert_int_eq(entry.encoding, LEDGER_ENTRY_ENCODING_CURRENT);
+    ck_assert_int_eq(LEDGER_ENTRY_ENCODING_CURRENT, LEDGER_ENTRY_ENCODING_V2);
+    ck_assert_int_eq(ledger_entry_check(&entry, zero_hash, &keyring), LEDGER_CHAIN_OK);
+    entry.encoding = LEDGER_ENTRY_ENCODING_V1;
+    ck_assert_int_eq(ledger_entry_hash(hash, zero_hash, &entry), LEDGER_OK);
+    expect_hex(hash, sizeof hash, entry1_hash_hex);
+    ck_assert_int_ne(memcmp(hash, entry.hash, sizeof hash), 0);
     ledger_signer_wipe(&signer);
 }
 END_TEST
@@ -316,14 +475,15 @@ START_TEST(encode_buffer_bounds)
 }
 END_TEST
 
-/* The largest entry encodes to exactly LEDGER_ENTRY_ENCODED_MAX bytes. */
+/* The largest entry (version 2, the larger) encodes to exactly
+ * LEDGER_ENTRY_ENCODED_MAX bytes. */
 START_TEST(encode_largest_entry)
 {
     static struct ledger_entry entry;
     static uint8_t buffer[LEDGER_ENTRY_ENCODED_MAX];
     size_t length = 0;
 
-    make_entry1(&entry);
+    make_entry3(&entry);
     memset(entry.kind, 'k', LEDGER_KIND_MAX);
     entry.kind[LEDGER_KIND_MAX] = '\0';
     memset(entry.actor, 'a', LEDGER_ACTOR_MAX);
@@ -333,6 +493,13 @@ START_TEST(encode_largest_entry)
     memset(entry.memo, 'm', LEDGER_MEMO_MAX);
     entry.memo[LEDGER_MEMO_MAX] = '\0';
     copy_text(entry.key_id, sizeof entry.key_id, fixed_key_id);
+    entry.disbursement_id = INT64_MAX;
+    memset(entry.payee_name, 'n', LEDGER_PAYEE_NAME_MAX);
+    entry.payee_name[LEDGER_PAYEE_NAME_MAX] = '\0';
+    memset(entry.payee_account, '6', LEDGER_PAYEE_ACCOUNT_MAX);
+    entry.payee_account[LEDGER_PAYEE_ACCOUNT_MAX] = '\0';
+    memset(entry.payee_bank, 'b', LEDGER_PAYEE_BANK_MAX);
+    entry.payee_bank[LEDGER_PAYEE_BANK_MAX] = '\0';
     entry.postings_count = LEDGER_POSTINGS_MAX;
     for (size_t index = 0; index < LEDGER_POSTINGS_MAX; index++) {
         set_posting(&entry.postings[index], (int64_t)index + 1, index % 2 == 0 ? 7 : -7, "CNY");
@@ -420,6 +587,16 @@ static void make_chain(struct ledger_entry entries[CHAIN_LENGTH],
         make_entry1(&entries[index]);
         entries[index].seq = (int64_t)index + 1;
         entries[index].created_at_us += (int64_t)index + 1;
+        if (index == 1) { /* an approval: the one the payee rows change */
+            struct ledger_entry approval;
+            make_entry3(&approval);
+            entries[index].disbursement_id = approval.disbursement_id;
+            memcpy(entries[index].payee_name, approval.payee_name, sizeof approval.payee_name);
+            memcpy(entries[index].payee_account, approval.payee_account,
+                   sizeof approval.payee_account);
+            memcpy(entries[index].payee_bank, approval.payee_bank, sizeof approval.payee_bank);
+            entries[index].encoding = LEDGER_ENTRY_ENCODING_V2;
+        }
         ck_assert_int_eq(ledger_entry_seal(&entries[index], prev_hash, signer), LEDGER_OK);
         prev_hash = entries[index].hash;
     }
@@ -481,7 +658,45 @@ static const struct tamper_row tamper_rows[] = {
     {"signature", LEDGER_CHAIN_BAD_SIGNATURE},
     {"postings_count above the maximum", LEDGER_CHAIN_BAD_ENCODING},
     {"one posting", LEDGER_CHAIN_BAD_ENCODING},
+    {"payee_name", LEDGER_CHAIN_BAD_HASH},
+    {"payee_account", LEDGER_CHAIN_BAD_HASH},
+    {"payee_bank", LEDGER_CHAIN_BAD_HASH},
+    {"disbursement_id", LEDGER_CHAIN_BAD_HASH},
+    {"encoding version 2 -> 1", LEDGER_CHAIN_BAD_HASH},
+    {"encoding version unknown", LEDGER_CHAIN_BAD_ENCODING},
 };
+
+/* The rows of the fields version 2 adds (the chain's entries carry a
+ * payee: make_chain). */
+static void tamper_payee(struct ledger_entry *entry, int row)
+{
+    switch (row) {
+    case 19:
+        entry->payee_name[0] = 'X';
+        break;
+    case 20:
+        entry->payee_account[18] = '6';
+        break;
+    case 21:
+        entry->payee_bank[0] = '\0';
+        break;
+    case 22:
+        entry->disbursement_id += 1;
+        break;
+    case 23:
+        entry->encoding = LEDGER_ENTRY_ENCODING_V1;
+        memset(entry->payee_name, 0, sizeof entry->payee_name);
+        memset(entry->payee_account, 0, sizeof entry->payee_account);
+        memset(entry->payee_bank, 0, sizeof entry->payee_bank);
+        entry->disbursement_id = 0;
+        break;
+    case 24:
+        entry->encoding = (enum ledger_entry_encoding)3;
+        break;
+    default:
+        ck_abort_msg("no tamper row %d", row);
+    }
+}
 
 static void tamper(struct ledger_entry *entry, int row)
 {
@@ -547,7 +762,7 @@ static void tamper(struct ledger_entry *entry, int row)
         entry->postings_count = 1;
         break;
     default:
-        ck_abort_msg("no tamper row %d", row);
+        tamper_payee(entry, row);
     }
 }
 
@@ -1244,15 +1459,79 @@ END_TEST
 
 struct refuse_row {
     const char *what;
+    bool sealable; /* seal replaces what is wrong (the key id, the version) */
 };
 
 static const struct refuse_row refuse_rows[] = {
-    {"no postings"},          {"one posting"},         {"more postings than LEDGER_POSTINGS_MAX"},
-    {"lower-case currency"},  {"two-letter currency"}, {"digit in currency"},
-    {"currency without NUL"}, {"negative seq"},        {"negative reverses_seq"},
-    {"negative account_id"},  {"kind without NUL"},    {"actor without NUL"},
-    {"bank_ref without NUL"}, {"memo without NUL"},    {"key_id without NUL"},
+    {"no postings", false},
+    {"one posting", false},
+    {"more postings than LEDGER_POSTINGS_MAX", false},
+    {"lower-case currency", false},
+    {"two-letter currency", false},
+    {"digit in currency", false},
+    {"currency without NUL", false},
+    {"negative seq", false},
+    {"negative reverses_seq", false},
+    {"negative account_id", false},
+    {"kind without NUL", false},
+    {"actor without NUL", false},
+    {"bank_ref without NUL", false},
+    {"memo without NUL", false},
+    {"key_id without NUL", true},
+    {"encoding version 0", true},
+    {"encoding version 3", true},
+    {"version 1 with a disbursement id", true},
+    {"version 1 with a payee name", true},
+    {"version 1 with a payee account", true},
+    {"version 1 with a payee bank", true},
+    {"negative disbursement_id", false},
+    {"payee_name without NUL", false},
+    {"payee_account without NUL", false},
+    {"payee_bank without NUL", false},
 };
+
+/* The rows of the version and of the fields version 2 adds. */
+static void make_refused_payee(struct ledger_entry *entry, int row)
+{
+    switch (row) {
+    case 15:
+        entry->encoding = (enum ledger_entry_encoding)0;
+        break;
+    case 16:
+        entry->encoding = (enum ledger_entry_encoding)3;
+        break;
+    case 17:
+        entry->disbursement_id = 7;
+        break;
+    case 18:
+        copy_text(entry->payee_name, sizeof entry->payee_name, "张三");
+        break;
+    case 19:
+        copy_text(entry->payee_account, sizeof entry->payee_account, "6222020200112233445");
+        break;
+    case 20:
+        copy_text(entry->payee_bank, sizeof entry->payee_bank, "ICBC");
+        break;
+    case 21:
+        make_entry3(entry);
+        entry->disbursement_id = -7;
+        break;
+    case 22:
+        make_entry3(entry);
+        memset(entry->payee_name, 'n', sizeof entry->payee_name);
+        break;
+    case 23:
+        make_entry3(entry);
+        memset(entry->payee_account, '6', sizeof entry->payee_account);
+        break;
+    case 24:
+        make_entry3(entry);
+        memset(entry->payee_bank, 'b', sizeof entry->payee_bank);
+        break;
+    default:
+        ck_abort_msg("no refuse row %d", row);
+    }
+}
 
 static void make_refused(struct ledger_entry *entry, int row)
 {
@@ -1304,7 +1583,7 @@ static void make_refused(struct ledger_entry *entry, int row)
         memset(entry->key_id, 'f', sizeof entry->key_id);
         break;
     default:
-        ck_abort_msg("no refuse row %d", row);
+        make_refused_payee(entry, row);
     }
 }
 
@@ -1330,7 +1609,7 @@ START_TEST(encode_refuses)
     ck_assert_msg(ledger_entry_check(&entry, entry.prev_hash, &keyring) ==
                       LEDGER_CHAIN_BAD_ENCODING,
                   "%s", what);
-    if (_i != 14) { /* seal replaces the key id, which makes row 14 valid */
+    if (!refuse_rows[_i].sealable) {
         untouched = entry;
         ck_assert_msg(ledger_entry_seal(&entry, zero_hash, &signer) == LEDGER_ERR_INVALID_ARGUMENT,
                       "%s", what);
@@ -1484,6 +1763,8 @@ Suite *chain_suite(void)
     tcase_add_test(encoding, hash_known_answer);
     tcase_add_test(encoding, key_id_known_answer);
     tcase_add_test(encoding, seal_known_answer);
+    tcase_add_test(encoding, version1_entry_checks);
+    tcase_add_test(encoding, seal_uses_current_version);
     tcase_add_test(encoding, encode_buffer_bounds);
     tcase_add_test(encoding, encode_largest_entry);
     tcase_add_loop_test(encoding, balanced_table, 0, ROWS(balance_rows));

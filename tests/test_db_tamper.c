@@ -17,11 +17,16 @@
  *   15..20 receipt     C 700, A 800, B 900, C 1000, A 1100, B 1200
  * A signed head is saved after entry 10.
  *
+ * The payee of a request is outside the journal but sealed with its
+ * approval (encoding version 2, ledger/chain.h): a changed payee is found
+ * at the approval's seq (9 and 11 for the payouts, 13 for the transfer).
+ * Entries sealed as version 1 (before migration 011) keep verifying.
+ *
  * What verify cannot see is written down as tests too (section
  * "limits"): a tail cut off together with the head row, when no signed
  * head was saved before; changes before a saved head when verifying from
- * it; and everything outside the journal (payee accounts of requests,
- * idempotency records, users, case metadata). */
+ * it; everything else outside the journal (idempotency records, users,
+ * case metadata); and the payee of a version 1 approval. */
 #include <check.h>
 
 #include <errno.h>
@@ -391,6 +396,46 @@ static const struct tamper_row tamper_rows[] = {
     {"head moved back, entries left",
      "UPDATE chain_head SET seq = 19, hash = (SELECT hash FROM entries WHERE seq = 19)",
      20, "chain head does not match the last entry"},
+    /* (i) the request an approval paid out on: its payee is sealed with
+     * the approval (both payouts have the same payee) */
+    {"payee account of a paid payout",
+     "UPDATE disbursements SET payee_account = '6222999999999999' WHERE id = 1",
+     9, "hash does not match the entry"},
+    {"payee name of a returned payout",
+     "UPDATE disbursements SET payee_name = 'Someone Else' WHERE id = 2",
+     11, "hash does not match the entry"},
+    {"payee bank added to a payout",
+     "UPDATE disbursements SET payee_bank = 'Other Bank' WHERE id = 1",
+     9, "hash does not match the entry"},
+    {"payee added to a transfer",
+     "UPDATE disbursements SET payee_name = 'Someone Else', payee_account = '6222999999999999' "
+     "WHERE kind = 'transfer'",
+     13, "hash does not match the entry"},
+    /* (an approved request without its approval entry is refused by a
+     * CHECK: the attacker drops it first) */
+    {"two payouts trade their approvals (same payee)",
+     "ALTER TABLE disbursements DROP CONSTRAINT approved_has_entry;"
+     "UPDATE disbursements SET approve_seq = NULL WHERE id = 1;"
+     "UPDATE disbursements SET approve_seq = 9 WHERE id = 2;"
+     "UPDATE disbursements SET approve_seq = 11 WHERE id = 1",
+     9, "hash does not match the entry"},
+    {"approval unlinked from its payout",
+     "ALTER TABLE disbursements DROP CONSTRAINT approved_has_entry;"
+     "UPDATE disbursements SET approve_seq = NULL WHERE id = 1",
+     9, "hash does not match the entry"},
+    {"a second request names an approval",
+     "DROP INDEX disbursements_approve_seq;"
+     "INSERT INTO disbursements (account_id, amount, currency, payee_name, payee_account, "
+     "status, requested_by, decided_by, approve_seq) SELECT account_id, amount, currency, "
+     "payee_name, '6222999999999999', 'approved', requested_by, decided_by, approve_seq "
+     "FROM disbursements WHERE id = 1",
+     9, "more than one request names this entry as its approval"},
+    {"encoding version of an approval set back to 1",
+     "UPDATE entries SET encoding = 1 WHERE seq = 9",
+     9, "hash does not match the entry"},
+    {"encoding version of a receipt set back to 1",
+     "UPDATE entries SET encoding = 1 WHERE seq = 7",
+     7, "hash does not match the entry"},
     /* (h) a cached balance alone: no entry is bad, so first_bad_seq is 0 and
      * the reason names the account */
     {"cached balance",
@@ -719,13 +764,159 @@ START_TEST(limit_before_saved_head)
 }
 END_TEST
 
-/* Tables outside the journal are not signed: a payee account changed on an
- * approved payout, an idempotency record removed (a retry of that key
- * would book again), a case renamed. verify passes all three. */
+/* The payee of a payout is sealed with its approval: changed after the
+ * approval, the binary names the approval's seq (9). */
+START_TEST(payee_changed_after_approval)
+{
+    struct journal j;
+    build_journal(&j, "tamper_payee");
+    tamper(&j, "UPDATE disbursements SET payee_account = '6222999999999999' WHERE id = 1");
+    struct ledger_verify_result result = verify(&j, NULL);
+    expect_bad(&result, 9, "hash does not match the entry");
+    ck_assert_int_eq(result.checked, 8);
+    expect_cli_bad(&j, NULL, 9);
+    journal_teardown(&j);
+}
+END_TEST
+
+/* ---- entries sealed before encoding version 2 --------------------------- */
+
+/* An entry as stored, read back as an auditor would (postings in order). */
+static void stored_entry(PGconn *conn, const PGresult *rows, int row, struct ledger_entry *entry)
+{
+    memset(entry, 0, sizeof *entry);
+    entry->seq = strtoll(PQgetvalue(rows, row, 0), NULL, 10);
+    snprintf(entry->kind, sizeof entry->kind, "%s", PQgetvalue(rows, row, 1));
+    entry->created_at_us = strtoll(PQgetvalue(rows, row, 2), NULL, 10);
+    snprintf(entry->actor, sizeof entry->actor, "%s", PQgetvalue(rows, row, 3));
+    entry->reverses_seq = strtoll(PQgetvalue(rows, row, 4), NULL, 10);
+    entry->value_date_days = (int32_t)strtol(PQgetvalue(rows, row, 5), NULL, 10);
+    snprintf(entry->bank_ref, sizeof entry->bank_ref, "%s", PQgetvalue(rows, row, 6));
+    snprintf(entry->memo, sizeof entry->memo, "%s", PQgetvalue(rows, row, 7));
+    snprintf(entry->key_id, sizeof entry->key_id, "%s", PQgetvalue(rows, row, 8));
+    const char *params[1] = {PQgetvalue(rows, row, 0)};
+    PGresult *postings = PQexecParams(conn,
+                                      "SELECT account_id, amount, currency FROM postings "
+                                      "WHERE entry_seq = $1 ORDER BY idx",
+                                      1, NULL, params, NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(postings), PGRES_TUPLES_OK);
+    ck_assert_int_le(PQntuples(postings), LEDGER_POSTINGS_MAX);
+    entry->postings_count = (size_t)PQntuples(postings);
+    for (int i = 0; i < PQntuples(postings); i++) {
+        entry->postings[i].account_id = strtoll(PQgetvalue(postings, i, 0), NULL, 10);
+        entry->postings[i].amount_minor = strtoll(PQgetvalue(postings, i, 1), NULL, 10);
+        snprintf(entry->postings[i].currency, LEDGER_CURRENCY_SIZE, "%s",
+                 PQgetvalue(postings, i, 2));
+    }
+    PQclear(postings);
+}
+
+/* Stores entry's version 1 seal (as superuser, inside conn's transaction). */
+static void store_version1_seal(PGconn *conn, const struct ledger_entry *entry)
+{
+    char seq[24], prev_hash[2 * LEDGER_HASH_SIZE + 3], hash[2 * LEDGER_HASH_SIZE + 3];
+    char signature[2 * LEDGER_SIGNATURE_SIZE + 3];
+    snprintf(seq, sizeof seq, "%" PRId64, entry->seq);
+    bytea_text(prev_hash, entry->prev_hash, LEDGER_HASH_SIZE);
+    bytea_text(hash, entry->hash, LEDGER_HASH_SIZE);
+    bytea_text(signature, entry->signature, LEDGER_SIGNATURE_SIZE);
+    const char *params[4] = {seq, prev_hash, hash, signature};
+    PGresult *result = PQexecParams(conn,
+                                    "UPDATE entries SET encoding = 1, prev_hash = $2::bytea, "
+                                    "hash = $3::bytea, signature = $4::bytea WHERE seq = $1",
+                                    4, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(result) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(result));
+    PQclear(result);
+    const char *head_params[1] = {hash}; /* the last one stays */
+    result = PQexecParams(conn, "UPDATE chain_head SET hash = $1::bytea", 1, NULL, head_params,
+                          NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(result), PGRES_COMMAND_OK);
+    PQclear(result);
+}
+
+/* Seals the whole journal again as version 1 with the trusted key, as the
+ * ledger did before migration 011, and stores it so: a journal booked
+ * before encoding version 2 (its approvals carry no payee). */
+static void reseal_as_version1(const struct journal *j)
+{
+    struct ledger_signer signer;
+    ck_assert_int_eq(ledger_signer_load(&signer, j->fixture.key_file), LEDGER_OK);
+    PGconn *conn = fixture_super(&j->fixture);
+    PGresult *result = PQexec(conn, "BEGIN; SET LOCAL session_replication_role = replica");
+    ck_assert_int_eq(PQresultStatus(result), PGRES_COMMAND_OK);
+    PQclear(result);
+    PGresult *rows = PQexec(
+        conn, "SELECT seq, kind, created_at_us, actor, coalesce(reverses_seq, 0), "
+              "coalesce(value_date - date '1970-01-01', -2147483648), bank_ref, memo, key_id "
+              "FROM entries ORDER BY seq");
+    ck_assert_int_eq(PQresultStatus(rows), PGRES_TUPLES_OK);
+    uint8_t prev_hash[LEDGER_HASH_SIZE] = {0};
+    struct ledger_entry *entry = malloc(sizeof *entry);
+    ck_assert_ptr_nonnull(entry);
+    for (int row = 0; row < PQntuples(rows); row++) {
+        stored_entry(conn, rows, row, entry);
+        entry->encoding = LEDGER_ENTRY_ENCODING_V1;
+        memcpy(entry->prev_hash, prev_hash, LEDGER_HASH_SIZE);
+        ck_assert_int_eq(ledger_entry_hash(entry->hash, prev_hash, entry), LEDGER_OK);
+        crypto_sign_detached(entry->signature, NULL, entry->hash, LEDGER_HASH_SIZE,
+                             signer.secret_key);
+        store_version1_seal(conn, entry);
+        memcpy(prev_hash, entry->hash, LEDGER_HASH_SIZE);
+    }
+    result = PQexec(conn, "COMMIT");
+    ck_assert_int_eq(PQresultStatus(result), PGRES_COMMAND_OK);
+    PQclear(result);
+    PQclear(rows);
+    free(entry);
+    PQfinish(conn);
+    ledger_signer_wipe(&signer);
+}
+
+/* A journal sealed as version 1 verifies, and goes on as version 2: the
+ * next bookings are version 2 entries chained onto the last version 1. */
+START_TEST(version1_entries_still_verify)
+{
+    struct journal j;
+    build_journal(&j, "tamper_version1");
+    reseal_as_version1(&j);
+    ck_assert_int_eq(fixture_query_int(&j.fixture, "SELECT count(*) FROM entries "
+                                                   "WHERE encoding = 1"),
+                     JOURNAL_ENTRIES);
+    struct ledger_verify_result result = verify(&j, NULL);
+    ck_assert_msg(result.ok, "%lld: %s", (long long)result.first_bad_seq, result.reason);
+    ck_assert_int_eq(result.checked, JOURNAL_ENTRIES);
+    struct ledger *ledger = fixture_ledger(&j.fixture);
+    receipt(ledger, j.case_nos[0], 1300, "r21");
+    int64_t paid = payout(ledger, j.case_nos[0], 900, "p3"); /* 22 */
+    ledger_close(ledger);
+    ck_assert_int_eq(fixture_query_int(&j.fixture, "SELECT count(*) FROM entries "
+                                                   "WHERE encoding = 2 AND seq > 20"),
+                     2);
+    result = verify(&j, NULL);
+    ck_assert_msg(result.ok, "%lld: %s", (long long)result.first_bad_seq, result.reason);
+    ck_assert_int_eq(result.checked, JOURNAL_ENTRIES + 2);
+    expect_cli_ok(&j, JOURNAL_ENTRIES + 2);
+    /* The version 2 approval covers its payee. */
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "UPDATE disbursements SET payee_name = 'Someone Else' WHERE id = %lld",
+             (long long)paid);
+    tamper(&j, sql);
+    result = verify(&j, NULL);
+    expect_bad(&result, JOURNAL_ENTRIES + 2, "hash does not match the entry");
+    journal_teardown(&j);
+}
+END_TEST
+
+/* Tables outside the journal that no entry seals: an idempotency record
+ * removed (a retry of that key would book again), a case renamed, and the
+ * payee of a payout approved by a version 1 entry (sealed before
+ * migration 011, and so without its payee). verify passes all three. */
 START_TEST(limit_outside_the_journal)
 {
     struct journal j;
     build_journal(&j, "tamper_outside");
+    reseal_as_version1(&j);
     tamper(&j, "UPDATE disbursements SET payee_account = '6222999999999999' WHERE id = 1;"
                "DELETE FROM idempotency WHERE key = 'r3';"
                "UPDATE accounts SET case_no = case_no || 'x' WHERE kind = 'case' AND id "
@@ -748,6 +939,7 @@ Suite *db_tamper_suite(void)
     TCase *cli = tcase_create("cli");
     TCase *forged = tcase_create("forged");
     TCase *heads = tcase_create("heads");
+    TCase *payees = tcase_create("payees");
     TCase *limits = tcase_create("limits");
     tcase_add_test(clean, untouched_journal_verifies);
     suite_add_tcase(suite, clean);
@@ -764,6 +956,9 @@ Suite *db_tamper_suite(void)
     tcase_add_test(heads, saved_head_entry_changed);
     tcase_add_test(heads, saved_head_forged);
     suite_add_tcase(suite, heads);
+    tcase_add_test(payees, payee_changed_after_approval);
+    tcase_add_test(payees, version1_entries_still_verify);
+    suite_add_tcase(suite, payees);
     tcase_add_test(limits, limit_before_saved_head);
     tcase_add_test(limits, limit_outside_the_journal);
     suite_add_tcase(suite, limits);
