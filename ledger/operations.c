@@ -193,13 +193,12 @@ static enum ledger_err read_entry(struct ledger *ledger, int64_t seq, struct sto
     return err;
 }
 
-enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
-                                       int64_t suspense_seq, const char *case_no,
-                                       const char *idempotency_key, struct ledger_booking *booking)
+enum ledger_err ledger_assign_prepare(struct ledger *ledger, const char *actor,
+                                      int64_t suspense_seq, const char *case_no,
+                                      const char *idempotency_key,
+                                      struct ledger_booking_request *book)
 {
-    struct ledger_booking_request book;
-    memset(booking, 0, sizeof *booking);
-    enum ledger_err err = booking_start(ledger, &book, "assign", actor, "assign", idempotency_key,
+    enum ledger_err err = booking_start(ledger, book, "assign", actor, "assign", idempotency_key,
                                         LEDGER_ROLE_CLERK | LEDGER_ROLE_ADMIN);
     if (err != LEDGER_OK)
         return err;
@@ -221,18 +220,38 @@ enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
     ledger_request_hash_init(&hash, "assign");
     ledger_request_hash_int64(&hash, suspense_seq);
     ledger_request_hash_int64(&hash, target.id);
-    ledger_request_hash_final(&hash, book.request_hash);
-    book.entry.reverses_seq = suspense_seq;
-    snprintf(book.entry.memo, sizeof book.entry.memo, "assign suspense receipt %lld",
+    ledger_request_hash_final(&hash, book->request_hash);
+    book->entry.reverses_seq = suspense_seq;
+    snprintf(book->entry.memo, sizeof book->entry.memo, "assign suspense receipt %lld",
              (long long)suspense_seq);
-    add_transfer(&book.entry, credit->account_id, target.id, amount, target.currency);
-    err = finish(ledger, &book, booking, target.id, amount);
-    if (err == LEDGER_ERR_ALREADY_REVERSED) {
-        ledger_set_detail(ledger, "suspense receipt %lld was already assigned or reversed",
-                          (long long)suspense_seq);
-        err = LEDGER_ERR_BAD_STATE;
-    }
-    return err;
+    add_transfer(&book->entry, credit->account_id, target.id, amount, target.currency);
+    book->booking.account_id = target.id;
+    book->booking.amount_minor = amount;
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_assign_refused(struct ledger *ledger, int64_t suspense_seq,
+                                      enum ledger_err err)
+{
+    if (err != LEDGER_ERR_ALREADY_REVERSED)
+        return err;
+    ledger_set_detail(ledger, "suspense receipt %lld was already assigned or reversed",
+                      (long long)suspense_seq);
+    return LEDGER_ERR_BAD_STATE;
+}
+
+enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
+                                       int64_t suspense_seq, const char *case_no,
+                                       const char *idempotency_key, struct ledger_booking *booking)
+{
+    struct ledger_booking_request book;
+    memset(booking, 0, sizeof *booking);
+    enum ledger_err err =
+        ledger_assign_prepare(ledger, actor, suspense_seq, case_no, idempotency_key, &book);
+    if (err != LEDGER_OK)
+        return err;
+    err = finish(ledger, &book, booking, book.booking.account_id, book.booking.amount_minor);
+    return ledger_assign_refused(ledger, suspense_seq, err);
 }
 
 /* ---- disbursement and transfer requests ---- */
