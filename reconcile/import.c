@@ -574,12 +574,18 @@ static enum recon_err sink_end(void *context, const struct recon_statement *st)
 
 /* ---- the file ---- */
 
+/* The book balance and difference after the commit; a failure is kept in
+ * the result (the import stands). */
 static void reconcile_after(struct ledger *ledger, struct recon_import_result *result)
 {
     struct ledger_report report;
-    if (ledger_reconciliation_report(ledger, result->bank_account_id,
-                                     result->total.closing_date_days, &report) != LEDGER_OK)
+    result->report_err = ledger_reconciliation_report(ledger, result->bank_account_id,
+                                                      result->total.closing_date_days, &report);
+    if (result->report_err != LEDGER_OK) {
+        snprintf(result->report_detail, sizeof result->report_detail, "%s",
+                 ledger_last_detail(ledger));
         return;
+    }
     result->book_balance_minor = report.book_balance_minor;
     result->difference_minor = report.difference_minor;
     ledger_report_free(&report);

@@ -76,6 +76,12 @@ struct recon_import_result {
     struct recon_statement_summary total; /* sums; opening of the first, closing of the last */
     int64_t book_balance_minor; /* custody account at the last closing date, after the import */
     int64_t difference_minor;   /* closing - book balance */
+    /* LEDGER_OK: the two above were computed. Else the reconciliation
+     * report after the commit failed: the import stands, and both are
+     * unknown (never a 0 that reads as "reconciled"); report_detail says
+     * why (for a log, not for a client). */
+    enum ledger_err report_err;
+    char report_detail[RECON_ERROR_MESSAGE_SIZE];
 };
 
 /* Imports a file (read twice: digest, then a streamed parse: memory does
