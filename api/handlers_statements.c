@@ -630,10 +630,11 @@ static void respond_refused(struct api_response *response, const struct recon_im
                         recon_import_err_code(error), detail);
     json_object_set_new(response->json, "statement",
                         json_integer((json_int_t)error->statement_index + 1));
-    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED) {
+    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED ||
+        error->code == RECON_IMPORT_ERR_AMOUNT_TOO_LARGE)
         json_object_set_new(response->json, "line", json_integer((json_int_t)error->parse.line));
+    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED)
         json_object_set_new(response->json, "element", json_string(error->parse.path));
-    }
 }
 
 /* One JSON log line for a failure the answer does not carry as an error

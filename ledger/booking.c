@@ -785,8 +785,7 @@ static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch, si
         int64_t failed = ledger_db_int64(result, 0, 0);
         const char *code = PQgetvalue(result, 0, 1);
         *failed_index = failed >= 1 ? (size_t)failed - 1 : 0;
-        bool replay =
-            strcmp(code, "replay") == 0 && failed >= 1 && (size_t)failed <= batch->count;
+        bool replay = strcmp(code, "replay") == 0 && failed >= 1 && (size_t)failed <= batch->count;
         if (replay) {
             struct ledger_booking *first = &batch->requests[*failed_index]->booking;
             first->replayed = true;

@@ -45,6 +45,7 @@ struct ledger {
     struct ledger_committer *committer; /* borrowed; NULL: book inline */
     char detail[LEDGER_DETAIL_SIZE];
     enum ledger_err last_db_err; /* of the last failed statement */
+    int64_t amount_max_minor;    /* ledger_config's; 0: LEDGER_AMOUNT_MAX_DEFAULT */
     bool pending;                /* a statement sent (ledger_db_send), its result unread */
 };
 

@@ -22,6 +22,30 @@ static enum ledger_err invalid(struct ledger *ledger, const char *what)
     return LEDGER_ERR_INVALID_ARGUMENT;
 }
 
+int64_t ledger_amount_max(const struct ledger *ledger)
+{
+    int64_t max = ledger->amount_max_minor;
+    return max <= 0                        ? LEDGER_AMOUNT_MAX_DEFAULT
+           : max > LEDGER_AMOUNT_MAX_LIMIT ? LEDGER_AMOUNT_MAX_LIMIT
+                                           : max;
+}
+
+/* A positive amount no larger than the handle's largest. */
+static enum ledger_err amount_check(struct ledger *ledger, int64_t amount_minor)
+{
+    if (amount_minor <= 0) {
+        ledger_set_detail(ledger, "amount must be a positive number of minor units");
+        return LEDGER_ERR_INVALID_AMOUNT;
+    }
+    if (amount_minor > ledger_amount_max(ledger)) {
+        ledger_set_detail(ledger,
+                          "amount %lld is over the largest amount of one entry, %lld minor units",
+                          (long long)amount_minor, (long long)ledger_amount_max(ledger));
+        return LEDGER_ERR_AMOUNT_TOO_LARGE;
+    }
+    return LEDGER_OK;
+}
+
 /* Starts a booking request; checks the key and the actor's role (the
  * database checks the role again when it books). */
 static enum ledger_err booking_start(struct ledger *ledger, struct ledger_booking_request *request,
@@ -107,12 +131,8 @@ enum ledger_err ledger_receipt(struct ledger *ledger, const char *actor,
     memset(booking, 0, sizeof *booking);
     enum ledger_err err = booking_start(ledger, &book, "receipt", actor, "receipt", idempotency_key,
                                         LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN);
-    if (err != LEDGER_OK)
+    if (err != LEDGER_OK || (err = amount_check(ledger, request->amount_minor)) != LEDGER_OK)
         return err;
-    if (request->amount_minor <= 0) {
-        ledger_set_detail(ledger, "amount must be a positive number of minor units");
-        return LEDGER_ERR_INVALID_AMOUNT;
-    }
     if (request->bank_ref == NULL || request->bank_ref[0] == '\0' ||
         !text_fits(request->bank_ref, LEDGER_BANK_REF_MAX) ||
         !text_fits(request->payer, LEDGER_NAME_MAX) ||
@@ -385,10 +405,9 @@ enum ledger_err ledger_disbursement_request(struct ledger *ledger, const char *a
     ledger->detail[0] = '\0';
     if (ledger_idempotency_key_check(idempotency_key) != LEDGER_OK)
         return invalid(ledger, "idempotency key must be 1..128 printable ASCII characters");
-    if (request->amount_minor <= 0) {
-        ledger_set_detail(ledger, "amount must be a positive number of minor units");
-        return LEDGER_ERR_INVALID_AMOUNT;
-    }
+    enum ledger_err err = amount_check(ledger, request->amount_minor);
+    if (err != LEDGER_OK)
+        return err;
     if (request->payee_name == NULL || request->payee_name[0] == '\0' ||
         request->payee_account == NULL || request->payee_account[0] == '\0' ||
         !text_fits(request->payee_name, LEDGER_NAME_MAX) ||
@@ -396,8 +415,7 @@ enum ledger_err ledger_disbursement_request(struct ledger *ledger, const char *a
         !text_fits(request->payee_bank, LEDGER_NAME_MAX) ||
         !text_fits(request->purpose, LEDGER_MEMO_MAX))
         return invalid(ledger, "a payout needs a payee name and bank account within limits");
-    enum ledger_err err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK);
-    if (err != LEDGER_OK)
+    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK)) != LEDGER_OK)
         return err;
     struct ledger_account_ref account;
     if ((err = ledger_case_find(ledger, request->case_no, &account)) != LEDGER_OK)
@@ -424,14 +442,12 @@ enum ledger_err ledger_transfer_request(struct ledger *ledger, const char *actor
     ledger->detail[0] = '\0';
     if (ledger_idempotency_key_check(idempotency_key) != LEDGER_OK)
         return invalid(ledger, "idempotency key must be 1..128 printable ASCII characters");
-    if (amount_minor <= 0) {
-        ledger_set_detail(ledger, "amount must be a positive number of minor units");
-        return LEDGER_ERR_INVALID_AMOUNT;
-    }
+    enum ledger_err err = amount_check(ledger, amount_minor);
+    if (err != LEDGER_OK)
+        return err;
     if (reason == NULL || reason[0] == '\0' || !text_fits(reason, LEDGER_MEMO_MAX))
         return invalid(ledger, "a transfer needs a reason of 1..512 bytes");
-    enum ledger_err err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK);
-    if (err != LEDGER_OK)
+    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK)) != LEDGER_OK)
         return err;
     struct ledger_account_ref from;
     struct ledger_account_ref to;

@@ -28,6 +28,7 @@ enum recon_import_err {
     RECON_IMPORT_ERR_WRONG_ACCOUNT,     /* a statement of another account */
     RECON_IMPORT_ERR_CURRENCY_MISMATCH, /* statement currency is not the account's */
     RECON_IMPORT_ERR_UNBALANCED,        /* opening + lines != closing */
+    RECON_IMPORT_ERR_AMOUNT_TOO_LARGE,  /* a line over ledger_amount_max(): error->parse.line */
     RECON_IMPORT_ERR_LEDGER,            /* the ledger refused or failed: error->ledger */
     RECON_IMPORT_ERR_NOMEM,
     RECON_IMPORT_ERR__COUNT

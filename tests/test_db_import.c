@@ -526,12 +526,19 @@ static void expect_refused(struct ledger *ledger, const char *data,
     free(after);
 }
 
-START_TEST(refusals_book_nothing)
+/* A new handle, and a case opened with it (its pay-in number in *info). */
+static struct ledger *ledger_with_case(const char *case_no, struct ledger_case_info *info)
 {
     struct ledger *ledger = fixture_ledger(&fx);
-    fixture_open_case(ledger, "(2024)R1", NULL);
+    fixture_open_case(ledger, case_no, NULL);
+    ck_assert_int_eq(ledger_case_info(ledger, case_no, info), LEDGER_OK);
+    return ledger;
+}
+
+START_TEST(refusals_book_nothing)
+{
     struct ledger_case_info info;
-    ck_assert_int_eq(ledger_case_info(ledger, "(2024)R1", &info), LEDGER_OK);
+    struct ledger *ledger = ledger_with_case("(2024)R1", &info);
     struct gen_day day;
     small_day(&day, info.payin_no);
     long long balance = 0;
@@ -1031,6 +1038,53 @@ START_TEST(ambiguous_and_exceptions_explained)
 }
 END_TEST
 
+/* A statement line over the largest amount of one entry refuses the whole
+ * file, naming the line; nothing is booked or stored. The limit is the
+ * handle's (ledger_config.amount_max_minor; 0: the default). */
+START_TEST(huge_line_refuses_the_file)
+{
+    struct ledger_case_info info;
+    struct ledger *ledger = ledger_with_case("(2024)H1", &info);
+    struct gen_day day;
+    small_day(&day, info.payin_no); /* line 1: 100.00 for the case */
+    struct gen_line *huge = next_line(&day, 2, 'S', 'R', 1);
+    huge->amount = 1000000000001LL; /* one fen over 10,000,000,000.00 */
+    long long balance = 0;
+    char *document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    struct recon_import_options camt = options_for(RECON_FORMAT_CAMT053);
+    expect_refused(ledger, document, &camt, RECON_IMPORT_ERR_AMOUNT_TOO_LARGE, "amount_too_large");
+    struct recon_import_result result;
+    struct recon_import_error error;
+    ck_assert_int_eq(
+        recon_import_buffer(ledger, document, strlen(document), &camt, &result, &error),
+        RECON_IMPORT_ERR_AMOUNT_TOO_LARGE);
+    ck_assert_msg(strstr(error.message, "line 2") != NULL, "%s", error.message);
+    ck_assert_int_eq(recon_import_http_status(&error), 422);
+    free(document);
+    ledger_close(ledger);
+
+    /* the same limit lowered on the handle: a debit of 100.01 over 100.00 */
+    struct ledger_config config = fx.config;
+    config.amount_max_minor = 10000;
+    ck_assert_int_eq(ledger_open(&ledger, &config, NULL, 0), LEDGER_OK);
+    ck_assert_int_eq(ledger_amount_max(ledger), 10000);
+    small_day(&day, info.payin_no);
+    day.lines[0].amount = -10001;
+    balance = 0;
+    document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    expect_refused(ledger, document, &camt, RECON_IMPORT_ERR_AMOUNT_TOO_LARGE, "amount_too_large");
+    day.lines[0].amount = 10000; /* exactly the largest: imported */
+    balance = 0;
+    free(document);
+    document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    import_ok(ledger, document, RECON_FORMAT_CAMT053, &result);
+    ck_assert_uint_eq(result.total.booked, 1);
+    recon_import_result_free(&result);
+    free(document);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* Runs a statement as superuser that returns no rows. */
 static void super_command(const char *sql)
 {
@@ -1138,6 +1192,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, older_schema_is_refused_at_open);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     tcase_add_test(errors, assign_is_one_transaction);
+    tcase_add_test(errors, huge_line_refuses_the_file);
     suite_add_tcase(suite, errors);
     return suite;
 }

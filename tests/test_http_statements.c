@@ -560,6 +560,10 @@ START_TEST(refusals_leave_books_untouched)
     char *euro = mt940("EUR", good, 2);
     char *truncated = mt940("CNY", good, 2);
     *strstr(truncated, ":62F:") = '\0';
+    /* its second line one fen over 10,000,000,000.00 */
+    struct gen_line huge_lines[] = {{1000, "RF-H1", NULL, "x"},
+                                    {1000000000001LL, "RF-H2", NULL, "y"}};
+    char *huge = camt(ACCOUNT_NO, huge_lines, 2, 0, NULL);
     const char *account = "bank_account_no=" ACCOUNT_NO;
     const struct refusal refusals[] = {
         {"unbalanced", account, "bank", "rf-1", "application/xml", unbalanced, 422,
@@ -600,6 +604,8 @@ START_TEST(refusals_leave_books_untouched)
         {"no token", account, NULL, "rf-19", "application/xml", valid, 401, "unauthenticated"},
         {"bad encoding name", account, "bank", "rf-20", "text/plain; charset=\"x/../y\"", euro, 400,
          "invalid_parameter"},
+        {"a line over the largest amount", account, "bank", "rf-21", "application/xml", huge, 422,
+         "amount_too_large"},
     };
     long long stored = statements_stored();
     char *before = fixture_books_digest(&hx.db);
@@ -615,11 +621,16 @@ START_TEST(refusals_leave_books_untouched)
             ck_assert_msg(json_is_integer(json_object_get(reply.json, "line")) &&
                               json_is_string(json_object_get(reply.json, "element")),
                           "%s: no line and element: %s", r->what, reply.text);
+        if (strcmp(r->code, "amount_too_large") == 0)
+            ck_assert_msg(json_integer_value(json_object_get(reply.json, "line")) > 0 &&
+                              strstr(member_string(reply.json, "detail"), "line 2") != NULL,
+                          "%s: the line is not named: %s", r->what, reply.text);
         reply_free(&reply);
         books_unchanged(before, r->what);
     }
     ck_assert_int_eq(statements_stored(), stored);
     free(before);
+    free(huge);
     free(truncated);
     free(euro);
     free(malformed);
@@ -1038,8 +1049,7 @@ START_TEST(report_failure_is_not_a_zero)
 
     expect(&imported, 201, NULL);
     ck_assert_int_eq(member_int(imported.json, "booked"), 1);
-    ck_assert_msg(json_is_null(json_object_get(imported.json, "difference")), "%s",
-                  imported.text);
+    ck_assert_msg(json_is_null(json_object_get(imported.json, "difference")), "%s", imported.text);
     ck_assert(json_is_null(json_object_get(imported.json, "difference_text")));
     ck_assert(json_is_null(json_object_get(imported.json, "book_balance")));
     json_t *report_error = json_object_get(imported.json, "report_error");

@@ -697,8 +697,8 @@ END_TEST
 START_TEST(long_declaration_refused)
 {
     char text[2048];
-    int length = snprintf(text, sizeof text, "<?xml version=\"1.0\"%*s encoding=\"UTF-7\"?>", 1200,
-                          "");
+    int length =
+        snprintf(text, sizeof text, "<?xml version=\"1.0\"%*s encoding=\"UTF-7\"?>", 1200, "");
     ck_assert_int_lt(length, (int)sizeof text);
     struct recon_statement *first = NULL;
     struct recon_error error;
