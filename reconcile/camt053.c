@@ -288,7 +288,7 @@ static bool declared_encoding(const unsigned char *decl, size_t size,
     size_t length = 0;
     while (at < end && *at != quote && length < CAMT_ENCODING_NAME_MAX) {
         unsigned char c = *at++;
-        name[length++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        name[length++] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
     }
     name[length] = '\0';
     return at < end && *at == quote;
