@@ -1,5 +1,6 @@
 #include "cli_args.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,15 @@ void api_config_load(struct api_config *config, struct api_args *args)
     if (keyring != NULL)
         snprintf(config->keyring_file, sizeof config->keyring_file, "%s", keyring);
     config->actor = api_arg(args, "as", getenv("CASELEDGER_USER"));
+    const char *amount_max = api_arg(args, "amount-max", getenv("CASELEDGER_AMOUNT_MAX"));
+    if (amount_max != NULL) {
+        char *end = NULL;
+        errno = 0;
+        long long value = strtoll(amount_max, &end, 10);
+        config->amount_max_invalid = errno != 0 || end == amount_max || *end != '\0' || value < 1 ||
+                                     value > LEDGER_AMOUNT_MAX_LIMIT;
+        config->amount_max_minor = config->amount_max_invalid ? 0 : (int64_t)value;
+    }
 }
 
 int api_print_json(json_t *value)

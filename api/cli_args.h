@@ -36,9 +36,12 @@ struct api_config {
     char keyring_file[API_PATH_MAX + 32];
     char key_dir[API_PATH_MAX];
     const char *actor;
+    int64_t amount_max_minor; /* 0: LEDGER_AMOUNT_MAX_DEFAULT */
+    bool amount_max_invalid;  /* --amount-max given but not 1..LEDGER_AMOUNT_MAX_LIMIT */
 };
 /* Flags win over environment: --dsn / CASELEDGER_DSN, --key-dir /
- * CASELEDGER_KEY_DIR (default ./var/keys), --as / CASELEDGER_USER. */
+ * CASELEDGER_KEY_DIR (default ./var/keys), --as / CASELEDGER_USER,
+ * --amount-max / CASELEDGER_AMOUNT_MAX (minor units). */
 void api_config_load(struct api_config *config, struct api_args *args);
 
 /* Prints value as one JSON document on stdout and releases it; returns 0. */

@@ -40,6 +40,7 @@ static struct ledger *open_ledger(const struct api_config *config, bool signer, 
         .dsn = config->dsn,
         .key_file = signer ? config->key_file : NULL,
         .access_key_file = access ? config->access_key_file : NULL,
+        .amount_max_minor = config->amount_max_minor,
     };
     struct ledger *ledger = NULL;
     char detail[256];
@@ -631,6 +632,7 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
         .mapping_dir = mapping_dir ? mapping_dir : API_MAPPING_DIR_DEFAULT,
         .quiet = quiet != NULL,
         .lock_wait_ms = (unsigned)lock_wait_value,
+        .amount_max_minor = config->amount_max_minor,
     };
     return api_server_run(&server_config);
 }

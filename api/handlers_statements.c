@@ -18,6 +18,7 @@
 
 #include "handlers.h"
 #include "handlers_util.h"
+#include "server_internal.h"
 #include "import.h"
 #include "query.h"
 #include "statement_json.h"
@@ -629,10 +630,31 @@ static void respond_refused(struct api_response *response, const struct recon_im
                         recon_import_err_code(error), detail);
     json_object_set_new(response->json, "statement",
                         json_integer((json_int_t)error->statement_index + 1));
-    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED) {
+    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED ||
+        error->code == RECON_IMPORT_ERR_AMOUNT_TOO_LARGE)
         json_object_set_new(response->json, "line", json_integer((json_int_t)error->parse.line));
+    if (error->code == RECON_IMPORT_ERR_PARSE || error->code == RECON_IMPORT_ERR_UNBALANCED)
         json_object_set_new(response->json, "element", json_string(error->parse.path));
-    }
+}
+
+/* One JSON log line for a failure the answer does not carry as an error
+ * (the request's own line has only its status). */
+static void log_failure(const struct api_handler_context *context, const char *event,
+                        enum ledger_err err, const char *detail)
+{
+    char timestamp[32];
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(timestamp, sizeof timestamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ts", timestamp, "level", "error",
+                             "request_id", context->request->request_id, "event", event, "error",
+                             ledger_err_code(err), "detail", detail);
+    char *text = line != NULL ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (text != NULL)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
 }
 
 static void import_upload(struct api_handler_context *context, struct api_response *response,
@@ -657,9 +679,17 @@ static void import_upload(struct api_handler_context *context, struct api_respon
      * lines; this one found them duplicates): either answer is right. */
     int64_t first_statement_id =
         result.statements_count > 0 ? result.statements[0].statement_id : 0;
-    if (ledger_statement_upload_record(context->ledger, context->user, context->idempotency_key, &upload->identity,
-                                       first_statement_id) != LEDGER_OK)
+    if (result.report_err != LEDGER_OK)
+        log_failure(context, "reconciliation_report", result.report_err, result.report_detail);
+    /* Without the record, the same key again finds the file by its digest
+     * (200, what it stored) instead of this answer: logged, not failed. */
+    enum ledger_err err =
+        ledger_statement_upload_record(context->ledger, context->user, context->idempotency_key,
+                                       &upload->identity, first_statement_id);
+    if (err != LEDGER_OK) {
+        log_failure(context, "statement_upload_record", err, ledger_last_detail(context->ledger));
         ledger_clear_detail(context->ledger);
+    }
     json_t *body = api_import_json(&result);
     recon_import_result_free(&result);
     json_object_set_new(body, "already_imported", json_false());

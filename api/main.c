@@ -17,7 +17,7 @@ static const char usage_text[] =
     "\n"
     "  migrate [--dsn DSN] [--sql-dir DIR]          apply schema migrations (owner role)\n"
     "  serve [--listen 127.0.0.1] [--port 8080] [--threads 16] [--lock-wait-ms 10000] [--quiet]\n"
-    "          [--body-max BYTES] [--statement-body-max BYTES]\n"
+    "          [--body-max BYTES] [--statement-body-max BYTES] [--amount-max MINOR]\n"
     "          [--mapping-dir etc/csv-mappings]      the HTTP API (SIGTERM/SIGINT: stop)\n"
     "  keygen [--key-dir DIR]                        new signing key (becomes current)\n"
     "  setup --bank-account NO [--bank-name N] [--currency CNY]\n"
@@ -41,7 +41,9 @@ static const char usage_text[] =
     "  reconcile --bank-account NO [--date YYYY-MM-DD]  book vs bank balance, line by line\n"
     "\n"
     "Common flags: --dsn (CASELEDGER_DSN), --key-dir (CASELEDGER_KEY_DIR, default var/keys),\n"
-    "--as USER (CASELEDGER_USER), --idempotency-key KEY (default: a new random key).\n";
+    "--as USER (CASELEDGER_USER), --idempotency-key KEY (default: a new random key),\n"
+    "--amount-max MINOR (CASELEDGER_AMOUNT_MAX): largest amount of one entry or statement\n"
+    "line in minor units (default 1000000000000 = 10,000,000,000.00).\n";
 
 struct command {
     const char *name;
@@ -101,6 +103,9 @@ int main(int argc, char **argv)
             return api_usage("arguments must be --name value pairs");
         struct api_config config;
         api_config_load(&config, &args);
+        if (config.amount_max_invalid)
+            return api_usage("--amount-max (CASELEDGER_AMOUNT_MAX) must be 1..144115188075855871 "
+                             "minor units");
         return command->run(&config, &args, sub);
     }
     return api_usage("unknown command");

@@ -578,7 +578,8 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
                                           .access_key_file = server->config.access_key_file,
                                           .lock_wait_ms = server->config.lock_wait_ms
                                                               ? server->config.lock_wait_ms
-                                                              : API_LOCK_WAIT_MS};
+                                                              : API_LOCK_WAIT_MS,
+                                          .amount_max_minor = server->config.amount_max_minor};
     server->metrics = calloc(1, sizeof *server->metrics);
     if (server->metrics == NULL)
         return LEDGER_ERR_NOMEM;

@@ -30,6 +30,7 @@ struct api_server_config {
     const char *mapping_dir;   /* CSV column mappings by name: DIR/NAME.mapping */
     bool quiet;                /* no request log lines */
     unsigned lock_wait_ms;     /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
+    int64_t amount_max_minor;  /* largest amount of one entry or line; 0: the default */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints

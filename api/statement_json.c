@@ -1,6 +1,8 @@
 /* JSON of statement imports and reconciliation reports (statement_json.h). */
 #include "statement_json.h"
 
+#include <stdio.h>
+
 #include "handlers_util.h"
 #include "server.h"
 
@@ -18,6 +20,19 @@ json_t *api_statement_summary_json(const struct recon_statement_summary *s, cons
         api_amount_json(s->closing_minor, currency));
 }
 
+/* null when the report was computed; else why not, without internals. */
+static json_t *report_error_json(enum ledger_err err)
+{
+    if (err == LEDGER_OK)
+        return json_null();
+    char detail[512];
+    snprintf(detail, sizeof detail,
+             "the statement was imported, but the reconciliation report could not be computed "
+             "(%s): book_balance and difference are unknown; ask GET /v1/reconciliation/report",
+             ledger_err_message(err));
+    return json_pack("{s:s, s:s}", "code", ledger_err_code(err), "detail", detail);
+}
+
 json_t *api_import_json(const struct recon_import_result *result)
 {
     json_t *output = api_statement_summary_json(&result->total, result->currency);
@@ -30,8 +45,16 @@ json_t *api_import_json(const struct recon_import_result *result)
     json_object_set_new(output, "format", json_string(recon_format_name(result->format)));
     json_object_set_new(output, "currency", json_string(result->currency));
     json_object_set_new(output, "file_digest", json_string(digest));
-    api_set_amount(output, "book_balance", result->book_balance_minor, result->currency);
-    api_set_amount(output, "difference", result->difference_minor, result->currency);
+    if (result->report_err == LEDGER_OK) {
+        api_set_amount(output, "book_balance", result->book_balance_minor, result->currency);
+        api_set_amount(output, "difference", result->difference_minor, result->currency);
+    } else {
+        static const char *const unknown[] = {"book_balance", "book_balance_text", "difference",
+                                              "difference_text"};
+        for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+            json_object_set_new(output, unknown[i], json_null());
+    }
+    json_object_set_new(output, "report_error", report_error_json(result->report_err));
     json_object_set_new(output, "statements", statements);
     return output;
 }

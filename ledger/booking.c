@@ -710,17 +710,17 @@ static enum ledger_err book_through_committer(struct ledger_committer *c,
     return request->err;
 }
 
-static enum ledger_err fill_replay(struct ledger *ledger, struct ledger_booking_request *request)
+enum ledger_err ledger_booking_replay_hash(struct ledger *ledger, struct ledger_booking *booking)
 {
     char seq_text[LEDGER_INT64_TEXT_SIZE];
-    const char *params[1] = {ledger_int64_text(seq_text, request->booking.seq)};
+    const char *params[1] = {ledger_int64_text(seq_text, booking->seq)};
     PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
                                       "SELECT hash FROM entries WHERE seq = $1", 1, params);
     if (result == NULL)
         return LEDGER_ERR_DB;
-    enum ledger_err err = PQntuples(result) == 1 ? ledger_db_bytea(request->booking.hash,
-                                                                   LEDGER_HASH_SIZE, result, 0, 0)
-                                                 : LEDGER_ERR_DB;
+    enum ledger_err err = PQntuples(result) == 1
+                              ? ledger_db_bytea(booking->hash, LEDGER_HASH_SIZE, result, 0, 0)
+                              : LEDGER_ERR_DB;
     PQclear(result);
     return err;
 }
@@ -737,7 +737,7 @@ enum ledger_err ledger_book(struct ledger *ledger, struct ledger_booking_request
     else
         (void)book_inline(ledger, request);
     if (request->err == LEDGER_OK && request->booking.replayed)
-        request->err = fill_replay(ledger, request);
+        request->err = ledger_booking_replay_hash(ledger, &request->booking);
     if (request->err != LEDGER_OK && ledger->detail[0] == '\0')
         ledger_set_detail(ledger, "%s", ledger_err_message(request->err));
     return request->err;
@@ -779,9 +779,15 @@ static enum ledger_err book_chunk(struct ledger *ledger, struct batch *batch, si
         int64_t failed = ledger_db_int64(result, 0, 0);
         const char *code = PQgetvalue(result, 0, 1);
         *failed_index = failed >= 1 ? (size_t)failed - 1 : 0;
-        err = strcmp(code, "replay") == 0 || strcmp(code, "idempotency_conflict") == 0
-                  ? LEDGER_ERR_IDEMPOTENCY_CONFLICT
-                  : book_code_err(code);
+        bool replay = strcmp(code, "replay") == 0 && failed >= 1 && (size_t)failed <= batch->count;
+        if (replay) {
+            struct ledger_booking *first = &batch->requests[*failed_index]->booking;
+            first->replayed = true;
+            first->seq = ledger_db_int64(result, 0, 2);
+            first->object_id = ledger_db_int64(result, 0, 3);
+        }
+        err = replay || strcmp(code, "idempotency_conflict") == 0 ? LEDGER_ERR_IDEMPOTENCY_CONFLICT
+                                                                  : book_code_err(code);
         ledger_set_detail(ledger, "entry %zu of the set refused: %s", *failed_index + 1, code);
     } else {
         mark_booked(batch);

@@ -40,6 +40,8 @@ static const struct err_row err_table[LEDGER_ERR__COUNT] = {
     [LEDGER_ERR_IO] = {"io_error", "could not read or write a file", 500},
     [LEDGER_ERR_NOMEM] = {"out_of_memory", "out of memory", 503},
     [LEDGER_ERR_VERIFY_FAILED] = {"verify_failed", "ledger verification failed", 409},
+    [LEDGER_ERR_AMOUNT_TOO_LARGE] = {"amount_too_large",
+                                     "amount is over the largest amount of one entry", 422},
     [LEDGER_ERR_BUSY] = {"busy",
                          "the books are held by a running statement import or booking; nothing "
                          "was booked: retry later with the same Idempotency-Key",

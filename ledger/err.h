@@ -34,8 +34,9 @@ enum ledger_err {
     LEDGER_ERR_CRYPTO,               /* libsodium failure, bad key */
     LEDGER_ERR_IO,                   /* file could not be read or written */
     LEDGER_ERR_NOMEM,
-    LEDGER_ERR_VERIFY_FAILED, /* chain or signature check failed */
-    LEDGER_ERR_BUSY,          /* a lock was not had within ledger_config.lock_wait_ms */
+    LEDGER_ERR_VERIFY_FAILED,    /* chain or signature check failed */
+    LEDGER_ERR_BUSY,             /* a lock was not had within ledger_config.lock_wait_ms */
+    LEDGER_ERR_AMOUNT_TOO_LARGE, /* over ledger_config.amount_max_minor */
     LEDGER_ERR__COUNT
 };
 

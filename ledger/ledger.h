@@ -35,6 +35,10 @@ struct ledger_config {
      * statement import holds to its end, say) before it fails with
      * LEDGER_ERR_BUSY and books nothing; 0: as long as it takes. */
     unsigned lock_wait_ms;
+    /* The largest amount (minor units) of one receipt, payout, transfer or
+     * statement line: LEDGER_ERR_AMOUNT_TOO_LARGE past it; 0:
+     * LEDGER_AMOUNT_MAX_DEFAULT. At most LEDGER_AMOUNT_MAX_LIMIT. */
+    int64_t amount_max_minor;
 };
 
 /* Opens a connection and loads the keys; registers the signing key's public
@@ -43,6 +47,8 @@ struct ledger_config {
 enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config, char *detail,
                             size_t detail_size) LEDGER_MUST_CHECK;
 void ledger_close(struct ledger *ledger);
+/* The largest amount of one entry or statement line for this handle. */
+int64_t ledger_amount_max(const struct ledger *ledger);
 /* The last error's detail (never SQL text meant for clients); never NULL. */
 const char *ledger_last_detail(const struct ledger *ledger);
 /* Forgets the last error's detail (a pooled handle starts each request so). */

@@ -45,6 +45,7 @@ struct ledger {
     struct ledger_committer *committer; /* borrowed; NULL: book inline */
     char detail[LEDGER_DETAIL_SIZE];
     enum ledger_err last_db_err; /* of the last failed statement */
+    int64_t amount_max_minor;    /* ledger_config's; 0: LEDGER_AMOUNT_MAX_DEFAULT */
     bool pending;                /* a statement sent (ledger_db_send), its result unread */
 };
 
@@ -257,16 +258,36 @@ struct ledger_booking_request {
 enum ledger_err ledger_book(struct ledger *ledger,
                             struct ledger_booking_request *request) LEDGER_MUST_CHECK;
 
+/* Reads the entry seq of a replayed booking's hash into it. */
+enum ledger_err ledger_booking_replay_hash(struct ledger *ledger,
+                                           struct ledger_booking *booking) LEDGER_MUST_CHECK;
+
 /* Books every request inside the caller's open transaction, in order, on
  * the chain head it locks (cl_chain_lock; the caller may hold it already),
  * in cl_book_batch calls of at most LEDGER_BATCH_MAX: all of them, or an
  * error with *failed_index naming the first one refused (the caller then
  * rolls back: the refused call booked nothing, earlier calls are undone by
  * the rollback). A recorded idempotency key counts as a refusal
- * (LEDGER_ERR_IDEMPOTENCY_CONFLICT). Fills each request's entry seq/hash
- * and booking. Never uses the committer. */
+ * (LEDGER_ERR_IDEMPOTENCY_CONFLICT); when it recorded the same request, the
+ * refused request's booking says so (replayed, seq and object_id of the
+ * first booking; not its hash). Fills each request's entry seq/hash and
+ * booking. Never uses the committer. */
 enum ledger_err ledger_book_in_transaction(struct ledger *ledger,
                                            struct ledger_booking_request **requests, size_t count,
                                            size_t *failed_index) LEDGER_MUST_CHECK;
+
+/* ---- operations (operations.c) ---- */
+
+/* The booking request of assigning suspense receipt suspense_seq to a case
+ * (its booking's account_id and amount_minor filled in), checked as far as
+ * the handle can; booked by the caller. */
+enum ledger_err ledger_assign_prepare(struct ledger *ledger, const char *actor,
+                                      int64_t suspense_seq, const char *case_no,
+                                      const char *idempotency_key,
+                                      struct ledger_booking_request *book) LEDGER_MUST_CHECK;
+/* An assignment's booking error as the caller sees it: a suspense receipt
+ * already consumed is LEDGER_ERR_BAD_STATE. */
+enum ledger_err ledger_assign_refused(struct ledger *ledger, int64_t suspense_seq,
+                                      enum ledger_err err) LEDGER_MUST_CHECK;
 
 #endif

@@ -2,9 +2,21 @@
 #ifndef LEDGER_LIMITS_H
 #define LEDGER_LIMITS_H
 
+#include <stdint.h> /* INT64_MAX */
+
 /* Money */
 #define LEDGER_AMOUNT_TEXT_MAX 32 /* bytes of a decimal amount string */
-#define LEDGER_CURRENCY_SIZE 4    /* "CNY" + NUL */
+/* The largest amount of one entry (a receipt, payout, transfer) and of one
+ * statement line, in minor units, unless configured (--amount-max): one
+ * amount near bigint's limit would pin the custody account, every later
+ * booking failing with numeric overflow. 10,000,000,000.00 of a currency
+ * with two decimals: more than any court deposit, 9.2 million times below
+ * the limit. */
+#define LEDGER_AMOUNT_MAX_DEFAULT 1000000000000LL
+/* The largest that may be configured: a collective entry sums up to
+ * LEDGER_POSTINGS_MAX - 1 lines, which must not overflow. */
+#define LEDGER_AMOUNT_MAX_LIMIT (INT64_MAX / LEDGER_POSTINGS_MAX)
+#define LEDGER_CURRENCY_SIZE 4 /* "CNY" + NUL */
 
 /* Accounts and cases */
 #define LEDGER_CASE_NO_MAX 128 /* bytes of a case number (UTF-8) */

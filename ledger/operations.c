@@ -22,6 +22,30 @@ static enum ledger_err invalid(struct ledger *ledger, const char *what)
     return LEDGER_ERR_INVALID_ARGUMENT;
 }
 
+int64_t ledger_amount_max(const struct ledger *ledger)
+{
+    int64_t max = ledger->amount_max_minor;
+    return max <= 0                        ? LEDGER_AMOUNT_MAX_DEFAULT
+           : max > LEDGER_AMOUNT_MAX_LIMIT ? LEDGER_AMOUNT_MAX_LIMIT
+                                           : max;
+}
+
+/* A positive amount no larger than the handle's largest. */
+static enum ledger_err amount_check(struct ledger *ledger, int64_t amount_minor)
+{
+    if (amount_minor <= 0) {
+        ledger_set_detail(ledger, "amount must be a positive number of minor units");
+        return LEDGER_ERR_INVALID_AMOUNT;
+    }
+    if (amount_minor > ledger_amount_max(ledger)) {
+        ledger_set_detail(ledger,
+                          "amount %lld is over the largest amount of one entry, %lld minor units",
+                          (long long)amount_minor, (long long)ledger_amount_max(ledger));
+        return LEDGER_ERR_AMOUNT_TOO_LARGE;
+    }
+    return LEDGER_OK;
+}
+
 /* Starts a booking request; checks the key and the actor's role (the
  * database checks the role again when it books). */
 static enum ledger_err booking_start(struct ledger *ledger, struct ledger_booking_request *request,
@@ -107,12 +131,8 @@ enum ledger_err ledger_receipt(struct ledger *ledger, const char *actor,
     memset(booking, 0, sizeof *booking);
     enum ledger_err err = booking_start(ledger, &book, "receipt", actor, "receipt", idempotency_key,
                                         LEDGER_ROLE_CLERK | LEDGER_ROLE_BANK | LEDGER_ROLE_ADMIN);
-    if (err != LEDGER_OK)
+    if (err != LEDGER_OK || (err = amount_check(ledger, request->amount_minor)) != LEDGER_OK)
         return err;
-    if (request->amount_minor <= 0) {
-        ledger_set_detail(ledger, "amount must be a positive number of minor units");
-        return LEDGER_ERR_INVALID_AMOUNT;
-    }
     if (request->bank_ref == NULL || request->bank_ref[0] == '\0' ||
         !text_fits(request->bank_ref, LEDGER_BANK_REF_MAX) ||
         !text_fits(request->payer, LEDGER_NAME_MAX) ||
@@ -193,13 +213,12 @@ static enum ledger_err read_entry(struct ledger *ledger, int64_t seq, struct sto
     return err;
 }
 
-enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
-                                       int64_t suspense_seq, const char *case_no,
-                                       const char *idempotency_key, struct ledger_booking *booking)
+enum ledger_err ledger_assign_prepare(struct ledger *ledger, const char *actor,
+                                      int64_t suspense_seq, const char *case_no,
+                                      const char *idempotency_key,
+                                      struct ledger_booking_request *book)
 {
-    struct ledger_booking_request book;
-    memset(booking, 0, sizeof *booking);
-    enum ledger_err err = booking_start(ledger, &book, "assign", actor, "assign", idempotency_key,
+    enum ledger_err err = booking_start(ledger, book, "assign", actor, "assign", idempotency_key,
                                         LEDGER_ROLE_CLERK | LEDGER_ROLE_ADMIN);
     if (err != LEDGER_OK)
         return err;
@@ -221,18 +240,38 @@ enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
     ledger_request_hash_init(&hash, "assign");
     ledger_request_hash_int64(&hash, suspense_seq);
     ledger_request_hash_int64(&hash, target.id);
-    ledger_request_hash_final(&hash, book.request_hash);
-    book.entry.reverses_seq = suspense_seq;
-    snprintf(book.entry.memo, sizeof book.entry.memo, "assign suspense receipt %lld",
+    ledger_request_hash_final(&hash, book->request_hash);
+    book->entry.reverses_seq = suspense_seq;
+    snprintf(book->entry.memo, sizeof book->entry.memo, "assign suspense receipt %lld",
              (long long)suspense_seq);
-    add_transfer(&book.entry, credit->account_id, target.id, amount, target.currency);
-    err = finish(ledger, &book, booking, target.id, amount);
-    if (err == LEDGER_ERR_ALREADY_REVERSED) {
-        ledger_set_detail(ledger, "suspense receipt %lld was already assigned or reversed",
-                          (long long)suspense_seq);
-        err = LEDGER_ERR_BAD_STATE;
-    }
-    return err;
+    add_transfer(&book->entry, credit->account_id, target.id, amount, target.currency);
+    book->booking.account_id = target.id;
+    book->booking.amount_minor = amount;
+    return LEDGER_OK;
+}
+
+enum ledger_err ledger_assign_refused(struct ledger *ledger, int64_t suspense_seq,
+                                      enum ledger_err err)
+{
+    if (err != LEDGER_ERR_ALREADY_REVERSED)
+        return err;
+    ledger_set_detail(ledger, "suspense receipt %lld was already assigned or reversed",
+                      (long long)suspense_seq);
+    return LEDGER_ERR_BAD_STATE;
+}
+
+enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
+                                       int64_t suspense_seq, const char *case_no,
+                                       const char *idempotency_key, struct ledger_booking *booking)
+{
+    struct ledger_booking_request book;
+    memset(booking, 0, sizeof *booking);
+    enum ledger_err err =
+        ledger_assign_prepare(ledger, actor, suspense_seq, case_no, idempotency_key, &book);
+    if (err != LEDGER_OK)
+        return err;
+    err = finish(ledger, &book, booking, book.booking.account_id, book.booking.amount_minor);
+    return ledger_assign_refused(ledger, suspense_seq, err);
 }
 
 /* ---- disbursement and transfer requests ---- */
@@ -367,10 +406,9 @@ enum ledger_err ledger_disbursement_request(struct ledger *ledger, const char *a
     ledger->detail[0] = '\0';
     if (ledger_idempotency_key_check(idempotency_key) != LEDGER_OK)
         return invalid(ledger, "idempotency key must be 1..128 printable ASCII characters");
-    if (request->amount_minor <= 0) {
-        ledger_set_detail(ledger, "amount must be a positive number of minor units");
-        return LEDGER_ERR_INVALID_AMOUNT;
-    }
+    enum ledger_err err = amount_check(ledger, request->amount_minor);
+    if (err != LEDGER_OK)
+        return err;
     if (request->payee_name == NULL || request->payee_name[0] == '\0' ||
         request->payee_account == NULL || request->payee_account[0] == '\0' ||
         !text_fits(request->payee_name, LEDGER_NAME_MAX) ||
@@ -378,8 +416,7 @@ enum ledger_err ledger_disbursement_request(struct ledger *ledger, const char *a
         !text_fits(request->payee_bank, LEDGER_NAME_MAX) ||
         !text_fits(request->purpose, LEDGER_MEMO_MAX))
         return invalid(ledger, "a payout needs a payee name and bank account within limits");
-    enum ledger_err err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK);
-    if (err != LEDGER_OK)
+    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK)) != LEDGER_OK)
         return err;
     struct ledger_account_ref account;
     if ((err = ledger_case_find(ledger, request->case_no, &account)) != LEDGER_OK)
@@ -406,14 +443,12 @@ enum ledger_err ledger_transfer_request(struct ledger *ledger, const char *actor
     ledger->detail[0] = '\0';
     if (ledger_idempotency_key_check(idempotency_key) != LEDGER_OK)
         return invalid(ledger, "idempotency key must be 1..128 printable ASCII characters");
-    if (amount_minor <= 0) {
-        ledger_set_detail(ledger, "amount must be a positive number of minor units");
-        return LEDGER_ERR_INVALID_AMOUNT;
-    }
+    enum ledger_err err = amount_check(ledger, amount_minor);
+    if (err != LEDGER_OK)
+        return err;
     if (reason == NULL || reason[0] == '\0' || !text_fits(reason, LEDGER_MEMO_MAX))
         return invalid(ledger, "a transfer needs a reason of 1..512 bytes");
-    enum ledger_err err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK);
-    if (err != LEDGER_OK)
+    if ((err = ledger_actor_check(ledger, actor, LEDGER_ROLE_CLERK)) != LEDGER_OK)
         return err;
     struct ledger_account_ref from;
     struct ledger_account_ref to;

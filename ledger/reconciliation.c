@@ -10,13 +10,15 @@
 
 /* ---- suspense assignment ---- */
 
+/* The line's suspense receipt; the line stays locked until the
+ * transaction ends. */
 static enum ledger_err suspense_line(struct ledger *ledger, int64_t line_id, int64_t *entry_seq)
 {
     char id_text[LEDGER_INT64_TEXT_SIZE];
     const char *params[1] = {ledger_int64_text(id_text, line_id)};
-    PGresult *result =
-        ledger_db_exec(ledger, PGRES_TUPLES_OK,
-                       "SELECT status, entry_seq FROM statement_lines WHERE id = $1", 1, params);
+    PGresult *result = ledger_db_exec(
+        ledger, PGRES_TUPLES_OK,
+        "SELECT status, entry_seq FROM statement_lines WHERE id = $1 FOR UPDATE", 1, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
     enum ledger_err err = LEDGER_OK;
@@ -34,25 +36,29 @@ static enum ledger_err suspense_line(struct ledger *ledger, int64_t line_id, int
     return err;
 }
 
-enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *actor,
-                                             int64_t line_id, const char *case_no,
-                                             const char *idempotency_key,
-                                             struct ledger_booking *booking)
+/* Books the assignment in the open transaction; the key's first booking
+ * when the same request was booked before. */
+static enum ledger_err book_assignment(struct ledger *ledger, struct ledger_booking_request *book)
 {
-    memset(booking, 0, sizeof *booking);
-    int64_t suspense_seq = 0;
-    enum ledger_err err = suspense_line(ledger, line_id, &suspense_seq);
-    if (err != LEDGER_OK)
-        return err;
-    /* Books once (the assignment names the suspense receipt it consumes);
-     * a retry with the same key replays it and records it again below. */
-    err = ledger_assign_suspense(ledger, actor, suspense_seq, case_no, idempotency_key, booking);
-    if (err != LEDGER_OK)
-        return err;
+    struct ledger_booking_request *requests[1] = {book};
+    size_t failed_index = 0;
+    enum ledger_err err = ledger_book_in_transaction(ledger, requests, 1, &failed_index);
+    if (err == LEDGER_ERR_IDEMPOTENCY_CONFLICT && book->booking.replayed) {
+        ledger->detail[0] = '\0';
+        err = ledger_booking_replay_hash(ledger, &book->booking);
+    }
+    return err;
+}
+
+/* Records the assignment (entry seq) on the line, unless another entry
+ * was recorded there. */
+static enum ledger_err mark_line(struct ledger *ledger, int64_t line_id, int64_t seq,
+                                 const char *actor)
+{
     char id_text[LEDGER_INT64_TEXT_SIZE];
     char seq_text[LEDGER_INT64_TEXT_SIZE];
-    const char *params[3] = {ledger_int64_text(id_text, line_id),
-                             ledger_int64_text(seq_text, booking->seq), actor};
+    const char *params[3] = {ledger_int64_text(id_text, line_id), ledger_int64_text(seq_text, seq),
+                             actor};
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "UPDATE statement_lines SET assigned_seq = $2, assigned_at = now(), assigned_by = $3 "
@@ -60,6 +66,7 @@ enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *
         3, params);
     if (result == NULL)
         return ledger_db_last_error(ledger);
+    enum ledger_err err = LEDGER_OK;
     if (PQntuples(result) != 1) {
         ledger_set_detail(ledger, "statement line %lld was assigned by another entry",
                           (long long)line_id);
@@ -67,6 +74,34 @@ enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *
     }
     PQclear(result);
     return err;
+}
+
+/* One transaction: the chain head and the line locked, the assignment
+ * booked (or the key's first one found), the line marked; any failure
+ * rolls back both. A retry with the same key answers the first booking. */
+enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *actor,
+                                             int64_t line_id, const char *case_no,
+                                             const char *idempotency_key,
+                                             struct ledger_booking *booking)
+{
+    memset(booking, 0, sizeof *booking);
+    enum ledger_err err = ledger_import_begin(ledger, actor);
+    if (err != LEDGER_OK)
+        return err;
+    int64_t suspense_seq = 0;
+    struct ledger_booking_request book;
+    memset(&book, 0, sizeof book);
+    if ((err = suspense_line(ledger, line_id, &suspense_seq)) == LEDGER_OK &&
+        (err = ledger_assign_prepare(ledger, actor, suspense_seq, case_no, idempotency_key,
+                                     &book)) == LEDGER_OK &&
+        (err = book_assignment(ledger, &book)) == LEDGER_OK &&
+        (err = mark_line(ledger, line_id, book.booking.seq, actor)) == LEDGER_OK)
+        err = ledger_import_commit(ledger);
+    else
+        ledger_import_rollback(ledger);
+    if (err == LEDGER_OK)
+        *booking = book.booking;
+    return ledger_assign_refused(ledger, suspense_seq, err);
 }
 
 /* ---- the reconciliation report ---- */

@@ -225,9 +225,10 @@ ledger_statement_close(struct ledger *ledger, int64_t statement_id,
 /* ---- after the import ---- */
 
 /* Assigns a suspense line to a case: books suspense -> case once (as
- * ledger_assign_suspense) and records it on the line. A line that is not in
- * suspense, or already assigned: LEDGER_ERR_BAD_STATE; no such line:
- * LEDGER_ERR_UNKNOWN_ENTRY. */
+ * ledger_assign_suspense) and records it on the line, in one transaction
+ * of the handle's own connection (holding the chain head): both or
+ * neither. A line that is not in suspense, or already assigned:
+ * LEDGER_ERR_BAD_STATE; no such line: LEDGER_ERR_UNKNOWN_ENTRY. */
 enum ledger_err ledger_statement_line_assign(struct ledger *ledger, const char *actor,
                                              int64_t line_id, const char *case_no,
                                              const char *idempotency_key,

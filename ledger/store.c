@@ -434,6 +434,7 @@ enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *con
         goto fail;
     }
     PQsetNoticeProcessor(ledger->conn, notice_quiet, NULL);
+    ledger->amount_max_minor = config->amount_max_minor;
     if ((err = session_check(ledger, config->lock_wait_ms)) != LEDGER_OK)
         goto fail;
     if (config->key_file != NULL) {

@@ -8,8 +8,14 @@
  * Safety: no network, no DTD loading, no entity substitution; a DOCTYPE (or
  * anything but comments and processing instructions) before the root
  * element is refused before libxml2 parses it, which shuts out entity
- * expansion attacks ("billion laughs") and external entities alike. Input
- * that is not ASCII-compatible (UTF-16/32) is refused the same way.
+ * expansion attacks ("billion laughs") and external entities alike. That
+ * scan reads raw bytes, so it only sees what libxml2 sees when both read
+ * UTF-8: before libxml2 gets a byte, the head of the input (CAMT_HEAD_MAX
+ * bytes) is checked, and a document in anything else is refused with
+ * RECON_ERR_ENCODING - a byte order mark or NUL bytes of UTF-16/32, the
+ * EBCDIC signature, an XML declaration naming another encoding (UTF-7,
+ * ISO-8859-1, ...) or one that does not end within the head. libxml2 is
+ * also told to ignore the declared encoding (XML_PARSE_IGNORE_ENC).
  *
  * Rules decided here:
  * - Only booked entries are lines: an Ntry whose Sts is PDNG or INFO is left
@@ -43,6 +49,10 @@
 #define CAMT_RELATIVE_PATH_SIZE 96
 #define CAMT_CODE_SIZE 8 /* "OPBD", "CRDT", "BOOK" */
 #define CAMT_TRANSACTION_CODE_SIZE 64
+/* Bytes of the input checked before libxml2 reads any: the XML declaration
+ * (whose encoding libxml2 would honour) must end within them. */
+#define CAMT_HEAD_MAX 512
+#define CAMT_ENCODING_NAME_MAX 40
 
 enum camt_anchor {
     ANCHOR_NONE,
@@ -125,6 +135,12 @@ struct camt_input {
     bool io_failed;
     bool forbidden;
     bool not_ascii;
+    /* the head check: file mode reads the head first, then hands it out */
+    bool head_checked;
+    unsigned char head[CAMT_HEAD_MAX];
+    size_t head_size;
+    size_t head_offset;
+    char encoding_problem[RECON_ERROR_MESSAGE_SIZE]; /* why the head was refused */
     /* the prolog scanner */
     int prolog_state;
     int prolog_dashes;
@@ -221,25 +237,164 @@ static bool prolog_scan(struct camt_input *input, const unsigned char *bytes, si
     return true;
 }
 
+/* ---- the head: UTF-8 or refused ---- */
+
+static bool is_xml_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool head_starts(const unsigned char *head, size_t size, const char *prefix)
+{
+    size_t length = strlen(prefix);
+    return size >= length && memcmp(head, prefix, length) == 0;
+}
+
+/* Where `name` starts in bytes[0 .. size), case-insensitive; NULL if not. */
+static const unsigned char *find_word(const unsigned char *bytes, size_t size, const char *name)
+{
+    size_t length = strlen(name);
+    for (size_t at = 0; at + length <= size; at++) {
+        size_t same = 0;
+        while (same < length && (bytes[at + same] | 0x20) == (unsigned char)name[same])
+            same++;
+        if (same == length)
+            return bytes + at;
+    }
+    return NULL;
+}
+
+/* The value of the encoding pseudo-attribute of the declaration
+ * decl[0 .. size) into name ("" when there is none); false when it is
+ * there but cannot be read. */
+static bool declared_encoding(const unsigned char *decl, size_t size,
+                              char name[CAMT_ENCODING_NAME_MAX + 1])
+{
+    name[0] = '\0';
+    const unsigned char *at = find_word(decl, size, "encoding");
+    if (at == NULL)
+        return true;
+    const unsigned char *end = decl + size;
+    at += strlen("encoding");
+    while (at < end && is_xml_space(*at))
+        at++;
+    if (at == end || *at++ != '=')
+        return false;
+    while (at < end && is_xml_space(*at))
+        at++;
+    if (at == end || (*at != '"' && *at != '\''))
+        return false;
+    unsigned char quote = *at++;
+    size_t length = 0;
+    while (at < end && *at != quote && length < CAMT_ENCODING_NAME_MAX) {
+        unsigned char c = *at++;
+        name[length++] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    name[length] = '\0';
+    return at < end && *at == quote;
+}
+
+static bool is_utf8_name(const char *name)
+{
+    static const char *const names[] = {"utf-8", "utf8"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t same = 0;
+        while (name[same] != '\0' && (name[same] | 0x20) == names[i][same])
+            same++;
+        if (name[same] == '\0' && names[i][same] == '\0')
+            return true;
+    }
+    return false;
+}
+
+/* Checks the first bytes of the input (all of it when shorter) the way
+ * libxml2 picks an encoding; false, with input->encoding_problem, unless
+ * libxml2 will read the document as UTF-8. */
+static bool head_is_utf8(struct camt_input *input, const unsigned char *head, size_t size)
+{
+    if (head_starts(head, size, "\xEF\xBB\xBF")) {
+        head += 3;
+        size -= 3;
+    }
+    bool foreign = head_starts(head, size, "\xFE\xFF") || head_starts(head, size, "\xFF\xFE") ||
+                   head_starts(head, size, "\x4C\x6F\xA7\x94") /* "<?xm" in EBCDIC */ ||
+                   memchr(head, 0, size < 4 ? size : 4) != NULL /* UTF-16/32 */;
+    if (foreign) {
+        snprintf(input->encoding_problem, sizeof input->encoding_problem,
+                 "camt.053 must be UTF-8: this file is UTF-16, UTF-32 or EBCDIC");
+        return false;
+    }
+    if (!head_starts(head, size, "<?xml") || size < 6 || !is_xml_space(head[5]))
+        return true; /* no declaration: libxml2 reads UTF-8 */
+    const unsigned char *close = NULL;
+    for (size_t at = 5; at + 1 < size && close == NULL; at++)
+        if (head[at] == '?' && head[at + 1] == '>')
+            close = head + at;
+    char name[CAMT_ENCODING_NAME_MAX + 1];
+    if (close == NULL || !declared_encoding(head, (size_t)(close - head), name)) {
+        snprintf(input->encoding_problem, sizeof input->encoding_problem,
+                 "camt.053 must be UTF-8: the XML declaration cannot be read within its first "
+                 "%d bytes",
+                 CAMT_HEAD_MAX);
+        return false;
+    }
+    if (name[0] != '\0' && !is_utf8_name(name)) {
+        snprintf(input->encoding_problem, sizeof input->encoding_problem,
+                 "camt.053 must be UTF-8: the file declares encoding \"%s\"", name);
+        return false;
+    }
+    return true;
+}
+
+/* Copies up to length bytes of source[*offset .. size) and moves *offset. */
+static size_t copy_on(char *buffer, size_t length, const void *source, size_t size, size_t *offset)
+{
+    size_t count = size - *offset < length ? size - *offset : length;
+    memcpy(buffer, (const char *)source + *offset, count);
+    *offset += count;
+    return count;
+}
+
+/* Reads up to length bytes of the input itself (the head first, in file
+ * mode); sets io_failed on a read error. */
+static size_t input_fetch(struct camt_input *input, char *buffer, size_t length)
+{
+    if (input->file == NULL)
+        return copy_on(buffer, length, input->data, input->size, &input->offset);
+    if (input->head_offset < input->head_size)
+        return copy_on(buffer, length, input->head, input->head_size, &input->head_offset);
+    size_t count = fread(buffer, 1, length, input->file);
+    if (count == 0 && ferror(input->file))
+        input->io_failed = true;
+    return count;
+}
+
+/* Once, before libxml2 reads anything: the head of the input is UTF-8. */
+static bool input_head_check(struct camt_input *input)
+{
+    input->head_checked = true;
+    if (input->file == NULL) {
+        size_t size = input->size < CAMT_HEAD_MAX ? input->size : CAMT_HEAD_MAX;
+        return head_is_utf8(input, (const unsigned char *)input->data, size);
+    }
+    input->head_size = fread(input->head, 1, sizeof input->head, input->file);
+    if (input->head_size < sizeof input->head && ferror(input->file)) {
+        input->io_failed = true;
+        return false;
+    }
+    return head_is_utf8(input, input->head, input->head_size);
+}
+
 static int camt_input_read(void *context, char *buffer, int length)
 {
     struct camt_input *input = context;
-    size_t count;
     if (length <= 0)
         return 0;
-    if (input->file != NULL) {
-        count = fread(buffer, 1, (size_t)length, input->file);
-        if (count == 0 && ferror(input->file)) {
-            input->io_failed = true;
-            return -1;
-        }
-    } else {
-        count = input->size - input->offset;
-        if (count > (size_t)length)
-            count = (size_t)length;
-        memcpy(buffer, input->data + input->offset, count);
-        input->offset += count;
-    }
+    if (!input->head_checked && !input_head_check(input))
+        return -1;
+    size_t count = input_fetch(input, buffer, (size_t)length);
+    if (input->io_failed)
+        return -1;
     if (!prolog_scan(input, (const unsigned char *)buffer, count))
         return -1;
     input->total += count;
@@ -1041,11 +1196,13 @@ static enum recon_err read_node(struct camt_parser *parser)
 static enum recon_err read_failed(struct camt_parser *parser)
 {
     const struct camt_input *input = parser->input;
+    if (input->encoding_problem[0] != '\0')
+        return fail(parser, RECON_ERR_ENCODING, input->encoding_problem);
     if (input->forbidden)
         return fail(parser, RECON_ERR_FORBIDDEN_MARKUP,
                     "DOCTYPE and CDATA before the root element are not allowed");
     if (input->not_ascii)
-        return fail(parser, RECON_ERR_ENCODING, "XML must be UTF-8 (or ASCII-compatible)");
+        return fail(parser, RECON_ERR_ENCODING, "camt.053 must be UTF-8: this file is not");
     if (input->too_large)
         return fail(parser, RECON_ERR_INPUT_TOO_LARGE, "input is too large");
     if (input->io_failed)
@@ -1078,7 +1235,8 @@ static enum recon_err camt_run(struct recon_statement **out, struct camt_input *
 {
     struct camt_parser parser;
     const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                        XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS | XML_PARSE_BIG_LINES;
+                        XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS | XML_PARSE_BIG_LINES |
+                        XML_PARSE_IGNORE_ENC;
     enum recon_err err;
 
     memset(&parser, 0, sizeof parser);

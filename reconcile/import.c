@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "money.h"
 #include "statements.h"
 
 #define READ_CHUNK_BYTES 65536
@@ -49,6 +50,7 @@ static const struct {
     [RECON_IMPORT_ERR_WRONG_ACCOUNT] = {"wrong_account", 422},
     [RECON_IMPORT_ERR_CURRENCY_MISMATCH] = {"currency_mismatch", 422},
     [RECON_IMPORT_ERR_UNBALANCED] = {"statement_unbalanced", 422},
+    [RECON_IMPORT_ERR_AMOUNT_TOO_LARGE] = {"amount_too_large", 422},
     [RECON_IMPORT_ERR_LEDGER] = {"database_error", 503},
     [RECON_IMPORT_ERR_NOMEM] = {"out_of_memory", 503},
 };
@@ -501,10 +503,38 @@ static enum recon_import_err statement_begin(struct import_run *run,
     return RECON_IMPORT_OK;
 }
 
+/* Each line of a chunk is within the largest amount of one entry: one
+ * past it refuses the whole file, naming it. */
+static enum recon_import_err amounts_check(struct import_run *run, const struct recon_line *lines,
+                                           size_t count)
+{
+    int64_t max = ledger_amount_max(run->ledger);
+    for (size_t i = 0; i < count; i++) {
+        int64_t amount = lines[i].amount_minor;
+        if (amount <= max && amount >= -max)
+            continue;
+        int decimals = ledger_currency_decimals(run->account.currency);
+        char amount_text[LEDGER_AMOUNT_TEXT_MAX];
+        char max_text[LEDGER_AMOUNT_TEXT_MAX];
+        ledger_money_format(amount_text, sizeof amount_text, amount, decimals < 0 ? 2 : decimals);
+        ledger_money_format(max_text, sizeof max_text, max, decimals < 0 ? 2 : decimals);
+        run->error->statement_index = run->result->statements_count;
+        run->error->parse.line = lines[i].source_line;
+        return fail(run->error, RECON_IMPORT_ERR_AMOUNT_TOO_LARGE,
+                    "statement %zu, line %zu (input line %llu): amount %s is over the largest "
+                    "amount of one line, %s",
+                    statement_number(run), run->lines_done + i + 1,
+                    (unsigned long long)lines[i].source_line, amount_text, max_text);
+    }
+    return RECON_IMPORT_OK;
+}
+
 static enum recon_err sink_lines(void *context, const struct recon_statement *st,
                                  const struct recon_line *lines, size_t count)
 {
     struct import_run *run = context;
+    if ((run->code = amounts_check(run, lines, count)) != RECON_IMPORT_OK)
+        return RECON_ERR_STOPPED;
     if (!run->statement_open &&
         (run->code = statement_begin(run, st, &lines[0])) != RECON_IMPORT_OK)
         return RECON_ERR_STOPPED;
@@ -574,12 +604,18 @@ static enum recon_err sink_end(void *context, const struct recon_statement *st)
 
 /* ---- the file ---- */
 
+/* The book balance and difference after the commit; a failure is kept in
+ * the result (the import stands). */
 static void reconcile_after(struct ledger *ledger, struct recon_import_result *result)
 {
     struct ledger_report report;
-    if (ledger_reconciliation_report(ledger, result->bank_account_id,
-                                     result->total.closing_date_days, &report) != LEDGER_OK)
+    result->report_err = ledger_reconciliation_report(ledger, result->bank_account_id,
+                                                      result->total.closing_date_days, &report);
+    if (result->report_err != LEDGER_OK) {
+        snprintf(result->report_detail, sizeof result->report_detail, "%s",
+                 ledger_last_detail(ledger));
         return;
+    }
     result->book_balance_minor = report.book_balance_minor;
     result->difference_minor = report.difference_minor;
     ledger_report_free(&report);

@@ -28,6 +28,7 @@ enum recon_import_err {
     RECON_IMPORT_ERR_WRONG_ACCOUNT,     /* a statement of another account */
     RECON_IMPORT_ERR_CURRENCY_MISMATCH, /* statement currency is not the account's */
     RECON_IMPORT_ERR_UNBALANCED,        /* opening + lines != closing */
+    RECON_IMPORT_ERR_AMOUNT_TOO_LARGE,  /* a line over ledger_amount_max(): error->parse.line */
     RECON_IMPORT_ERR_LEDGER,            /* the ledger refused or failed: error->ledger */
     RECON_IMPORT_ERR_NOMEM,
     RECON_IMPORT_ERR__COUNT
@@ -76,6 +77,12 @@ struct recon_import_result {
     struct recon_statement_summary total; /* sums; opening of the first, closing of the last */
     int64_t book_balance_minor; /* custody account at the last closing date, after the import */
     int64_t difference_minor;   /* closing - book balance */
+    /* LEDGER_OK: the two above were computed. Else the reconciliation
+     * report after the commit failed: the import stands, and both are
+     * unknown (never a 0 that reads as "reconciled"); report_detail says
+     * why (for a log, not for a client). */
+    enum ledger_err report_err;
+    char report_detail[RECON_ERROR_MESSAGE_SIZE];
 };
 
 /* Imports a file (read twice: digest, then a streamed parse: memory does

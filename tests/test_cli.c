@@ -204,6 +204,22 @@ START_TEST(errors_and_usage)
     CLI(&run, "nobody", "receipt", "--case-no", case_no, "--amount", "1", "--bank-ref", "X");
     expect_error(&run, 1, "unknown_user");
     run_free(&run);
+    /* over the largest amount: the default, and one configured lower */
+    CLI(&run, "clerk1", "receipt", "--case-no", case_no, "--amount", "10000000000.01", "--bank-ref",
+        "X");
+    expect_error(&run, 1, "amount_too_large");
+    run_free(&run);
+    CLI(&run, "clerk1", "receipt", "--case-no", case_no, "--amount", "1.01", "--bank-ref", "X",
+        "--amount-max", "100");
+    expect_error(&run, 1, "amount_too_large");
+    run_free(&run);
+    static const char *const bad_maxima[] = {"0", "-1", "1.5", "144115188075855872"};
+    for (size_t i = 0; i < sizeof bad_maxima / sizeof bad_maxima[0]; i++) {
+        CLI(&run, "clerk1", "receipt", "--case-no", case_no, "--amount", "1", "--bank-ref", "X",
+            "--amount-max", bad_maxima[i]);
+        expect_error(&run, 2, NULL);
+        run_free(&run);
+    }
     digest = fixture_books_digest(&fx);
     ck_assert_str_eq(digest, before_digest);
     free(digest);

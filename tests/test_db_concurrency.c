@@ -44,7 +44,7 @@ Suite *db_concurrency_suite(void);
 #define SHARED_KEYS_COUNT 64               /* receipt keys every thread may post */
 #define REMEMBERED_RECEIPTS_MAX 256        /* per thread, candidates for reversal */
 #define CLIENT_RETRY_MAX 5                 /* a client retries LEDGER_ERR_RETRY this often */
-#define HUGE_MINOR INT64_C(10000000000000) /* more than the books ever hold */
+#define HUGE_MINOR LEDGER_AMOUNT_MAX_DEFAULT /* the largest amount: more than the books hold */
 #define KEY_SIZE 64
 #define FAILURE_SIZE 512
 

@@ -526,12 +526,19 @@ static void expect_refused(struct ledger *ledger, const char *data,
     free(after);
 }
 
-START_TEST(refusals_book_nothing)
+/* A new handle, and a case opened with it (its pay-in number in *info). */
+static struct ledger *ledger_with_case(const char *case_no, struct ledger_case_info *info)
 {
     struct ledger *ledger = fixture_ledger(&fx);
-    fixture_open_case(ledger, "(2024)R1", NULL);
+    fixture_open_case(ledger, case_no, NULL);
+    ck_assert_int_eq(ledger_case_info(ledger, case_no, info), LEDGER_OK);
+    return ledger;
+}
+
+START_TEST(refusals_book_nothing)
+{
     struct ledger_case_info info;
-    ck_assert_int_eq(ledger_case_info(ledger, "(2024)R1", &info), LEDGER_OK);
+    struct ledger *ledger = ledger_with_case("(2024)R1", &info);
     struct gen_day day;
     small_day(&day, info.payin_no);
     long long balance = 0;
@@ -1117,6 +1124,140 @@ START_TEST(ambiguous_and_exceptions_explained)
 }
 END_TEST
 
+/* A statement line over the largest amount of one entry refuses the whole
+ * file, naming the line; nothing is booked or stored. The limit is the
+ * handle's (ledger_config.amount_max_minor; 0: the default). */
+START_TEST(huge_line_refuses_the_file)
+{
+    struct ledger_case_info info;
+    struct ledger *ledger = ledger_with_case("(2024)H1", &info);
+    struct gen_day day;
+    small_day(&day, info.payin_no); /* line 1: 100.00 for the case */
+    struct gen_line *huge = next_line(&day, 2, 'S', 'R', 1);
+    huge->amount = 1000000000001LL; /* one fen over 10,000,000,000.00 */
+    long long balance = 0;
+    char *document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    struct recon_import_options camt = options_for(RECON_FORMAT_CAMT053);
+    expect_refused(ledger, document, &camt, RECON_IMPORT_ERR_AMOUNT_TOO_LARGE, "amount_too_large");
+    struct recon_import_result result;
+    struct recon_import_error error;
+    ck_assert_int_eq(
+        recon_import_buffer(ledger, document, strlen(document), &camt, &result, &error),
+        RECON_IMPORT_ERR_AMOUNT_TOO_LARGE);
+    ck_assert_msg(strstr(error.message, "line 2") != NULL, "%s", error.message);
+    ck_assert_int_eq(recon_import_http_status(&error), 422);
+    free(document);
+    ledger_close(ledger);
+
+    /* the same limit lowered on the handle: a debit of 100.01 over 100.00 */
+    struct ledger_config config = fx.config;
+    config.amount_max_minor = 10000;
+    ck_assert_int_eq(ledger_open(&ledger, &config, NULL, 0), LEDGER_OK);
+    ck_assert_int_eq(ledger_amount_max(ledger), 10000);
+    small_day(&day, info.payin_no);
+    day.lines[0].amount = -10001;
+    balance = 0;
+    document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    expect_refused(ledger, document, &camt, RECON_IMPORT_ERR_AMOUNT_TOO_LARGE, "amount_too_large");
+    day.lines[0].amount = 10000; /* exactly the largest: imported */
+    balance = 0;
+    free(document);
+    document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    import_ok(ledger, document, RECON_FORMAT_CAMT053, &result);
+    ck_assert_uint_eq(result.total.booked, 1);
+    recon_import_result_free(&result);
+    free(document);
+    ledger_close(ledger);
+}
+END_TEST
+
+/* Runs a statement as superuser that returns no rows. */
+static void super_command(const char *sql)
+{
+    PGconn *conn = fixture_super(&fx);
+    PGresult *result = PQexec(conn, sql);
+    ck_assert_msg(PQresultStatus(result) == PGRES_COMMAND_OK, "%s: %s", sql,
+                  PQresultErrorMessage(result));
+    PQclear(result);
+    PQfinish(conn);
+}
+
+/* Imports one statement with one credit nobody can identify: a suspense
+ * line; returns its id. */
+static long long suspense_line_imported(struct ledger *ledger)
+{
+    struct gen_day day = {0};
+    struct gen_line *l = next_line(&day, 2, 'S', 'R', 0);
+    l->amount = 700;
+    snprintf(l->name, sizeof l->name, "Somebody");
+    snprintf(l->remittance, sizeof l->remittance, "no reference");
+    long long balance = 0;
+    char *document = camt_document(&day, 2, &balance, ACCOUNT_NO);
+    struct recon_import_result result;
+    import_ok(ledger, document, RECON_FORMAT_CAMT053, &result);
+    ck_assert_uint_eq(result.total.suspense, 1);
+    recon_import_result_free(&result);
+    free(document);
+    return query_int("SELECT id FROM statement_lines WHERE status = 'suspense'");
+}
+
+/* Assigning a suspense line books the assignment and marks the line in
+ * one transaction: when marking the line fails after the booking (here a
+ * trigger refuses the update; or the line was assigned meanwhile), no
+ * assignment is booked, and a retry with the same key books it once. */
+START_TEST(assign_is_one_transaction)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    fixture_open_case(ledger, "(2024)A1", NULL);
+    long long line_id = suspense_line_imported(ledger);
+    super_command("CREATE FUNCTION test_refuse_assign() RETURNS trigger LANGUAGE plpgsql AS "
+                  "$$BEGIN RAISE EXCEPTION 'test: line update refused'; END$$");
+    super_command("CREATE TRIGGER test_refuse_assign BEFORE UPDATE OF assigned_seq "
+                  "ON statement_lines FOR EACH ROW EXECUTE FUNCTION test_refuse_assign()");
+    char *before = fixture_books_digest(&fx);
+    struct ledger_booking booking;
+    ck_assert_int_ne(
+        ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1", "assign-1", &booking),
+        LEDGER_OK);
+    char *after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM entries WHERE kind = 'assign'"), 0);
+    free(after);
+    super_command("DROP TRIGGER test_refuse_assign ON statement_lines");
+
+    /* assigned meanwhile (to the suspense receipt itself, as a stand-in) */
+    super_command("UPDATE statement_lines SET assigned_seq = entry_seq WHERE status = 'suspense'");
+    ck_assert_int_eq(
+        ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1", "assign-1", &booking),
+        LEDGER_ERR_BAD_STATE);
+    after = fixture_books_digest(&fx);
+    ck_assert_str_eq(before, after);
+    free(after);
+    free(before);
+    super_command("UPDATE statement_lines SET assigned_seq = NULL WHERE status = 'suspense'");
+
+    /* the same key again, nothing in the way: booked once, the line marked */
+    ck_assert_int_eq(
+        ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1", "assign-1", &booking),
+        LEDGER_OK);
+    ck_assert(!booking.replayed);
+    int64_t seq = booking.seq;
+    ck_assert_int_eq(query_int("SELECT assigned_seq FROM statement_lines WHERE status = "
+                               "'suspense'"),
+                     seq);
+    ck_assert_int_eq(
+        ledger_statement_line_assign(ledger, "clerk1", line_id, "(2024)A1", "assign-1", &booking),
+        LEDGER_OK);
+    ck_assert(booking.replayed);
+    ck_assert_int_eq(booking.seq, seq);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM entries WHERE kind = 'assign'"), 1);
+    struct ledger_case_info a1;
+    ck_assert_int_eq(ledger_case_info(ledger, "(2024)A1", &a1), LEDGER_OK);
+    ck_assert_int_eq(a1.held, 700);
+    ledger_close(ledger);
+}
+END_TEST
+
 Suite *import_db_suite(void)
 {
     Suite *suite = suite_create("import_db");
@@ -1137,6 +1278,8 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, refused_statement_reports_its_cause);
     tcase_add_test(errors, older_schema_is_refused_at_open);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
+    tcase_add_test(errors, assign_is_one_transaction);
+    tcase_add_test(errors, huge_line_refuses_the_file);
     suite_add_tcase(suite, errors);
     return suite;
 }

@@ -29,6 +29,9 @@ Suite *http_badinput_suite(void);
 #define TEST_TIMEOUT_S 120
 #define RAW_TIMEOUT_MS 10000
 #define BAD_CASE "HTTP-BAD-1"
+#define BAD_CASE_2 "HTTP-BAD-2"
+#define AMOUNT_MAX "1000000000000" /* the default largest amount: 10,000,000,000.00 */
+#define AMOUNT_OVER_MAX "1000000000001"
 #define STALLED_CONNECTIONS 20
 #define DRIBBLE_PAUSE_MS 5
 
@@ -529,6 +532,19 @@ static const struct bad_request field_rows[] = {
      NULL, NULL, 400, NULL},
     {"empty body for a status", "POST", "/v1/status", NOBODY, JSON, NULL, NULL, "", NULL, NULL, 400,
      NULL},
+    {"receipt over the largest amount", "POST", "/v1/receipts", CLERK, JSON, "amt-15", NULL,
+     RECEIPT_WITH(AMOUNT_OVER_MAX), NULL, NULL, 422, "amount_too_large"},
+    {"receipt of the largest int64", "POST", "/v1/receipts", CLERK, JSON, "amt-16", NULL,
+     RECEIPT_WITH("9223372036854775807"), NULL, NULL, 422, "amount_too_large"},
+    {"suspense receipt over the largest amount", "POST", "/v1/receipts", CLERK, JSON, "amt-17",
+     NULL, "{\"amount\":" AMOUNT_OVER_MAX ",\"bank_ref\":\"BAD\",\"value_date\":\"2026-11-20\"}",
+     NULL, NULL, 422, "amount_too_large"},
+    {"payout over the largest amount", "POST", "/v1/disbursements", CLERK, JSON, "amt-18", NULL,
+     PAYOUT_WITH(AMOUNT_OVER_MAX), NULL, NULL, 422, "amount_too_large"},
+    {"transfer over the largest amount", "POST", "/v1/transfers", CLERK, JSON, "amt-19", NULL,
+     "{\"from\":\"" BAD_CASE "\",\"to\":\"" BAD_CASE_2 "\",\"amount\":" AMOUNT_OVER_MAX
+     ",\"reason\":\"too much\"}",
+     NULL, NULL, 422, "amount_too_large"},
     {"no Idempotency-Key on a receipt", "POST", "/v1/receipts", CLERK, JSON, NULL, NULL,
      RECEIPT_WITH("100"), NULL, NULL, 400, "missing_idempotency_key"},
     {"no Idempotency-Key on a payout", "POST", "/v1/disbursements", CLERK, JSON, NULL, NULL,
@@ -977,6 +993,52 @@ START_TEST(media_type_case_insensitive)
 }
 END_TEST
 
+/* ---- the largest amount ------------------------------------------------------ */
+
+static int post_receipt(const char *amount, const char *key, long long *entry_amount)
+{
+    char auth[128];
+    char key_line[64];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", hx.tokens.clerk);
+    snprintf(key_line, sizeof key_line, "Idempotency-Key: %s", key);
+    const char *lines[3] = {auth, "Content-Type: application/json", key_line};
+    char body[256];
+    snprintf(body, sizeof body, RECEIPT_WITH("%s"), amount);
+    struct http_client_response response;
+    int status = http_fixture_call_headers(&hx, &response, "POST", "/v1/receipts", lines, 3, body,
+                                           strlen(body));
+    char code[64] = "";
+    http_fixture_problem_code(&response, code, sizeof code);
+    json_t *json = http_fixture_json(&response);
+    *entry_amount = json_integer_value(json_object_get(json, "amount"));
+    json_decref(json);
+    http_client_response_free(&response);
+    ck_assert_msg(status != 422 || strcmp(code, "amount_too_large") == 0, "code %s", code);
+    return status;
+}
+
+/* One receipt over the largest amount is refused and books nothing; one of
+ * exactly the largest amount is booked. */
+START_TEST(largest_amount_booked)
+{
+    http_fixture_start(&hx, HTTP_FIXTURE_THREADS);
+    char *before = fixture_books_digest(&hx.db);
+    long long amount = 0;
+    ck_assert_int_eq(post_receipt(AMOUNT_OVER_MAX, "max-1", &amount), 422);
+    char *after = fixture_books_digest(&hx.db);
+    ck_assert_str_eq(before, after);
+    free(after);
+    free(before);
+    ck_assert_int_eq(post_receipt(AMOUNT_MAX, "max-2", &amount), 201);
+    ck_assert_int_eq(amount, 1000000000000LL);
+    ck_assert_int_eq(
+        fixture_query_int(&hx.db, "SELECT -balance FROM accounts WHERE case_no = '" BAD_CASE "'"),
+        100000 + 1000000000000LL);
+    ck_assert_int_eq(http_fixture_stop(&hx), 0);
+    ck_assert_int_eq(http_fixture_verify(&hx), 0);
+}
+END_TEST
+
 /* ---- batches ---------------------------------------------------------------- */
 
 static void batch_start(void)
@@ -1041,6 +1103,12 @@ Suite *http_badinput_suite(void)
     tcase_add_test(http, batch_end);
     suite_add_tcase(suite, http);
 
+    TCase *largest = tcase_create("largest_amount");
+    tcase_set_timeout(largest, TEST_TIMEOUT_S);
+    tcase_add_checked_fixture(largest, NULL, batch_stop);
+    tcase_add_test(largest, largest_amount_booked);
+    suite_add_tcase(suite, largest);
+
     TCase *connections = batch("connections");
     tcase_add_test(connections, requests_cut_off);
     tcase_add_test(connections, slow_client_answered);
@@ -1057,6 +1125,7 @@ int main(void)
     http_fixture_setup(&hx, "httpbad");
     struct ledger *ledger = fixture_ledger(&hx.db);
     fixture_open_case(ledger, BAD_CASE, NULL);
+    fixture_open_case(ledger, BAD_CASE_2, NULL);
     fixture_receipt(ledger, BAD_CASE, 100000, "bad-seed-r1");
     ledger_close(ledger);
     SRunner *runner = srunner_create(http_badinput_suite());

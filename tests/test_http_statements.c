@@ -560,6 +560,10 @@ START_TEST(refusals_leave_books_untouched)
     char *euro = mt940("EUR", good, 2);
     char *truncated = mt940("CNY", good, 2);
     *strstr(truncated, ":62F:") = '\0';
+    /* its second line one fen over 10,000,000,000.00 */
+    struct gen_line huge_lines[] = {{1000, "RF-H1", NULL, "x"},
+                                    {1000000000001LL, "RF-H2", NULL, "y"}};
+    char *huge = camt(ACCOUNT_NO, huge_lines, 2, 0, NULL);
     const char *account = "bank_account_no=" ACCOUNT_NO;
     const struct refusal refusals[] = {
         {"unbalanced", account, "bank", "rf-1", "application/xml", unbalanced, 422,
@@ -600,6 +604,8 @@ START_TEST(refusals_leave_books_untouched)
         {"no token", account, NULL, "rf-19", "application/xml", valid, 401, "unauthenticated"},
         {"bad encoding name", account, "bank", "rf-20", "text/plain; charset=\"x/../y\"", euro, 400,
          "invalid_parameter"},
+        {"a line over the largest amount", account, "bank", "rf-21", "application/xml", huge, 422,
+         "amount_too_large"},
     };
     long long stored = statements_stored();
     char *before = fixture_books_digest(&hx.db);
@@ -615,11 +621,16 @@ START_TEST(refusals_leave_books_untouched)
             ck_assert_msg(json_is_integer(json_object_get(reply.json, "line")) &&
                               json_is_string(json_object_get(reply.json, "element")),
                           "%s: no line and element: %s", r->what, reply.text);
+        if (strcmp(r->code, "amount_too_large") == 0)
+            ck_assert_msg(json_integer_value(json_object_get(reply.json, "line")) > 0 &&
+                              strstr(member_string(reply.json, "detail"), "line 2") != NULL,
+                          "%s: the line is not named: %s", r->what, reply.text);
         reply_free(&reply);
         books_unchanged(before, r->what);
     }
     ck_assert_int_eq(statements_stored(), stored);
     free(before);
+    free(huge);
     free(truncated);
     free(euro);
     free(malformed);
@@ -1006,6 +1017,63 @@ START_TEST(bank_account_idempotency)
 }
 END_TEST
 
+/* The reconciliation step after an import fails (the book balance cannot
+ * be read) and the upload's record cannot be written: the import stands
+ * (201), but the answer says the report could not be computed instead of
+ * "difference": 0, and the lost record is logged. */
+START_TEST(report_failure_is_not_a_zero)
+{
+    char *saved = fixture_query(&hx.db, "SELECT pg_get_functiondef("
+                                        "'cl_book_balance(bigint, date)'::regprocedure)");
+    ck_assert_str_ne(saved, "");
+    http_fixture_sql(&hx, "CREATE OR REPLACE FUNCTION cl_book_balance(p_account bigint, "
+                          "p_day date) RETURNS bigint LANGUAGE plpgsql STABLE AS "
+                          "$$BEGIN RAISE EXCEPTION 'test: no book balance'; END$$");
+    http_fixture_sql(&hx, "CREATE FUNCTION test_refuse_upload() RETURNS trigger "
+                          "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'test: no record'; END$$");
+    http_fixture_sql(&hx, "CREATE TRIGGER test_refuse_upload BEFORE INSERT ON idempotency "
+                          "FOR EACH ROW WHEN (NEW.operation = 'statement_upload') "
+                          "EXECUTE FUNCTION test_refuse_upload()");
+    char remittance[64];
+    snprintf(remittance, sizeof remittance, "PAYIN %s", payin_one);
+    struct gen_line lines[] = {{1234, "ST-RF1", "Payer Report", remittance}};
+    char *file = camt(ACCOUNT_NO, lines, 1, 0, NULL);
+    char query[64];
+    snprintf(query, sizeof query, "bank_account=%lld", (long long)hx.db.bank_account_id);
+    struct reply imported =
+        upload(query, hx.tokens.bank, "st-report-fails", "application/xml", file, strlen(file));
+    http_fixture_sql(&hx, saved);
+    http_fixture_sql(&hx, "DROP TRIGGER test_refuse_upload ON idempotency");
+    http_fixture_sql(&hx, "DROP FUNCTION test_refuse_upload()");
+    free(saved);
+
+    expect(&imported, 201, NULL);
+    ck_assert_int_eq(member_int(imported.json, "booked"), 1);
+    ck_assert_msg(json_is_null(json_object_get(imported.json, "difference")), "%s", imported.text);
+    ck_assert(json_is_null(json_object_get(imported.json, "difference_text")));
+    ck_assert(json_is_null(json_object_get(imported.json, "book_balance")));
+    json_t *report_error = json_object_get(imported.json, "report_error");
+    ck_assert_msg(json_is_object(report_error), "%s", imported.text);
+    ck_assert_str_eq(member_string(report_error, "code"), "database_error");
+    ck_assert_ptr_null(strstr(member_string(report_error, "detail"), "test:"));
+    reply_free(&imported);
+    char *log = http_fixture_log(&hx);
+    ck_assert_msg(strstr(log, "\"event\":\"statement_upload_record\"") != NULL, "log: %s", log);
+    ck_assert_msg(strstr(log, "\"event\":\"reconciliation_report\"") != NULL, "log: %s", log);
+    free(log);
+
+    /* the report works again: the same file answers what it stored */
+    struct reply again =
+        upload(query, hx.tokens.bank, "st-report-fails", "application/xml", file, strlen(file));
+    expect(&again, 200, NULL);
+    ck_assert(json_is_integer(json_object_get(again.json, "difference")));
+    ck_assert(json_is_null(json_object_get(again.json, "report_error")));
+    reply_free(&again);
+    free(file);
+    expect_clean_stop();
+}
+END_TEST
+
 Suite *http_statements_suite(void)
 {
     Suite *suite = suite_create("http_statements");
@@ -1023,6 +1091,7 @@ Suite *http_statements_suite(void)
     tcase_add_test(errors, refusals_leave_books_untouched);
     tcase_add_test(errors, bank_account_idempotency);
     tcase_add_test(errors, bookings_during_an_import_are_busy);
+    tcase_add_test(errors, report_failure_is_not_a_zero);
     suite_add_tcase(suite, errors);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, setup, teardown);

@@ -772,13 +772,14 @@ START_TEST(disbursement_states)
 END_TEST
 
 /* A receipt that would take a balance past int64 is refused as a rule
- * (422 amount_overflow), not as an outage (503 tells a client to retry). */
+ * (422: over the largest amount of one entry, long before it could
+ * overflow), not as an outage (503 tells a client to retry). */
 START_TEST(amount_overflow_refused)
 {
     struct opened_case target;
     open_case(&target, "HTTP-OVERFLOW-1", "overflow-open");
     receive(&target, 100, "overflow-r1");
-    EXPECT_REFUSED(422, "amount_overflow", "POST", "/v1/receipts", hx.tokens.clerk, "overflow-r2",
+    EXPECT_REFUSED(422, "amount_too_large", "POST", "/v1/receipts", hx.tokens.clerk, "overflow-r2",
                    "{\"case_no\":\"HTTP-OVERFLOW-1\",\"amount\":9223372036854775807,"
                    "\"bank_ref\":\"OVF\",\"value_date\":\"2026-11-20\"}");
     expect_case(&target, "open", 100, 0, 100, 0);
@@ -802,9 +803,9 @@ static void *send_batch_receipt(void *argument)
     char body[256];
     char key[64];
     snprintf(body, sizeof body,
-             "{\"case_no\":\"%s\",\"amount\":%s,\"bank_ref\":\"BATCH-%d\","
+             "{\"case_no\":\"%s\",\"amount\":1,\"bank_ref\":\"BATCH-%s%d\","
              "\"value_date\":\"2026-11-20\"}",
-             client->case_no, client->overflow ? "9223372036854775807" : "1", client->index);
+             client->case_no, client->overflow ? "FAIL-" : "", client->index);
     snprintf(key, sizeof key, "batch-%d", client->index);
     struct http_client_response response;
     client->status =
@@ -814,12 +815,20 @@ static void *send_batch_receipt(void *argument)
 }
 
 /* Receipts that fail in the database share a commit batch with good ones
- * sent at the same moment: the good ones are all booked. */
+ * sent at the same moment: the good ones are all booked. (An amount can no
+ * longer overflow a balance in one receipt: the largest amount of one entry
+ * is refused before; a trigger raises the overflow's SQLSTATE instead.) */
 START_TEST(failing_receipt_spares_its_batch)
 {
     struct opened_case target;
     open_case(&target, "HTTP-BATCH-1", "batch-open");
     receive(&target, 100, "batch-r0");
+    http_fixture_sql(&hx, "CREATE FUNCTION test_overflow() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$BEGIN RAISE EXCEPTION 'test: overflow' USING ERRCODE = '22003'; "
+                          "END$$");
+    http_fixture_sql(&hx, "CREATE TRIGGER test_overflow BEFORE INSERT ON entries FOR EACH ROW "
+                          "WHEN (NEW.bank_ref LIKE 'BATCH-FAIL-%') EXECUTE FUNCTION "
+                          "test_overflow()");
     pthread_t threads[BATCH_CLIENTS];
     struct batch_client clients[BATCH_CLIENTS];
     for (int i = 0; i < BATCH_CLIENTS; i++) {
@@ -837,6 +846,8 @@ START_TEST(failing_receipt_spares_its_batch)
             ck_assert_msg(clients[i].status == 201, "good receipt %d got %d", i, clients[i].status);
         booked += clients[i].overflow ? 0 : 1;
     }
+    http_fixture_sql(&hx, "DROP TRIGGER test_overflow ON entries");
+    http_fixture_sql(&hx, "DROP FUNCTION test_overflow()");
     expect_case(&target, "open", 100 + booked, 0, 100 + booked, 0);
     expect_clean_stop();
 }

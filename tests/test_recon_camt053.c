@@ -3,12 +3,16 @@
  * entries into lines, the rules written in camt053.c, and every refusal. */
 #include <check.h>
 
+#include <iconv.h>
+#include <libxml/parser.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "statement.h"
+
+#include <unistd.h>
 
 Suite *recon_camt053_suite(void);
 
@@ -560,6 +564,148 @@ START_TEST(refusal)
 }
 END_TEST
 
+/* ---- documents in another encoding than UTF-8 ----
+ * libxml2 honours a declared encoding (UTF-7, ISO-8859-x, ...) and detects
+ * EBCDIC and UTF-16 from the first bytes: a DOCTYPE written in one of them
+ * is not "<!DOCTYPE" in the raw bytes. Each document below declares an
+ * entity in an internal subset; libxml2 itself reads that subset (shown
+ * first), and the parser must refuse the file before libxml2 sees it. */
+
+static const char utf7_doctype[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-7\"?>\n"
+    "+ADw-!DOCTYPE Document +AFs-+ADw-!ENTITY x +ACI-12+ACI-+AD4-+AF0-+AD4-\n"
+    "+ADw-Document xmlns+AD0AIg-urn:iso:std:iso:20022:tech:xsd:camt.053.001.02+ACIAPg-"
+    "+ADw-BkToCstmrStmt+AD4APA-Stmt+AD4APA-Id+AD4AJg-x+ADsAPA-/Id+AD4-"
+    "+ADw-/Stmt+AD4APA-/BkToCstmrStmt+AD4APA-/Document+AD4-\n";
+
+static const char plain_doctype[] =
+    "<?xml version=\"1.0\" encoding=\"%s\"?>\n"
+    "<!DOCTYPE Document [<!ENTITY x \"12\">]>\n"
+    "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt>"
+    "<Stmt><Id>&x;</Id></Stmt></BkToCstmrStmt></Document>\n";
+
+/* plain_doctype declaring `declared`, converted to `charset` (iconv). */
+static char *encoded_doctype(const char *declared, const char *charset, size_t *size)
+{
+    char text[1024];
+    snprintf(text, sizeof text, plain_doctype, declared);
+    size_t out_size = 4 * sizeof text;
+    char *out = malloc(out_size);
+    ck_assert_ptr_nonnull(out);
+    iconv_t conversion = iconv_open(charset, "UTF-8");
+    ck_assert_msg(conversion != (iconv_t)-1, "iconv cannot write %s", charset);
+    char *in = text;
+    size_t in_left = strlen(text);
+    char *at = out;
+    size_t out_left = out_size;
+    ck_assert(iconv(conversion, &in, &in_left, &at, &out_left) != (size_t)-1);
+    iconv_close(conversion);
+    *size = out_size - out_left;
+    return out;
+}
+
+/* What libxml2 makes of the bytes on its own (camt053.c's options). */
+static bool libxml2_reads_entity(const char *bytes, size_t size)
+{
+    xmlDocPtr document = xmlReadMemory(bytes, (int)size, NULL, NULL,
+                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    bool declared = document != NULL && document->intSubset != NULL &&
+                    xmlGetDocEntity(document, (const xmlChar *)"x") != NULL;
+    xmlFreeDoc(document);
+    return declared;
+}
+
+struct foreign_row {
+    const char *name;
+    const char *declared; /* NULL: utf7_doctype as it is */
+    const char *charset;
+};
+
+static const struct foreign_row foreign_rows[] = {
+    {"UTF-7 declared", NULL, NULL},
+    {"EBCDIC (IBM037)", "IBM037", "IBM037"},
+    {"UTF-16LE without a byte order mark", "UTF-16", "UTF-16LE"},
+    {"UTF-16 with a byte order mark", "UTF-16", "UTF-16"},
+    {"ISO-8859-1 declared", "ISO-8859-1", "ISO-8859-1"},
+};
+
+START_TEST(foreign_encoding_refused)
+{
+    const struct foreign_row *row = &foreign_rows[_i];
+    size_t size = sizeof utf7_doctype - 1;
+    char *bytes = row->declared == NULL ? strdup(utf7_doctype)
+                                        : encoded_doctype(row->declared, row->charset, &size);
+    ck_assert_ptr_nonnull(bytes);
+    ck_assert_msg(libxml2_reads_entity(bytes, size), "%s: libxml2 does not read it", row->name);
+
+    struct recon_statement *first = NULL;
+    struct recon_error error;
+    enum recon_err err = recon_camt053_parse(&first, bytes, size, NULL, 0, &error);
+    ck_assert_msg(err == RECON_ERR_ENCODING, "%s: %s (%s)", row->name, recon_err_code(err),
+                  error.message);
+    ck_assert_ptr_null(first);
+    ck_assert_msg(strstr(error.message, "UTF-8") != NULL, "%s: %s", row->name, error.message);
+
+    /* The same from a file (read through a buffer of its own). */
+    char path[] = "/tmp/caseledger-camt-XXXXXX";
+    int descriptor = mkstemp(path);
+    ck_assert_int_ge(descriptor, 0);
+    ck_assert_int_eq(write(descriptor, bytes, size), (ssize_t)size);
+    close(descriptor);
+    err = recon_camt053_parse_file(&first, path, NULL, 0, &error);
+    unlink(path);
+    ck_assert_msg(err == RECON_ERR_ENCODING, "%s (file): %s (%s)", row->name, recon_err_code(err),
+                  error.message);
+    free(bytes);
+}
+END_TEST
+
+/* UTF-8 in every spelling still reads: a byte order mark, no declaration,
+ * "utf-8" in any case and quotes, a declaration without an encoding. */
+START_TEST(utf8_spellings_read)
+{
+    static const char *const heads[] = {
+        "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+        "",
+        "<?xml version='1.0' encoding='utf-8' standalone='yes'?>",
+        "<?xml version=\"1.0\"?>\n",
+        "\xEF\xBB\xBF",
+        "\n  <?xml-stylesheet href=\"a.xsl\"?>\n",
+    };
+    char *document = statement_document("0", entry_credit_100, "100.00");
+    const char *body = strstr(document, "<Document");
+    ck_assert_ptr_nonnull(body);
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        size_t size = strlen(heads[i]) + strlen(body) + 1;
+        char *text = malloc(size);
+        ck_assert_ptr_nonnull(text);
+        snprintf(text, size, "%s%s", heads[i], body);
+        struct recon_statement *first = NULL;
+        struct recon_error error;
+        ck_assert_msg(parse_text(&first, text, 0, &error) == RECON_OK, "head %zu: %s", i,
+                      error.message);
+        ck_assert_int_eq(first->lines[0].amount_minor, 10000);
+        recon_statement_free(first);
+        free(text);
+    }
+    free(document);
+}
+END_TEST
+
+/* A declaration the pre-check cannot read to its end is refused, not
+ * guessed: one longer than the bytes read before libxml2 starts. */
+START_TEST(long_declaration_refused)
+{
+    char text[2048];
+    int length =
+        snprintf(text, sizeof text, "<?xml version=\"1.0\"%*s encoding=\"UTF-7\"?>", 1200, "");
+    ck_assert_int_lt(length, (int)sizeof text);
+    struct recon_statement *first = NULL;
+    struct recon_error error;
+    ck_assert_int_eq(parse_text(&first, text, 0, &error), RECON_ERR_ENCODING);
+}
+END_TEST
+
 /* Statement-level refusals and field errors, each with its element. */
 START_TEST(refusal_statement)
 {
@@ -771,6 +917,9 @@ Suite *recon_camt053_suite(void)
 
     tcase_add_loop_test(errors, refusal, 0, ROWS(refusal_rows));
     tcase_add_test(errors, refusal_statement);
+    tcase_add_loop_test(errors, foreign_encoding_refused, 0, ROWS(foreign_rows));
+    tcase_add_test(errors, utf8_spellings_read);
+    tcase_add_test(errors, long_declaration_refused);
     tcase_add_test(errors, invalid_arguments);
     tcase_add_test(errors, error_codes);
     suite_add_tcase(suite, errors);
