@@ -148,8 +148,9 @@ struct api_server {
     bool has_keyring;
     pthread_mutex_t token_mutex;
     struct api_token_entry tokens[API_TOKEN_CACHE_SLOTS];
-    atomic_size_t requests_open; /* begun and not yet completed */
-    atomic_bool stopping;        /* shutdown begun: answers close their connection */
+    atomic_size_t bodies_in_flight; /* bytes reserved by request bodies */
+    atomic_size_t requests_open;    /* begun and not yet completed */
+    atomic_bool stopping;           /* shutdown begun: answers close their connection */
 };
 
 /* Per request: lives from the first callback to MHD's completion notice. */
@@ -160,11 +161,19 @@ struct api_request {
     int64_t started_us;
     char method[8];
     char path[1024];
+    const struct api_route *route; /* NULL: no route has this method and path */
     char *body;
     size_t body_size;
     size_t body_capacity;
-    size_t body_max; /* of the route: statement_body_max for file bodies, else body_max */
+    size_t body_max;      /* of the route: statement_body_max for file bodies, else body_max */
+    size_t body_declared; /* Content-Length; 0 when none */
+    size_t body_reserved; /* bytes counted in server->bodies_in_flight */
     bool body_too_large;
+    bool body_busy;    /* past the server's bytes in flight: 503 */
+    bool body_discard; /* a body nobody will read (unknown route, none taken): counted, not kept */
+    bool authorised;   /* the token and role were checked from the headers */
+    bool close_after;  /* answered before its body: the connection closes */
+    unsigned role;
     bool bad_framing; /* e.g. two Content-Length headers that disagree */
     bool responded;
     unsigned status;

@@ -54,8 +54,12 @@
 #define API_BUSY_RETRY_AFTER_S 5 /* Retry-After of that 503 */
 #define API_LIST_LIMIT_DEFAULT 50
 #define API_LIST_LIMIT_MAX 1000
-#define API_STATUS_FAILURES_PER_IP 10  /* wrong status lookups per window per client */
-#define API_STATUS_FAILURES_PER_CASE 5 /* wrong status lookups per window per case */
+#define API_BODIES_IN_FLIGHT_MAX                                                                   \
+    ((size_t)256 * 1024 * 1024) /* bytes of request bodies held at once, server-wide: 503 busy     \
+                                   past it; --bodies-in-flight-max */
+#define API_UPLOAD_BUSY_RETRY_AFTER_S 2 /* Retry-After of that 503 */
+#define API_STATUS_FAILURES_PER_IP 10   /* wrong status lookups per window per client */
+#define API_STATUS_FAILURES_PER_CASE 5  /* wrong status lookups per window per case */
 #define API_STATUS_WINDOW_S 600
 #define API_RATE_SLOTS 4096        /* tracked clients/cases (oldest forgotten first) */
 #define API_TOKEN_CACHE_US 2000000 /* a bearer token's user is re-read after this */
