@@ -597,6 +597,7 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
     const char *lock_wait = api_arg(args, "lock-wait-ms", getenv("CASELEDGER_LOCK_WAIT_MS"));
     const char *bodies_max =
         api_arg(args, "bodies-in-flight-max", getenv("CASELEDGER_BODIES_IN_FLIGHT_MAX"));
+    const char *proxies = api_arg(args, "trusted-proxies", getenv("CASELEDGER_TRUSTED_PROXIES"));
     if (unused_check(args))
         return 2;
     int64_t port_value = 8080;
@@ -632,6 +633,7 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
         .quiet = quiet != NULL,
         .lock_wait_ms = (unsigned)lock_wait_value,
         .bodies_in_flight_max = (size_t)bodies_value,
+        .trusted_proxies = proxies,
     };
     return api_server_run(&server_config);
 }

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #define QUERY_VALUE_MAX 512
+#define API_FORWARDED_HEADERS_MAX 8 /* X-Forwarded-For header lines read (the last ones) */
 
 static int64_t now_us(void)
 {
@@ -414,6 +415,41 @@ static void dispatch(struct api_request *request, struct api_response *response)
 
 /* ---- libmicrohttpd callbacks ---- */
 
+struct forwarded_values {
+    const char *values[API_FORWARDED_HEADERS_MAX];
+    size_t count;
+};
+
+static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    struct forwarded_values *forwarded = cls;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || value == NULL)
+        return MHD_YES;
+    if (forwarded->count == API_FORWARDED_HEADERS_MAX) /* keep the right-most ones */
+        memmove(forwarded->values, forwarded->values + 1,
+                (API_FORWARDED_HEADERS_MAX - 1) * sizeof forwarded->values[0]);
+    else
+        forwarded->count++;
+    forwarded->values[forwarded->count - 1] = value;
+    return MHD_YES;
+}
+
+/* The peer, or behind a trusted proxy the client it forwarded. */
+static void client_address_set(struct api_request *request, struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct forwarded_values forwarded = {.count = 0};
+    const struct api_trusted_proxies *proxies = &request->server->proxies;
+    if (proxies->count > 0)
+        MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_forwarded, &forwarded);
+    api_client_address_resolve(request->client_address, sizeof request->client_address, proxies,
+                               info != NULL ? info->client_addr : NULL, forwarded.values,
+                               forwarded.count);
+}
+
 static struct api_request *request_new(struct api_server *server, struct MHD_Connection *connection,
                                        const char *url, const char *method)
 {
@@ -441,17 +477,7 @@ static struct api_request *request_new(struct api_server *server, struct MHD_Con
                                                           : server->config.body_max;
     /* A body no handler reads is counted (413, unexpected_body), not kept. */
     request->body_discard = route == NULL || (!route->json_body && !route->file_body);
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info != NULL && info->client_addr != NULL) {
-        const struct sockaddr *address = info->client_addr;
-        if (address->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)address)->sin_addr,
-                      request->client_address, sizeof request->client_address);
-        else if (address->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr,
-                      request->client_address, sizeof request->client_address);
-    }
+    client_address_set(request, connection);
     return request;
 }
 
@@ -705,7 +731,15 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
     if (server->metrics == NULL)
         return LEDGER_ERR_NOMEM;
     pthread_mutex_init(&server->token_mutex, NULL);
-    api_rate_init(&server->limiter);
+    if (!api_rate_init(&server->limiter, API_RATE_SLOTS))
+        return LEDGER_ERR_NOMEM;
+    if (server->config.trusted_proxies != NULL &&
+        !api_trusted_proxies_parse(&server->proxies, server->config.trusted_proxies)) {
+        snprintf(detail, detail_size,
+                 "--trusted-proxies: addresses or ADDRESS/BITS prefixes, at most %d",
+                 API_TRUSTED_PROXIES_MAX);
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
     server->has_keyring =
         server->config.keyring_file != NULL &&
         ledger_keyring_load(&server->keyring, server->config.keyring_file) == LEDGER_OK;

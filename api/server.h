@@ -31,6 +31,7 @@ struct api_server_config {
     bool quiet;                  /* no request log lines */
     unsigned lock_wait_ms;       /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
     size_t bodies_in_flight_max; /* bytes of bodies held at once; 0: API_BODIES_IN_FLIGHT_MAX */
+    const char *trusted_proxies; /* "ADDR[/BITS], ..." whose X-Forwarded-For counts, or NULL */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints
@@ -88,7 +89,8 @@ const char *api_body_bytes(struct api_handler_context *context, size_t *size);
 
 /* Query string value of the request, or NULL. */
 const char *api_query(struct api_handler_context *context, const char *name);
-/* The client's address as text (for rate limiting; never logged with codes). */
+/* The client's address as text (for rate limiting; never logged with codes):
+ * the peer, or behind a trusted proxy the address it forwarded. */
 const char *api_client_address(struct api_handler_context *context);
 /* The server (for its committer stats, rate limiter, config). */
 struct api_server *api_context_server(struct api_handler_context *context);

@@ -33,27 +33,90 @@ void api_pool_close(struct api_pool *pool);
 struct ledger *api_pool_acquire(struct api_pool *pool);
 void api_pool_release(struct api_pool *pool, struct ledger *ledger);
 
-/* ---- rate limiting (ratelimit.c) ---- */
+/* ---- rate limiting (ratelimit.c) ----
+ *
+ * Failure counters by key (e.g. "status-client:203.0.113.7"), each under a
+ * rule: at most failures_max failures, then locked. A bounded table in
+ * buckets: checking a key never changes another key's state; a failure
+ * takes a free or expired entry of its bucket, and only in a bucket full
+ * of live entries the least recent one (see ratelimit.c). */
 
-struct api_rate_slot {
-    uint64_t key_hash;
+#define API_RATE_DIGEST_SIZE 16
+
+struct api_rate_rule {
+    uint32_t failures_max; /* failures that lock the key */
+    int64_t window_s;      /* backoff_s 0: failures counted in fixed windows of this length,
+                              locked to the window's end; else: kept this long after the last
+                              failure or lock */
+    int64_t backoff_s;     /* 0, or the first lock, doubled by each further failure */
+    int64_t backoff_max_s; /* the longest lock */
+};
+
+struct api_rate_entry {
+    uint8_t key_digest[API_RATE_DIGEST_SIZE];
     int64_t window_start_s;
+    int64_t last_failure_s;
+    int64_t blocked_until_s;
+    int64_t expires_s; /* forgotten from then on */
     uint32_t failures;
+    bool used;
 };
 
 struct api_rate_limiter {
     pthread_mutex_t mutex;
-    uint8_t hash_key[16]; /* keyed hashes: clients cannot aim at slots */
-    struct api_rate_slot slots[API_RATE_SLOTS];
+    uint8_t hash_key[16];           /* keyed hashes: clients cannot aim at buckets */
+    struct api_rate_entry *entries; /* owned: buckets_count * API_RATE_BUCKET_SLOTS */
+    size_t buckets_count;
 };
 
-void api_rate_init(struct api_rate_limiter *limiter);
+/* A table of slots_count entries (a multiple of API_RATE_BUCKET_SLOTS);
+ * false when it cannot be had. */
+bool api_rate_init(struct api_rate_limiter *limiter, size_t slots_count);
 void api_rate_destroy(struct api_rate_limiter *limiter);
-/* true when key (e.g. "ip:1.2.3.4") is under limit failures in the current
- * window; else *retry_after_s is when the window ends. */
-bool api_rate_allowed(struct api_rate_limiter *limiter, const char *key, uint32_t limit,
-                      int64_t window_s, int64_t *retry_after_s);
-void api_rate_failed(struct api_rate_limiter *limiter, const char *key, int64_t window_s);
+/* Seconds of the monotonic clock: the now_s of the calls below. */
+int64_t api_rate_now_s(void);
+/* true when key is not locked at now_s; else *retry_after_s is how long it
+ * stays locked (at least 1). Changes nothing. */
+bool api_rate_allowed(struct api_rate_limiter *limiter, const char *key, int64_t now_s,
+                      int64_t *retry_after_s);
+/* Counts a failure of key under rule at now_s. */
+void api_rate_failed(struct api_rate_limiter *limiter, const char *key,
+                     const struct api_rate_rule *rule, int64_t now_s);
+/* The bucket key falls in (for tests that need two keys to share one). */
+size_t api_rate_bucket_of(const struct api_rate_limiter *limiter, const char *key);
+
+/* ---- client addresses (client_address.c) ----
+ *
+ * Behind a reverse proxy every connection comes from the proxy. The
+ * addresses of --trusted-proxies (addresses or CIDR prefixes) are the only
+ * peers whose X-Forwarded-For is read: the client is the right-most address
+ * in it that is not itself a trusted proxy. From any other peer the header
+ * is ignored: the peer is the client. */
+
+struct api_address_prefix {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t address[16];
+    unsigned prefix_bits;
+};
+
+struct api_trusted_proxies {
+    size_t count;
+    struct api_address_prefix prefixes[API_TRUSTED_PROXIES_MAX];
+};
+
+/* Parses "127.0.0.1, 10.0.0.0/8, ::1" (commas or blanks between); false on
+ * any malformed entry or more than API_TRUSTED_PROXIES_MAX. */
+bool api_trusted_proxies_parse(struct api_trusted_proxies *proxies, const char *text);
+/* The client's address as text into out: the peer, or for a trusted peer
+ * the right-most untrusted address of forwarded_for (the X-Forwarded-For
+ * values in the order received; forwarded_count of them, may be 0). */
+void api_client_address_resolve(char *out, size_t out_size,
+                                const struct api_trusted_proxies *proxies,
+                                const struct sockaddr *peer, const char *const *forwarded_for,
+                                size_t forwarded_count);
+/* The key a client is counted under: its address, an IPv6 address reduced
+ * to its /64 (one subscriber's usual allocation). */
+void api_client_rate_key(char *out, size_t out_size, const char *address);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -148,6 +211,7 @@ struct api_server {
     bool has_keyring;
     pthread_mutex_t token_mutex;
     struct api_token_entry tokens[API_TOKEN_CACHE_SLOTS];
+    struct api_trusted_proxies proxies;
     atomic_size_t bodies_in_flight; /* bytes reserved by request bodies */
     atomic_size_t requests_open;    /* begun and not yet completed */
     atomic_bool stopping;           /* shutdown begun: answers close their connection */

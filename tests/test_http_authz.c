@@ -387,16 +387,16 @@ START_TEST(applicant_sees_only_own_case)
 }
 END_TEST
 
-/* Guessing codes for one case: API_STATUS_FAILURES_PER_CASE wrong tries,
+/* Guessing codes for one case: API_STATUS_FAILURES_PER_CLIENT_CASE wrong tries,
  * then 429 with Retry-After. */
 START_TEST(applicant_guessing_rate_limited)
 {
-    for (int i = 0; i < API_STATUS_FAILURES_PER_CASE; i++) {
+    for (int i = 0; i < API_STATUS_FAILURES_PER_CLIENT_CASE; i++) {
         struct status_answer wrong = status_lookup("HTTP-APPLICANT-A", code_b);
         ck_assert_msg(wrong.status == 404, "wrong try %d: %d %s", i + 1, wrong.status, wrong.body);
     }
     struct status_answer limited = status_lookup("HTTP-APPLICANT-A", code_b);
-    ck_assert_msg(limited.status == 429, "try %d: %d %s", API_STATUS_FAILURES_PER_CASE + 1,
+    ck_assert_msg(limited.status == 429, "try %d: %d %s", API_STATUS_FAILURES_PER_CLIENT_CASE + 1,
                   limited.status, limited.body);
     ck_assert_msg(atoi(limited.retry_after) > 0 && atoi(limited.retry_after) <= API_STATUS_WINDOW_S,
                   "Retry-After \"%s\"", limited.retry_after);
