@@ -598,6 +598,8 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
     const char *bodies_max =
         api_arg(args, "bodies-in-flight-max", getenv("CASELEDGER_BODIES_IN_FLIGHT_MAX"));
     const char *proxies = api_arg(args, "trusted-proxies", getenv("CASELEDGER_TRUSTED_PROXIES"));
+    const char *metrics_token =
+        api_arg(args, "metrics-token-file", getenv("CASELEDGER_METRICS_TOKEN_FILE"));
     if (unused_check(args))
         return 2;
     int64_t port_value = 8080;
@@ -634,6 +636,8 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
         .lock_wait_ms = (unsigned)lock_wait_value,
         .bodies_in_flight_max = (size_t)bodies_value,
         .trusted_proxies = proxies,
+        .metrics_token_file =
+            metrics_token != NULL && metrics_token[0] != '\0' ? metrics_token : NULL,
     };
     return api_server_run(&server_config);
 }

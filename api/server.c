@@ -719,6 +719,24 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 
 /* ---- start and stop ---- */
 
+/* The trusted keyring for POST /v1/ledger/verify: without one (missing,
+ * malformed, or writable by others) that route answers 503 no_keyring;
+ * the reason is logged once here. */
+static void keyring_open(struct api_server *server)
+{
+    const char *path = server->config.keyring_file;
+    if (path == NULL)
+        return;
+    enum ledger_err err = ledger_keyring_load(&server->keyring, path);
+    server->has_keyring = err == LEDGER_OK;
+    if (err != LEDGER_OK)
+        fprintf(stderr,
+                "{\"level\":\"warn\",\"event\":\"keyring\",\"error\":\"%s\",\"detail\":"
+                "\"no trusted keyring: it is missing, malformed, or writable by group or others "
+                "(or not owned by this user or root); POST /v1/ledger/verify answers 503\"}\n",
+                ledger_err_code(err));
+}
+
 static enum ledger_err server_open(struct api_server *server, char *detail, size_t detail_size)
 {
     struct ledger_config ledger_config = {.dsn = server->config.dsn,
@@ -740,10 +758,11 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
                  API_TRUSTED_PROXIES_MAX);
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
-    server->has_keyring =
-        server->config.keyring_file != NULL &&
-        ledger_keyring_load(&server->keyring, server->config.keyring_file) == LEDGER_OK;
-    enum ledger_err err = ledger_committer_start(&server->committer, &ledger_config);
+    enum ledger_err err = api_metrics_token_load(server, detail, detail_size);
+    if (err != LEDGER_OK)
+        return err;
+    keyring_open(server);
+    err = ledger_committer_start(&server->committer, &ledger_config);
     if (err != LEDGER_OK) {
         snprintf(detail, detail_size, "could not start the committer (database, signing key?)");
         return err;

@@ -24,14 +24,15 @@ struct api_server_config {
     const char *key_file;
     const char *access_key_file;
     const char *keyring_file;
-    unsigned threads;            /* worker threads = database handles */
-    size_t body_max;             /* JSON bodies */
-    size_t statement_body_max;   /* statement files (POST /v1/statements) */
-    const char *mapping_dir;     /* CSV column mappings by name: DIR/NAME.mapping */
-    bool quiet;                  /* no request log lines */
-    unsigned lock_wait_ms;       /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
-    size_t bodies_in_flight_max; /* bytes of bodies held at once; 0: API_BODIES_IN_FLIGHT_MAX */
-    const char *trusted_proxies; /* "ADDR[/BITS], ..." whose X-Forwarded-For counts, or NULL */
+    unsigned threads;               /* worker threads = database handles */
+    size_t body_max;                /* JSON bodies */
+    size_t statement_body_max;      /* statement files (POST /v1/statements) */
+    const char *mapping_dir;        /* CSV column mappings by name: DIR/NAME.mapping */
+    bool quiet;                     /* no request log lines */
+    unsigned lock_wait_ms;          /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
+    size_t bodies_in_flight_max;    /* bytes of bodies held at once; 0: API_BODIES_IN_FLIGHT_MAX */
+    const char *trusted_proxies;    /* "ADDR[/BITS], ..." whose X-Forwarded-For counts, or NULL */
+    const char *metrics_token_file; /* GET /metrics needs this bearer token; NULL: public */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints

@@ -133,6 +133,13 @@ struct api_metrics {
 void api_metrics_record(struct api_metrics *metrics, size_t route_index, unsigned status,
                         int64_t duration_us);
 struct api_listener;
+/* Reads --metrics-token-file (a file no one else may read) into the
+ * server; LEDGER_OK at once without one. Else an error with detail. */
+struct api_server;
+enum ledger_err api_metrics_token_load(struct api_server *server, char *detail, size_t detail_size);
+/* Whether authorization (the header's value, may be NULL) may read
+ * /metrics: always without a token configured. */
+bool api_metrics_allowed(const struct api_server *server, const char *authorization);
 /* Prometheus text of everything, as a new string (free()). */
 char *api_metrics_render(const struct api_metrics *metrics, const struct api_pool *pool,
                          struct ledger_committer *committer, const struct api_listener *listener);
@@ -212,9 +219,10 @@ struct api_server {
     pthread_mutex_t token_mutex;
     struct api_token_entry tokens[API_TOKEN_CACHE_SLOTS];
     struct api_trusted_proxies proxies;
-    atomic_size_t bodies_in_flight; /* bytes reserved by request bodies */
-    atomic_size_t requests_open;    /* begun and not yet completed */
-    atomic_bool stopping;           /* shutdown begun: answers close their connection */
+    atomic_size_t bodies_in_flight;                /* bytes reserved by request bodies */
+    char metrics_token[API_METRICS_TOKEN_MAX + 1]; /* "" when /metrics is public */
+    atomic_size_t requests_open;                   /* begun and not yet completed */
+    atomic_bool stopping; /* shutdown begun: answers close their connection */
 };
 
 /* Per request: lives from the first callback to MHD's completion notice. */

@@ -73,6 +73,8 @@
 #define API_RATE_BUCKET_SLOTS 8    /* a full bucket forgets its expired, else least recent */
 #define API_TRUSTED_PROXIES_MAX 32 /* --trusted-proxies entries */
 #define API_FORWARDED_HOPS_MAX 32  /* X-Forwarded-For addresses looked at, right to left */
+#define API_METRICS_TOKEN_MAX 256  /* bytes of the --metrics-token-file token */
+#define API_METRICS_TOKEN_MIN 16
 #define API_TOKEN_CACHE_US 2000000 /* a bearer token's user is re-read after this */
 
 #endif
