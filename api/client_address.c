@@ -166,6 +166,13 @@ static void forwarded_client(struct address *client, const struct api_trusted_pr
     }
 }
 
+bool api_peer_trusted(const struct api_trusted_proxies *proxies, const struct sockaddr *peer)
+{
+    struct address address;
+    address_of_peer(&address, peer);
+    return address.family != 0 && trusted(proxies, &address);
+}
+
 void api_client_address_resolve(char *out, size_t out_size,
                                 const struct api_trusted_proxies *proxies,
                                 const struct sockaddr *peer, const char *const *forwarded_for,

@@ -5,7 +5,6 @@
 #include "server_internal.h"
 #include "text_buffer.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

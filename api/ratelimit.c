@@ -58,21 +58,28 @@ static void key_digest(const struct api_rate_limiter *limiter, const char *key,
                        limiter->hash_key, sizeof limiter->hash_key);
 }
 
-size_t api_rate_bucket_of(const struct api_rate_limiter *limiter, const char *key)
+static size_t bucket_index(const struct api_rate_limiter *limiter,
+                           const uint8_t digest[API_RATE_DIGEST_SIZE])
 {
-    uint8_t digest[API_RATE_DIGEST_SIZE];
-    key_digest(limiter, key, digest);
     uint64_t value = 0;
     for (size_t i = 0; i < sizeof value; i++)
         value = (value << 8) | digest[i];
     return (size_t)(value % limiter->buckets_count);
 }
 
+size_t api_rate_bucket_of(const struct api_rate_limiter *limiter, const char *key)
+{
+    uint8_t digest[API_RATE_DIGEST_SIZE];
+    key_digest(limiter, key, digest);
+    return bucket_index(limiter, digest);
+}
+
+/* The bucket of key; its digest into digest. */
 static struct api_rate_entry *bucket_entries(struct api_rate_limiter *limiter, const char *key,
                                              uint8_t digest[API_RATE_DIGEST_SIZE])
 {
     key_digest(limiter, key, digest);
-    return &limiter->entries[api_rate_bucket_of(limiter, key) * API_RATE_BUCKET_SLOTS];
+    return &limiter->entries[bucket_index(limiter, digest) * API_RATE_BUCKET_SLOTS];
 }
 
 static bool expired(const struct api_rate_entry *entry, int64_t now_s)

@@ -114,6 +114,8 @@ void api_client_address_resolve(char *out, size_t out_size,
                                 const struct api_trusted_proxies *proxies,
                                 const struct sockaddr *peer, const char *const *forwarded_for,
                                 size_t forwarded_count);
+/* Whether peer (any socket address, may be NULL) is a trusted proxy. */
+bool api_peer_trusted(const struct api_trusted_proxies *proxies, const struct sockaddr *peer);
 /* The key a client is counted under: its address, an IPv6 address reduced
  * to its /64 (one subscriber's usual allocation). */
 void api_client_rate_key(char *out, size_t out_size, const char *address);
@@ -164,7 +166,8 @@ struct api_address_slot {
 };
 
 struct api_listener {
-    bool open; /* started, not yet closed */
+    bool open;                                 /* started, not yet closed */
+    const struct api_trusted_proxies *proxies; /* the server's: no per-address limit for them */
     int listen_fd;
     int wake_fd; /* an eventfd: written to stop the accept thread */
     pthread_t thread;

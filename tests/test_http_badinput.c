@@ -906,6 +906,27 @@ START_TEST(connections_per_address_bounded)
 }
 END_TEST
 
+/* A trusted proxy carries many clients' connections: the per-address
+ * limit does not apply to it (the limit in all still does). */
+START_TEST(trusted_proxy_not_limited_per_address)
+{
+    enum { OPENED = API_CONNECTIONS_PER_IP + 16 };
+    int idle[OPENED];
+    for (int i = 0; i < OPENED; i++) {
+        idle[i] = http_client_connect(hx.server.port);
+        ck_assert_int_ge(idle[i], 0);
+    }
+    sleep_ms(300);
+    int refused = closed_by_server(idle, OPENED);
+    bool healthy = http_fixture_healthy(&hx);
+    for (int i = 0; i < OPENED; i++)
+        close(idle[i]);
+    ck_assert_msg(refused == 0, "%d of %d connections from the trusted proxy were refused", refused,
+                  OPENED);
+    ck_assert(healthy);
+}
+END_TEST
+
 /* Open connections per worker, from /metrics asked on a connection the
  * server already holds; the sum, or -1 when the answer has no such lines. */
 static long worker_connections(int socket_fd, long counts[], size_t counts_max, size_t *workers)
@@ -1120,6 +1141,14 @@ static void batch_stop(void)
         (void)http_fixture_stop(&hx);
 }
 
+static void proxied_start(void)
+{
+    static const char *const args[] = {"--trusted-proxies", "127.0.0.1", NULL};
+    http_fixture_start_with(&hx, HTTP_FIXTURE_THREADS, args);
+    free(batch_digest);
+    batch_digest = fixture_books_digest(&hx.db);
+}
+
 /* The last test of each batch: still serving, books untouched, exit 0. */
 START_TEST(batch_end)
 {
@@ -1180,6 +1209,13 @@ Suite *http_badinput_suite(void)
     tcase_add_test(inflight, bodies_in_flight_bounded);
     tcase_add_test(inflight, batch_end);
     suite_add_tcase(suite, inflight);
+
+    TCase *proxied = tcase_create("proxied");
+    tcase_add_unchecked_fixture(proxied, proxied_start, batch_stop);
+    tcase_set_timeout(proxied, TEST_TIMEOUT_S);
+    tcase_add_test(proxied, trusted_proxy_not_limited_per_address);
+    tcase_add_test(proxied, batch_end);
+    suite_add_tcase(suite, proxied);
 
     TCase *connections = batch("connections");
     tcase_add_test(connections, requests_cut_off);
