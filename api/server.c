@@ -473,6 +473,8 @@ static struct api_request *request_new(struct api_server *server, struct MHD_Con
     bool path_known = false;
     request->route = api_route_find(method, request->path, params, &path_known);
     const struct api_route *route = request->route;
+    if (route != NULL) /* also for an answer from the headers (its log line, metrics) */
+        request->route_index = (size_t)(route - api_routes);
     request->body_max = route != NULL && route->file_body ? server->config.statement_body_max
                                                           : server->config.body_max;
     /* A body no handler reads is counted (413, unexpected_body), not kept. */

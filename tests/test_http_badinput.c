@@ -1056,6 +1056,14 @@ START_TEST(upload_refused_before_its_body)
                            "unauthenticated");
     expect_refused_at_once(hx.tokens.auditor, 403, "forbidden_role");
     ck_assert(http_fixture_healthy(&hx));
+    /* Logged (and counted) under their route, like any other answer. */
+    char *log = http_fixture_log(&hx);
+    bool logged = false;
+    for (char *line = strtok(log, "\n"); line != NULL && !logged; line = strtok(NULL, "\n"))
+        logged = strstr(line, "\"route\":\"/v1/statements\"") != NULL &&
+                 strstr(line, "\"status\":403") != NULL;
+    free(log);
+    ck_assert_msg(logged, "no log line of the 403 under the route /v1/statements");
 }
 END_TEST
 
