@@ -602,6 +602,11 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
     const char *mapping_dir = api_arg(args, "mapping-dir", getenv("CASELEDGER_MAPPING_DIR"));
     const char *quiet = api_arg(args, "quiet", NULL);
     const char *lock_wait = api_arg(args, "lock-wait-ms", getenv("CASELEDGER_LOCK_WAIT_MS"));
+    const char *bodies_max =
+        api_arg(args, "bodies-in-flight-max", getenv("CASELEDGER_BODIES_IN_FLIGHT_MAX"));
+    const char *proxies = api_arg(args, "trusted-proxies", getenv("CASELEDGER_TRUSTED_PROXIES"));
+    const char *metrics_token =
+        api_arg(args, "metrics-token-file", getenv("CASELEDGER_METRICS_TOKEN_FILE"));
     if (unused_check(args))
         return 2;
     int64_t port_value = 8080;
@@ -609,14 +614,18 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
     int64_t body_value = API_BODY_MAX;
     int64_t statement_value = API_STATEMENT_BODY_MAX;
     int64_t lock_wait_value = API_LOCK_WAIT_MS;
+    int64_t bodies_value = (int64_t)API_BODIES_IN_FLIGHT_MAX;
     if ((port != NULL && strcmp(port, "0") != 0 && !parse_int64(&port_value, port)) ||
         port_value > 65535 || (threads != NULL && !parse_int64(&threads_value, threads)) ||
         threads_value > 256 || (body_max != NULL && !parse_int64(&body_value, body_max)) ||
         (statement_max != NULL && !parse_int64(&statement_value, statement_max)) ||
         (lock_wait != NULL && !parse_int64(&lock_wait_value, lock_wait)) ||
-        lock_wait_value > 3600 * 1000)
+        lock_wait_value > 3600 * 1000 ||
+        (bodies_max != NULL && !parse_int64(&bodies_value, bodies_max)) ||
+        bodies_value <= statement_value || bodies_value <= body_value)
         return api_usage("--port 0..65535, --threads 1..256, --body-max BYTES, "
-                         "--statement-body-max BYTES, --lock-wait-ms 1..3600000");
+                         "--statement-body-max BYTES, --lock-wait-ms 1..3600000, "
+                         "--bodies-in-flight-max BYTES (more than either body limit)");
     if (port != NULL && strcmp(port, "0") == 0)
         port_value = 0;
     struct api_server_config server_config = {
@@ -633,6 +642,10 @@ int api_cmd_serve(struct api_config *config, struct api_args *args, const char *
         .quiet = quiet != NULL,
         .lock_wait_ms = (unsigned)lock_wait_value,
         .amount_max_minor = config->amount_max_minor,
+        .bodies_in_flight_max = (size_t)bodies_value,
+        .trusted_proxies = proxies,
+        .metrics_token_file =
+            metrics_token != NULL && metrics_token[0] != '\0' ? metrics_token : NULL,
     };
     return api_server_run(&server_config);
 }

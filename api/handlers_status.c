@@ -4,11 +4,13 @@
  * A wrong code and an unknown case are one answer (404 not_found, one
  * detail) reached by one path: ledger_status_lookup does the same work (a
  * keyed hash and one statement, a single round trip that also brings
- * everything shown) for both. Failures are counted per
- * client address and per case number (normalized, so that spelling
- * variants of one number share a counter); the limits are checked before
- * the lookup, so a limited client learns nothing more, not even with the
- * right code. The access code is never logged or echoed. */
+ * everything shown) for both. Failures are counted per client address (an
+ * IPv6 one by its /64) in fixed windows, and per client address and case
+ * number (normalized, so that spelling variants of one number share a
+ * counter) with locks that double; the limits are checked before the
+ * lookup, so a limited client learns nothing more, not even with the right
+ * code. No counter is per case alone: wrong codes from one address cannot
+ * lock a case's applicant out. The access code is never logged or echoed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +23,23 @@
 
 #define STATUS_ACCESS_CODE_MAX 64 /* bytes: a code is 16 characters plus grouping */
 #define STATUS_ITEMS_MAX 500      /* receipts or payouts listed (the newest) */
-#define STATUS_RATE_KEY_SIZE (LEDGER_CASE_NO_MAX * 2 + 32)
+#define STATUS_CLIENT_KEY_SIZE 96
+#define STATUS_RATE_KEY_SIZE (LEDGER_CASE_NO_MAX * 2 + STATUS_CLIENT_KEY_SIZE + 32)
 #define STATUS_TEXT_MAX ((size_t)1024 * 1024) /* bytes: 1,000 items of about 200 bytes fit */
 
 static const char not_found_detail[] = "no case with this case number and access code";
 
+static const struct api_rate_rule client_rule = {.failures_max = API_STATUS_FAILURES_PER_IP,
+                                                 .window_s = API_STATUS_WINDOW_S};
+static const struct api_rate_rule client_case_rule = {.failures_max =
+                                                          API_STATUS_FAILURES_PER_CLIENT_CASE,
+                                                      .window_s = API_STATUS_WINDOW_S,
+                                                      .backoff_s = API_STATUS_BACKOFF_S,
+                                                      .backoff_max_s = API_STATUS_BACKOFF_MAX_S};
+
 struct status_rate_keys {
     char client[STATUS_RATE_KEY_SIZE];
-    char case_no[STATUS_RATE_KEY_SIZE];
+    char client_case[STATUS_RATE_KEY_SIZE];
 };
 
 static void rate_keys_make(struct status_rate_keys *keys, struct api_handler_context *context,
@@ -38,20 +49,23 @@ static void rate_keys_make(struct status_rate_keys *keys, struct api_handler_con
     /* A number that does not normalize cannot exist; it is counted as given. */
     if (ledger_case_no_normalize(normalized, sizeof normalized, case_no) != LEDGER_OK)
         snprintf(normalized, sizeof normalized, "%s", case_no);
-    snprintf(keys->client, sizeof keys->client, "status-client:%s", api_client_address(context));
-    snprintf(keys->case_no, sizeof keys->case_no, "status-case:%s", normalized);
+    char client[STATUS_CLIENT_KEY_SIZE];
+    api_client_rate_key(client, sizeof client, api_client_address(context));
+    snprintf(keys->client, sizeof keys->client, "status-client:%s", client);
+    snprintf(keys->client_case, sizeof keys->client_case, "status-client-case:%s|%s", client,
+             normalized);
 }
 
-/* false after answering 429 when the client or the case is over its limit. */
+/* false after answering 429 when the client, or the client on this case,
+ * is locked. */
 static bool rate_check(struct api_rate_limiter *limiter, const struct status_rate_keys *keys,
                        struct api_response *response)
 {
+    int64_t now_s = api_rate_now_s();
     int64_t client_retry_s = 0;
     int64_t case_retry_s = 0;
-    bool client_allowed = api_rate_allowed(limiter, keys->client, API_STATUS_FAILURES_PER_IP,
-                                           API_STATUS_WINDOW_S, &client_retry_s);
-    bool case_allowed = api_rate_allowed(limiter, keys->case_no, API_STATUS_FAILURES_PER_CASE,
-                                         API_STATUS_WINDOW_S, &case_retry_s);
+    bool client_allowed = api_rate_allowed(limiter, keys->client, now_s, &client_retry_s);
+    bool case_allowed = api_rate_allowed(limiter, keys->client_case, now_s, &case_retry_s);
     if (client_allowed && case_allowed)
         return true;
     int64_t retry_s = client_retry_s > case_retry_s ? client_retry_s : case_retry_s;
@@ -214,8 +228,9 @@ static char *status_text(const struct ledger_status_case *status_case,
 static void respond_not_found(struct api_rate_limiter *limiter, const struct status_rate_keys *keys,
                               struct api_response *response)
 {
-    api_rate_failed(limiter, keys->client, API_STATUS_WINDOW_S);
-    api_rate_failed(limiter, keys->case_no, API_STATUS_WINDOW_S);
+    int64_t now_s = api_rate_now_s();
+    api_rate_failed(limiter, keys->client, &client_rule, now_s);
+    api_rate_failed(limiter, keys->client_case, &client_case_rule, now_s);
     api_respond_problem(response, 404, "not_found", not_found_detail);
 }
 

@@ -19,6 +19,12 @@ void api_get_healthz(struct api_handler_context *context, struct api_response *r
 void api_get_metrics(struct api_handler_context *context, struct api_response *response)
 {
     struct api_server *server = api_context_server(context);
+    if (!api_metrics_allowed(server, api_header(context, "Authorization"))) {
+        api_respond_problem(response, 401, "unauthenticated",
+                            "send Authorization: Bearer <the metrics token>");
+        response->www_authenticate = true;
+        return;
+    }
     char *text =
         api_metrics_render(server->metrics, &server->pool, server->committer, &server->listener);
     if (text == NULL) {

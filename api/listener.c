@@ -12,7 +12,9 @@
  *
  * The daemons do not see each other's connections, so the limits on open
  * connections, in all (API_CONNECTIONS_MAX) and per client address
- * (API_CONNECTIONS_PER_IP), are kept here: counted when a connection is
+ * (API_CONNECTIONS_PER_IP; not for a --trusted-proxies peer, which
+ * carries many clients' connections: only the limit in all holds it),
+ * are kept here: counted when a connection is
  * accepted, before it is handed on, and given back when its worker tells
  * that it closed (MHD_OPTION_NOTIFY_CONNECTION). A connection over a limit
  * is closed at once. The workers' own limits are set above ours, never to
@@ -88,7 +90,8 @@ static bool connection_admit(struct api_listener *listener, const struct sockadd
 {
     uint8_t key[16];
     int family = 0;
-    bool known = address_key(address, size, key, &family);
+    bool known =
+        !api_peer_trusted(listener->proxies, address) && address_key(address, size, key, &family);
     bool admitted = false;
     pthread_mutex_lock(&listener->mutex);
     if (listener->connections < API_CONNECTIONS_MAX) {
@@ -109,7 +112,8 @@ static void connection_release(struct api_listener *listener, const struct socka
 {
     uint8_t key[16];
     int family = 0;
-    bool known = address != NULL && address_key(address, size, key, &family);
+    bool known = address != NULL && !api_peer_trusted(listener->proxies, address) &&
+                 address_key(address, size, key, &family);
     pthread_mutex_lock(&listener->mutex);
     assert(listener->connections > 0);
     listener->connections--;
@@ -277,6 +281,7 @@ bool api_listener_start(struct api_listener *listener, struct api_server *server
                         unsigned *port_bound, char *detail, size_t detail_size)
 {
     memset(listener, 0, sizeof *listener);
+    listener->proxies = &server->proxies;
     listener->listen_fd = -1;
     listener->wake_fd = -1;
     listener->open = true;

@@ -18,6 +18,8 @@ static const char usage_text[] =
     "  migrate [--dsn DSN] [--sql-dir DIR]          apply schema migrations (owner role)\n"
     "  serve [--listen 127.0.0.1] [--port 8080] [--threads 16] [--lock-wait-ms 10000] [--quiet]\n"
     "          [--body-max BYTES] [--statement-body-max BYTES] [--amount-max MINOR]\n"
+    "          [--bodies-in-flight-max BYTES] [--trusted-proxies ADDR[/BITS],...]\n"
+    "          [--metrics-token-file FILE]\n"
     "          [--mapping-dir etc/csv-mappings]      the HTTP API (SIGTERM/SIGINT: stop)\n"
     "  keygen [--key-dir DIR]                        new signing key (becomes current)\n"
     "  setup --bank-account NO [--bank-name N] [--currency CNY]\n"

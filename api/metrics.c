@@ -1,11 +1,19 @@
 /* Prometheus text: requests by route and status, a latency histogram,
- * entries booked, database handles in use. */
+ * entries booked, database handles in use. With --metrics-token-file the
+ * page asks for that bearer token (Prometheus: bearer_token_file); without
+ * it the page is public, as it always was. */
 #include "server_internal.h"
 #include "text_buffer.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 static const int64_t bucket_bounds_us[API_LATENCY_BUCKETS] = {
     500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
@@ -116,4 +124,72 @@ char *api_metrics_render(const struct api_metrics *metrics, const struct api_poo
         (long long)stats.requests, (long long)stats.batches, atomic_load(&pool->in_use),
         pool->size);
     return api_text_take(&text);
+}
+
+/* ---- the token of GET /metrics ---- */
+
+/* The token of text (one line; a final newline is not part of it): false
+ * unless API_METRICS_TOKEN_MIN..MAX printable characters without blanks. */
+static bool token_take(char out[API_METRICS_TOKEN_MAX + 1], char *text, size_t length)
+{
+    if (length > 0 && text[length - 1] == '\n')
+        length--;
+    if (length > 0 && text[length - 1] == '\r')
+        length--;
+    if (length < API_METRICS_TOKEN_MIN || length > API_METRICS_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (text[i] < 0x21 || text[i] > 0x7e)
+            return false;
+    memcpy(out, text, length);
+    out[length] = '\0';
+    return true;
+}
+
+enum ledger_err api_metrics_token_load(struct api_server *server, char *detail, size_t detail_size)
+{
+    const char *path = server->config.metrics_token_file;
+    server->metrics_token[0] = '\0';
+    if (path == NULL)
+        return LEDGER_OK;
+    char text[API_METRICS_TOKEN_MAX + 3];
+    ssize_t length = -1;
+    struct stat status;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    bool private_file = fd >= 0 && fstat(fd, &status) == 0 && S_ISREG(status.st_mode) &&
+                        (status.st_mode & 077) == 0;
+    if (private_file)
+        length = read(fd, text, sizeof text);
+    if (fd >= 0)
+        close(fd);
+    bool taken = length > 0 && (size_t)length < sizeof text &&
+                 token_take(server->metrics_token, text, (size_t)length);
+    sodium_memzero(text, sizeof text);
+    if (taken)
+        return LEDGER_OK;
+    snprintf(detail, detail_size,
+             fd < 0          ? "--metrics-token-file: could not open %s"
+             : !private_file ? "--metrics-token-file: %s must be a file of mode 0600 or 0400"
+                             : "--metrics-token-file: %s must hold one token of 16-256 "
+                               "printable characters",
+             path);
+    return LEDGER_ERR_IO;
+}
+
+bool api_metrics_allowed(const struct api_server *server, const char *authorization)
+{
+    if (server->metrics_token[0] == '\0')
+        return true;
+    static const char prefix[] = "Bearer ";
+    if (authorization == NULL || strncasecmp(authorization, prefix, sizeof prefix - 1) != 0)
+        return false;
+    /* Compared as hashes: the time taken tells nothing of the token. */
+    const char *given = authorization + sizeof prefix - 1;
+    uint8_t given_hash[crypto_generichash_BYTES];
+    uint8_t token_hash[crypto_generichash_BYTES];
+    crypto_generichash(given_hash, sizeof given_hash, (const unsigned char *)given, strlen(given),
+                       NULL, 0);
+    crypto_generichash(token_hash, sizeof token_hash, (const unsigned char *)server->metrics_token,
+                       strlen(server->metrics_token), NULL, 0);
+    return sodium_memcmp(given_hash, token_hash, sizeof token_hash) == 0;
 }

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #define QUERY_VALUE_MAX 512
+#define API_FORWARDED_HEADERS_MAX 8 /* X-Forwarded-For header lines read (the last ones) */
 
 static int64_t now_us(void)
 {
@@ -179,7 +180,7 @@ struct MHD_Response *api_response_build(struct api_request *request, struct api_
     MHD_add_response_header(built, "Cache-Control", "no-store");
     if (response->retry_after[0] != '\0')
         MHD_add_response_header(built, "Retry-After", response->retry_after);
-    if (request->bad_framing || atomic_load(&request->server->stopping))
+    if (request->bad_framing || request->close_after || atomic_load(&request->server->stopping))
         MHD_add_response_header(built, MHD_HTTP_HEADER_CONNECTION, "close");
     if (response->www_authenticate)
         MHD_add_response_header(built, "WWW-Authenticate", "Bearer realm=\"caseledger\"");
@@ -314,6 +315,37 @@ static bool authorise(struct api_request *request, const struct api_route *route
     return true;
 }
 
+static void respond_bodies_busy(struct api_response *response)
+{
+    api_respond_problem(response, 503, "busy",
+                        "the server is receiving too many request bodies at once: try again");
+    snprintf(response->retry_after, sizeof response->retry_after, "%d",
+             API_UPLOAD_BUSY_RETRY_AFTER_S);
+}
+
+/* A route's token and role, checked from the headers alone, before any
+ * of the body is read (an upload without a token is never buffered):
+ * false after setting the answer. */
+static bool authorise_early(struct api_request *request, struct api_response *response)
+{
+    const struct api_route *route = request->route;
+    if (route == NULL || route->roles == API_ROLES_PUBLIC)
+        return true;
+    struct api_handler_context context;
+    memset(&context, 0, sizeof context);
+    context.request = request;
+    context.ledger = api_pool_acquire(&request->server->pool);
+    if (context.ledger == NULL) {
+        api_respond_problem(response, 503, "busy", "all database connections are busy");
+        snprintf(response->retry_after, sizeof response->retry_after, "1");
+        return false;
+    }
+    request->authorised = authorise(request, route, &context, response);
+    request->role = context.role;
+    api_pool_release(&request->server->pool, context.ledger);
+    return request->authorised;
+}
+
 static bool read_idempotency_key(struct api_request *request, struct api_handler_context *context,
                                  struct api_response *response)
 {
@@ -342,6 +374,10 @@ static void dispatch(struct api_request *request, struct api_response *response)
         api_respond_problem(response, 413, "body_too_large", "the request body is too large");
         return;
     }
+    if (request->body_busy) {
+        respond_bodies_busy(response);
+        return;
+    }
     if (route == NULL) {
         api_respond_problem(response, path_known ? 405 : 404,
                             path_known ? "method_not_allowed" : "not_found",
@@ -364,7 +400,11 @@ static void dispatch(struct api_request *request, struct api_response *response)
         snprintf(response->retry_after, sizeof response->retry_after, "1");
         return;
     }
-    if (authorise(request, route, &context, response) &&
+    if (request->authorised) {
+        context.user = request->user;
+        context.role = request->role;
+    }
+    if ((request->authorised || authorise(request, route, &context, response)) &&
         read_idempotency_key(request, &context, response) &&
         (!route->json_body || parse_body(request, &context, response)))
         route->handler(&context, response);
@@ -374,6 +414,41 @@ static void dispatch(struct api_request *request, struct api_response *response)
 }
 
 /* ---- libmicrohttpd callbacks ---- */
+
+struct forwarded_values {
+    const char *values[API_FORWARDED_HEADERS_MAX];
+    size_t count;
+};
+
+static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    struct forwarded_values *forwarded = cls;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || value == NULL)
+        return MHD_YES;
+    if (forwarded->count == API_FORWARDED_HEADERS_MAX) /* keep the right-most ones */
+        memmove(forwarded->values, forwarded->values + 1,
+                (API_FORWARDED_HEADERS_MAX - 1) * sizeof forwarded->values[0]);
+    else
+        forwarded->count++;
+    forwarded->values[forwarded->count - 1] = value;
+    return MHD_YES;
+}
+
+/* The peer, or behind a trusted proxy the client it forwarded. */
+static void client_address_set(struct api_request *request, struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct forwarded_values forwarded = {.count = 0};
+    const struct api_trusted_proxies *proxies = &request->server->proxies;
+    if (proxies->count > 0)
+        MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_forwarded, &forwarded);
+    api_client_address_resolve(request->client_address, sizeof request->client_address, proxies,
+                               info != NULL ? info->client_addr : NULL, forwarded.values,
+                               forwarded.count);
+}
 
 static struct api_request *request_new(struct api_server *server, struct MHD_Connection *connection,
                                        const char *url, const char *method)
@@ -396,20 +471,15 @@ static struct api_request *request_new(struct api_server *server, struct MHD_Con
     /* A statement file may be larger than a JSON body: the route decides. */
     char params[API_PARAMS_MAX][API_PARAM_MAX];
     bool path_known = false;
-    const struct api_route *route = api_route_find(method, request->path, params, &path_known);
+    request->route = api_route_find(method, request->path, params, &path_known);
+    const struct api_route *route = request->route;
+    if (route != NULL) /* also for an answer from the headers (its log line, metrics) */
+        request->route_index = (size_t)(route - api_routes);
     request->body_max = route != NULL && route->file_body ? server->config.statement_body_max
                                                           : server->config.body_max;
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info != NULL && info->client_addr != NULL) {
-        const struct sockaddr *address = info->client_addr;
-        if (address->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)address)->sin_addr,
-                      request->client_address, sizeof request->client_address);
-        else if (address->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr,
-                      request->client_address, sizeof request->client_address);
-    }
+    /* A body no handler reads is counted (413, unexpected_body), not kept. */
+    request->body_discard = route == NULL || (!route->json_body && !route->file_body);
+    client_address_set(request, connection);
     return request;
 }
 
@@ -432,36 +502,93 @@ static enum MHD_Result collect_length(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* Reserves bytes of the server's budget for bodies until the request
+ * holds total; false (nothing reserved) past the budget. */
+static bool body_reserve(struct api_request *request, size_t total)
+{
+    if (total <= request->body_reserved)
+        return true;
+    struct api_server *server = request->server;
+    size_t more = total - request->body_reserved;
+    size_t budget = server->config.bodies_in_flight_max;
+    size_t held = atomic_load(&server->bodies_in_flight);
+    do {
+        if (held > budget || more > budget - held)
+            return false;
+    } while (!atomic_compare_exchange_weak(&server->bodies_in_flight, &held, held + more));
+    request->body_reserved = total;
+    return true;
+}
+
+static void body_drop(struct api_request *request)
+{
+    free(request->body);
+    request->body = NULL;
+    request->body_size = 0;
+    request->body_capacity = 0;
+    atomic_fetch_sub(&request->server->bodies_in_flight, request->body_reserved);
+    request->body_reserved = 0;
+}
+
+/* Room for size more bytes (and the NUL): the declared length at once, or
+ * growing by doubling (a chunked body comes in many small pieces), never
+ * past the route's limit nor the server's budget (then body_busy). false
+ * only when memory ran out. */
+static bool body_grow(struct api_request *request, size_t size)
+{
+    if (request->body_size + size + 1 <= request->body_capacity)
+        return true;
+    size_t capacity = request->body_capacity ? request->body_capacity : 4096;
+    if (request->body_capacity == 0 && request->body_declared > 0)
+        capacity = request->body_declared + 1;
+    while (capacity < request->body_size + size + 1)
+        capacity *= 2;
+    if (capacity > request->body_max + 1)
+        capacity = request->body_max + 1;
+    if (!body_reserve(request, capacity)) {
+        body_drop(request);
+        request->body_busy = true;
+        return true;
+    }
+    char *grown = realloc(request->body, capacity);
+    if (grown == NULL)
+        return false;
+    request->body = grown;
+    request->body_capacity = capacity;
+    return true;
+}
+
 static bool append_body(struct api_request *request, const char *data, size_t size)
 {
-    if (request->body_too_large)
+    if (request->body_too_large || request->body_busy)
         return true;
     if (size > request->body_max - request->body_size) {
+        body_drop(request);
         request->body_too_large = true;
-        free(request->body);
-        request->body = NULL;
-        request->body_size = 0;
-        request->body_capacity = 0;
         return true;
     }
-    /* Grows by doubling (a statement file comes in many small pieces),
-     * never past the route's limit (+1 for the NUL). */
-    if (request->body_size + size + 1 > request->body_capacity) {
-        size_t capacity = request->body_capacity ? request->body_capacity : 4096;
-        while (capacity < request->body_size + size + 1)
-            capacity *= 2;
-        if (capacity > request->body_max + 1)
-            capacity = request->body_max + 1;
-        char *grown = realloc(request->body, capacity);
-        if (grown == NULL)
-            return false;
-        request->body = grown;
-        request->body_capacity = capacity;
+    if (request->body_discard) {
+        request->body_size += size;
+        return true;
     }
+    if (!body_grow(request, size))
+        return false;
+    if (request->body_busy)
+        return true;
     memcpy(request->body + request->body_size, data, size);
     request->body_size += size;
     request->body[request->body_size] = '\0';
     return true;
+}
+
+static enum MHD_Result queue_answer(struct api_request *request, struct MHD_Connection *connection,
+                                    struct api_response *response)
+{
+    struct MHD_Response *built = api_response_build(request, response);
+    enum MHD_Result result = MHD_queue_response(connection, response->status, built);
+    MHD_destroy_response(built);
+    request->responded = true;
+    return result;
 }
 
 /* Answers the request (once: the connection's last callback for it). */
@@ -475,11 +602,50 @@ static enum MHD_Result respond(struct api_request *request, struct MHD_Connectio
         api_respond_problem(&response, 414, "uri_too_long", "the path is too long");
     else
         dispatch(request, &response);
-    struct MHD_Response *built = api_response_build(request, &response);
-    enum MHD_Result result = MHD_queue_response(connection, response.status, built);
-    MHD_destroy_response(built);
-    request->responded = true;
-    return result;
+    return queue_answer(request, connection, &response);
+}
+
+/* The first call of a request: what its headers alone decide, before any
+ * of its body is read. A refusal is answered at once; libmicrohttpd then
+ * reads no body and closes the connection after the answer. */
+static enum MHD_Result on_headers(struct api_request *request, struct MHD_Connection *connection)
+{
+    /* Two Content-Length values that disagree frame the body two ways
+     * (request smuggling behind a proxy): refused (RFC 9112 6.3). */
+    struct length_headers lengths = {NULL, false};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_length, &lengths);
+    request->bad_framing = lengths.disagree;
+    unsigned long long declared = lengths.first != NULL ? strtoull(lengths.first, NULL, 10) : 0;
+    if (declared > request->body_max)
+        request->body_too_large = true;
+    else
+        request->body_declared = (size_t)declared;
+    /* A client that waits for "100 Continue" before its body gets what the
+     * headers alone refuse at once instead, and keeps its body. (One that
+     * sends a body past the limit straight away has it read and dropped:
+     * closing on it could lose the answer to a reset.) */
+    const char *expect =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if ((request->bad_framing || request->body_too_large) && expect != NULL &&
+        strcasecmp(expect, "100-continue") == 0)
+        return respond(request, connection);
+    if (request->bad_framing)
+        return MHD_YES;
+    /* No token, or a role the route does not take: refused before a byte
+     * of the body is read or held, and the connection closed. */
+    struct api_response response;
+    memset(&response, 0, sizeof response);
+    bool refused = !authorise_early(request, &response);
+    if (!refused && request->body_declared > 0 && !request->body_too_large &&
+        !request->body_discard && !body_reserve(request, request->body_declared + 1)) {
+        respond_bodies_busy(&response);
+        refused = true;
+    }
+    if (!refused)
+        return MHD_YES;
+    request->close_after = declared > 0 || MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                                       "Transfer-Encoding") != NULL;
+    return queue_answer(request, connection, &response);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -493,23 +659,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (request == NULL)
             return MHD_NO;
         *con_cls = request;
-        /* Two Content-Length values that disagree frame the body two ways
-         * (request smuggling behind a proxy): refused (RFC 9112 6.3). */
-        struct length_headers lengths = {NULL, false};
-        MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_length, &lengths);
-        request->bad_framing = lengths.disagree;
-        if (lengths.first != NULL && strtoull(lengths.first, NULL, 10) > request->body_max)
-            request->body_too_large = true;
-        /* A client that waits for "100 Continue" before its body gets
-         * what the headers alone refuse at once instead, and keeps its
-         * body. (One that sends the body straight away has it read and
-         * dropped: closing on it could lose the answer to a reset.) */
-        const char *expect =
-            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-        if ((request->bad_framing || request->body_too_large) && expect != NULL &&
-            strcasecmp(expect, "100-continue") == 0)
-            return respond(request, connection);
-        return MHD_YES;
+        return on_headers(request, connection);
     }
     if (request->responded) { /* answered from the headers: the body is dropped */
         *upload_data_size = 0;
@@ -564,12 +714,30 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
                        duration_us);
     log_request(request, duration_us);
     atomic_fetch_sub(&request->server->requests_open, 1);
-    free(request->body);
+    body_drop(request);
     free(request);
     *con_cls = NULL;
 }
 
 /* ---- start and stop ---- */
+
+/* The trusted keyring for POST /v1/ledger/verify: without one (missing,
+ * malformed, or writable by others) that route answers 503 no_keyring;
+ * the reason is logged once here. */
+static void keyring_open(struct api_server *server)
+{
+    const char *path = server->config.keyring_file;
+    if (path == NULL)
+        return;
+    enum ledger_err err = ledger_keyring_load(&server->keyring, path);
+    server->has_keyring = err == LEDGER_OK;
+    if (err != LEDGER_OK)
+        fprintf(stderr,
+                "{\"level\":\"warn\",\"event\":\"keyring\",\"error\":\"%s\",\"detail\":"
+                "\"no trusted keyring: it is missing, malformed, or writable by group or others "
+                "(or not owned by this user or root); POST /v1/ledger/verify answers 503\"}\n",
+                ledger_err_code(err));
+}
 
 static enum ledger_err server_open(struct api_server *server, char *detail, size_t detail_size)
 {
@@ -584,11 +752,20 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
     if (server->metrics == NULL)
         return LEDGER_ERR_NOMEM;
     pthread_mutex_init(&server->token_mutex, NULL);
-    api_rate_init(&server->limiter);
-    server->has_keyring =
-        server->config.keyring_file != NULL &&
-        ledger_keyring_load(&server->keyring, server->config.keyring_file) == LEDGER_OK;
-    enum ledger_err err = ledger_committer_start(&server->committer, &ledger_config);
+    if (!api_rate_init(&server->limiter, API_RATE_SLOTS))
+        return LEDGER_ERR_NOMEM;
+    if (server->config.trusted_proxies != NULL &&
+        !api_trusted_proxies_parse(&server->proxies, server->config.trusted_proxies)) {
+        snprintf(detail, detail_size,
+                 "--trusted-proxies: addresses or ADDRESS/BITS prefixes, at most %d",
+                 API_TRUSTED_PROXIES_MAX);
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    enum ledger_err err = api_metrics_token_load(server, detail, detail_size);
+    if (err != LEDGER_OK)
+        return err;
+    keyring_open(server);
+    err = ledger_committer_start(&server->committer, &ledger_config);
     if (err != LEDGER_OK) {
         snprintf(detail, detail_size, "could not start the committer (database, signing key?)");
         return err;
@@ -647,6 +824,8 @@ int api_server_run(const struct api_server_config *config)
     server->config = *config;
     if (server->config.statement_body_max == 0)
         server->config.statement_body_max = API_STATEMENT_BODY_MAX;
+    if (server->config.bodies_in_flight_max == 0)
+        server->config.bodies_in_flight_max = API_BODIES_IN_FLIGHT_MAX;
     char detail[256] = "";
     sigset_t signals;
     sigemptyset(&signals);

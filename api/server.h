@@ -24,13 +24,16 @@ struct api_server_config {
     const char *key_file;
     const char *access_key_file;
     const char *keyring_file;
-    unsigned threads;          /* worker threads = database handles */
-    size_t body_max;           /* JSON bodies */
-    size_t statement_body_max; /* statement files (POST /v1/statements) */
-    const char *mapping_dir;   /* CSV column mappings by name: DIR/NAME.mapping */
-    bool quiet;                /* no request log lines */
-    unsigned lock_wait_ms;     /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
-    int64_t amount_max_minor;  /* largest amount of one entry or line; 0: the default */
+    unsigned threads;               /* worker threads = database handles */
+    size_t body_max;                /* JSON bodies */
+    size_t statement_body_max;      /* statement files (POST /v1/statements) */
+    const char *mapping_dir;        /* CSV column mappings by name: DIR/NAME.mapping */
+    bool quiet;                     /* no request log lines */
+    unsigned lock_wait_ms;          /* a statement's wait for a lock; 0: API_LOCK_WAIT_MS */
+    size_t bodies_in_flight_max;    /* bytes of bodies held at once; 0: API_BODIES_IN_FLIGHT_MAX */
+    const char *trusted_proxies;    /* "ADDR[/BITS], ..." whose X-Forwarded-For counts, or NULL */
+    const char *metrics_token_file; /* GET /metrics needs this bearer token; NULL: public */
+    int64_t amount_max_minor;       /* largest amount of one entry or line; 0: the default */
 };
 
 /* Runs until SIGTERM or SIGINT; in-flight requests finish first. Prints
@@ -88,7 +91,8 @@ const char *api_body_bytes(struct api_handler_context *context, size_t *size);
 
 /* Query string value of the request, or NULL. */
 const char *api_query(struct api_handler_context *context, const char *name);
-/* The client's address as text (for rate limiting; never logged with codes). */
+/* The client's address as text (for rate limiting; never logged with codes):
+ * the peer, or behind a trusted proxy the address it forwarded. */
 const char *api_client_address(struct api_handler_context *context);
 /* The server (for its committer stats, rate limiter, config). */
 struct api_server *api_context_server(struct api_handler_context *context);

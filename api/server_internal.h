@@ -33,27 +33,92 @@ void api_pool_close(struct api_pool *pool);
 struct ledger *api_pool_acquire(struct api_pool *pool);
 void api_pool_release(struct api_pool *pool, struct ledger *ledger);
 
-/* ---- rate limiting (ratelimit.c) ---- */
+/* ---- rate limiting (ratelimit.c) ----
+ *
+ * Failure counters by key (e.g. "status-client:203.0.113.7"), each under a
+ * rule: at most failures_max failures, then locked. A bounded table in
+ * buckets: checking a key never changes another key's state; a failure
+ * takes a free or expired entry of its bucket, and only in a bucket full
+ * of live entries the least recent one (see ratelimit.c). */
 
-struct api_rate_slot {
-    uint64_t key_hash;
+#define API_RATE_DIGEST_SIZE 16
+
+struct api_rate_rule {
+    uint32_t failures_max; /* failures that lock the key */
+    int64_t window_s;      /* backoff_s 0: failures counted in fixed windows of this length,
+                              locked to the window's end; else: kept this long after the last
+                              failure or lock */
+    int64_t backoff_s;     /* 0, or the first lock, doubled by each further failure */
+    int64_t backoff_max_s; /* the longest lock */
+};
+
+struct api_rate_entry {
+    uint8_t key_digest[API_RATE_DIGEST_SIZE];
     int64_t window_start_s;
+    int64_t last_failure_s;
+    int64_t blocked_until_s;
+    int64_t expires_s; /* forgotten from then on */
     uint32_t failures;
+    bool used;
 };
 
 struct api_rate_limiter {
     pthread_mutex_t mutex;
-    uint8_t hash_key[16]; /* keyed hashes: clients cannot aim at slots */
-    struct api_rate_slot slots[API_RATE_SLOTS];
+    uint8_t hash_key[16];           /* keyed hashes: clients cannot aim at buckets */
+    struct api_rate_entry *entries; /* owned: buckets_count * API_RATE_BUCKET_SLOTS */
+    size_t buckets_count;
 };
 
-void api_rate_init(struct api_rate_limiter *limiter);
+/* A table of slots_count entries (a multiple of API_RATE_BUCKET_SLOTS);
+ * false when it cannot be had. */
+bool api_rate_init(struct api_rate_limiter *limiter, size_t slots_count);
 void api_rate_destroy(struct api_rate_limiter *limiter);
-/* true when key (e.g. "ip:1.2.3.4") is under limit failures in the current
- * window; else *retry_after_s is when the window ends. */
-bool api_rate_allowed(struct api_rate_limiter *limiter, const char *key, uint32_t limit,
-                      int64_t window_s, int64_t *retry_after_s);
-void api_rate_failed(struct api_rate_limiter *limiter, const char *key, int64_t window_s);
+/* Seconds of the monotonic clock: the now_s of the calls below. */
+int64_t api_rate_now_s(void);
+/* true when key is not locked at now_s; else *retry_after_s is how long it
+ * stays locked (at least 1). Changes nothing. */
+bool api_rate_allowed(struct api_rate_limiter *limiter, const char *key, int64_t now_s,
+                      int64_t *retry_after_s);
+/* Counts a failure of key under rule at now_s. */
+void api_rate_failed(struct api_rate_limiter *limiter, const char *key,
+                     const struct api_rate_rule *rule, int64_t now_s);
+/* The bucket key falls in (for tests that need two keys to share one). */
+size_t api_rate_bucket_of(const struct api_rate_limiter *limiter, const char *key);
+
+/* ---- client addresses (client_address.c) ----
+ *
+ * Behind a reverse proxy every connection comes from the proxy. The
+ * addresses of --trusted-proxies (addresses or CIDR prefixes) are the only
+ * peers whose X-Forwarded-For is read: the client is the right-most address
+ * in it that is not itself a trusted proxy. From any other peer the header
+ * is ignored: the peer is the client. */
+
+struct api_address_prefix {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t address[16];
+    unsigned prefix_bits;
+};
+
+struct api_trusted_proxies {
+    size_t count;
+    struct api_address_prefix prefixes[API_TRUSTED_PROXIES_MAX];
+};
+
+/* Parses "127.0.0.1, 10.0.0.0/8, ::1" (commas or blanks between); false on
+ * any malformed entry or more than API_TRUSTED_PROXIES_MAX. */
+bool api_trusted_proxies_parse(struct api_trusted_proxies *proxies, const char *text);
+/* The client's address as text into out: the peer, or for a trusted peer
+ * the right-most untrusted address of forwarded_for (the X-Forwarded-For
+ * values in the order received; forwarded_count of them, may be 0). */
+void api_client_address_resolve(char *out, size_t out_size,
+                                const struct api_trusted_proxies *proxies,
+                                const struct sockaddr *peer, const char *const *forwarded_for,
+                                size_t forwarded_count);
+/* Whether peer (any socket address, may be NULL) is a trusted proxy. */
+bool api_peer_trusted(const struct api_trusted_proxies *proxies, const struct sockaddr *peer);
+/* The key a client is counted under: its address, an IPv6 address reduced
+ * to its /64 (one subscriber's usual allocation). */
+void api_client_rate_key(char *out, size_t out_size, const char *address);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -70,6 +135,13 @@ struct api_metrics {
 void api_metrics_record(struct api_metrics *metrics, size_t route_index, unsigned status,
                         int64_t duration_us);
 struct api_listener;
+/* Reads --metrics-token-file (a file no one else may read) into the
+ * server; LEDGER_OK at once without one. Else an error with detail. */
+struct api_server;
+enum ledger_err api_metrics_token_load(struct api_server *server, char *detail, size_t detail_size);
+/* Whether authorization (the header's value, may be NULL) may read
+ * /metrics: always without a token configured. */
+bool api_metrics_allowed(const struct api_server *server, const char *authorization);
 /* Prometheus text of everything, as a new string (free()). */
 char *api_metrics_render(const struct api_metrics *metrics, const struct api_pool *pool,
                          struct ledger_committer *committer, const struct api_listener *listener);
@@ -94,7 +166,8 @@ struct api_address_slot {
 };
 
 struct api_listener {
-    bool open; /* started, not yet closed */
+    bool open;                                 /* started, not yet closed */
+    const struct api_trusted_proxies *proxies; /* the server's: no per-address limit for them */
     int listen_fd;
     int wake_fd; /* an eventfd: written to stop the accept thread */
     pthread_t thread;
@@ -148,8 +221,11 @@ struct api_server {
     bool has_keyring;
     pthread_mutex_t token_mutex;
     struct api_token_entry tokens[API_TOKEN_CACHE_SLOTS];
-    atomic_size_t requests_open; /* begun and not yet completed */
-    atomic_bool stopping;        /* shutdown begun: answers close their connection */
+    struct api_trusted_proxies proxies;
+    atomic_size_t bodies_in_flight;                /* bytes reserved by request bodies */
+    char metrics_token[API_METRICS_TOKEN_MAX + 1]; /* "" when /metrics is public */
+    atomic_size_t requests_open;                   /* begun and not yet completed */
+    atomic_bool stopping; /* shutdown begun: answers close their connection */
 };
 
 /* Per request: lives from the first callback to MHD's completion notice. */
@@ -160,11 +236,19 @@ struct api_request {
     int64_t started_us;
     char method[8];
     char path[1024];
+    const struct api_route *route; /* NULL: no route has this method and path */
     char *body;
     size_t body_size;
     size_t body_capacity;
-    size_t body_max; /* of the route: statement_body_max for file bodies, else body_max */
+    size_t body_max;      /* of the route: statement_body_max for file bodies, else body_max */
+    size_t body_declared; /* Content-Length; 0 when none */
+    size_t body_reserved; /* bytes counted in server->bodies_in_flight */
     bool body_too_large;
+    bool body_busy;    /* past the server's bytes in flight: 503 */
+    bool body_discard; /* a body nobody will read (unknown route, none taken): counted, not kept */
+    bool authorised;   /* the token and role were checked from the headers */
+    bool close_after;  /* answered before its body: the connection closes */
+    unsigned role;
     bool bad_framing; /* e.g. two Content-Length headers that disagree */
     bool responded;
     unsigned status;

@@ -1,6 +1,8 @@
 /* The signed hash chain (see chain.h, the contract). Decisions that header
  * leaves open are documented there: key files readable by group or others
- * are refused, the keyring file is fixed-size lines, ledger_entry_check
+ * are refused, a keyring writable by group or others (or owned by another
+ * user than this one or root) is refused, the keyring file is fixed-size
+ * lines, ledger_entry_check
  * reports the first failure in a fixed order. Nothing here recurses, and
  * every file read is bounded by a named size. */
 #include "chain.h"
@@ -727,6 +729,15 @@ static enum ledger_err read_keyring(struct ledger_keyring *keyring, int fd)
     return parse_keyring(keyring, text, length);
 }
 
+/* The keyring holds public keys: anyone may read it. Whoever may write it
+ * decides which signatures verify passes, so only its owner may, and the
+ * owner is this user or root. */
+static bool keyring_file_trusted(const struct stat *status)
+{
+    return S_ISREG(status->st_mode) && (status->st_mode & (S_IWGRP | S_IWOTH)) == 0 &&
+           (status->st_uid == geteuid() || status->st_uid == 0);
+}
+
 enum ledger_err ledger_keyring_load(struct ledger_keyring *keyring, const char *path)
 {
     struct ledger_keyring loaded;
@@ -741,7 +752,7 @@ enum ledger_err ledger_keyring_load(struct ledger_keyring *keyring, const char *
     if (fd < 0) {
         return LEDGER_ERR_IO;
     }
-    if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    if (fstat(fd, &status) != 0 || !keyring_file_trusted(&status)) {
         err = LEDGER_ERR_IO;
     } else {
         err = read_keyring(&loaded, fd);
@@ -814,7 +825,7 @@ enum ledger_err ledger_keyring_append(const char *path, const struct ledger_sign
     if (fd < 0) {
         return LEDGER_ERR_IO;
     }
-    if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    if (fstat(fd, &status) != 0 || !keyring_file_trusted(&status)) {
         err = LEDGER_ERR_IO;
         goto close_fd;
     }

@@ -186,11 +186,15 @@ struct ledger_keyring {
     char key_ids[LEDGER_KEYRING_MAX][LEDGER_KEY_ID_MAX + 1];
     uint8_t public_keys[LEDGER_KEYRING_MAX][LEDGER_PUBLIC_KEY_SIZE];
 };
-/* Replaces keyring with the file's keys; keyring is untouched on failure. */
+/* Replaces keyring with the file's keys; keyring is untouched on failure.
+ * A keyring writable by group or others, or owned by a user other than
+ * this one or root, is refused (LEDGER_ERR_IO): whoever could write it
+ * could make verify trust a key of their own. Readable by all is fine. */
 enum ledger_err ledger_keyring_load(struct ledger_keyring *keyring,
                                     const char *path) LEDGER_MUST_CHECK;
-/* Appends the signer's public key line to path (created 0644 if missing);
- * does nothing when the key id is already in it. The file is locked
+/* Appends the signer's public key line to path (created 0644 if missing;
+ * an existing one refused as ledger_keyring_load refuses it); does nothing
+ * when the key id is already in it. The file is locked
  * (fcntl) while read and appended, and fsynced; a malformed file is
  * refused as ledger_keyring_load would refuse it. */
 enum ledger_err ledger_keyring_append(const char *path,

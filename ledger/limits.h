@@ -66,10 +66,27 @@
 #define API_BUSY_RETRY_AFTER_S 5 /* Retry-After of that 503 */
 #define API_LIST_LIMIT_DEFAULT 50
 #define API_LIST_LIMIT_MAX 1000
-#define API_STATUS_FAILURES_PER_IP 10  /* wrong status lookups per window per client */
-#define API_STATUS_FAILURES_PER_CASE 5 /* wrong status lookups per window per case */
+#define API_BODIES_IN_FLIGHT_MAX                                                                   \
+    ((size_t)256 * 1024 * 1024) /* bytes of request bodies held at once, server-wide: 503 busy     \
+                                   past it; --bodies-in-flight-max */
+#define API_UPLOAD_BUSY_RETRY_AFTER_S 2 /* Retry-After of that 503 */
+/* Status lookups by applicants. A client address (an IPv6 one by its /64)
+ * may fail 10 times per 600 s window: 1,440 wrong guesses a day at most,
+ * against codes of 80 bits (README: the guessing bound). One address and
+ * one case: 5 failures, then a lock of 60 s that doubles with each further
+ * failure (up to a day), forgotten 600 s after the lock ends. No lock
+ * holds a case for everyone: nobody can lock a chosen applicant out. */
+#define API_STATUS_FAILURES_PER_IP 10         /* wrong status lookups per window per client */
+#define API_STATUS_FAILURES_PER_CLIENT_CASE 5 /* then the client's lock on that case */
 #define API_STATUS_WINDOW_S 600
-#define API_RATE_SLOTS 4096        /* tracked clients/cases (oldest forgotten first) */
+#define API_STATUS_BACKOFF_S 60                 /* the first lock of a client on a case */
+#define API_STATUS_BACKOFF_MAX_S (24 * 60 * 60) /* the longest */
+#define API_RATE_SLOTS 65536       /* tracked counters: buckets of API_RATE_BUCKET_SLOTS */
+#define API_RATE_BUCKET_SLOTS 8    /* a full bucket forgets its expired, else least recent */
+#define API_TRUSTED_PROXIES_MAX 32 /* --trusted-proxies entries */
+#define API_FORWARDED_HOPS_MAX 32  /* X-Forwarded-For addresses looked at, right to left */
+#define API_METRICS_TOKEN_MAX 256  /* bytes of the --metrics-token-file token */
+#define API_METRICS_TOKEN_MIN 16
 #define API_TOKEN_CACHE_US 2000000 /* a bearer token's user is re-read after this */
 
 #endif

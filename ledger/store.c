@@ -4,12 +4,15 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void ledger_set_detail(struct ledger *ledger, const char *format, ...)
 {
@@ -323,25 +326,38 @@ static void notice_quiet(void *argument, const char *message)
     (void)message;
 }
 
+/* The access-code key: 64 hex digits and a newline, in a file nobody else
+ * may read (mode 0600 or 0400; with it, codes could be tested offline
+ * against a copy of the database). Read without stdio (no copy left in a
+ * FILE buffer) and the text wiped. */
 static enum ledger_err read_access_key(struct ledger *ledger, const char *path)
 {
-    FILE *file = fopen(path, "r");
-    if (file == NULL) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         ledger_set_detail(ledger, "could not open access key file %s: %s", path, strerror(errno));
         return LEDGER_ERR_IO;
     }
-    char line[2 * LEDGER_ACCESS_KEY_SIZE + 8];
+    struct stat status;
+    if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode) || (status.st_mode & 077) != 0) {
+        ledger_set_detail(ledger, "access key file %s must be a file of mode 0600 or 0400", path);
+        close(fd);
+        return LEDGER_ERR_IO;
+    }
+    char text[2 * LEDGER_ACCESS_KEY_SIZE + 8];
+    ssize_t length = read(fd, text, sizeof text - 1);
+    close(fd);
     enum ledger_err err = LEDGER_ERR_IO;
-    if (fgets(line, sizeof line, file) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (ledger_from_hex(ledger->access_key, LEDGER_ACCESS_KEY_SIZE, line) == LEDGER_OK) {
+    if (length > 0) {
+        text[length] = '\0';
+        text[strcspn(text, "\r\n")] = '\0';
+        if (ledger_from_hex(ledger->access_key, LEDGER_ACCESS_KEY_SIZE, text) == LEDGER_OK) {
             ledger->has_access_key = true;
             err = LEDGER_OK;
         }
     }
+    sodium_memzero(text, sizeof text);
     if (err != LEDGER_OK)
         ledger_set_detail(ledger, "access key file %s is malformed", path);
-    fclose(file);
     return err;
 }
 

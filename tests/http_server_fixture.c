@@ -115,13 +115,26 @@ void http_fixture_teardown(struct http_fixture *fixture)
 
 void http_fixture_start(struct http_fixture *fixture, unsigned threads)
 {
+    http_fixture_start_with(fixture, threads, NULL);
+}
+
+void http_fixture_start_with(struct http_fixture *fixture, unsigned threads,
+                             const char *const *extra_args)
+{
     if (fixture->running)
         die("a server is running already", fixture->server.base_url);
     const char *binary = getenv("CASELEDGER_BIN");
     char threads_text[16];
     snprintf(threads_text, sizeof threads_text, "%u", threads);
-    const char *args[] = {"--dsn",     fixture->db.app_dsn, "--key-dir", fixture->db.key_dir,
-                          "--threads", threads_text,        NULL};
+    const char *args[HTTP_SERVER_ARGS_MAX + 1] = {
+        "--dsn", fixture->db.app_dsn, "--key-dir", fixture->db.key_dir, "--threads", threads_text};
+    size_t used = 6;
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
+        if (used >= HTTP_SERVER_ARGS_MAX)
+            die("too many server arguments", extra_args[i]);
+        args[used++] = extra_args[i];
+    }
+    args[used] = NULL;
     fixture->starts++;
     snprintf(fixture->log_path, sizeof fixture->log_path, "/tmp/caseledger-%s-%u.log",
              fixture->db.database, fixture->starts);

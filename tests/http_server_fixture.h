@@ -58,6 +58,9 @@ void http_fixture_teardown(struct http_fixture *fixture);
  * the fixture's database (its stderr to a log file); aborts when it does
  * not come up. */
 void http_fixture_start(struct http_fixture *fixture, unsigned threads);
+/* The same with more arguments (NULL-terminated list, may be NULL). */
+void http_fixture_start_with(struct http_fixture *fixture, unsigned threads,
+                             const char *const *extra_args);
 /* SIGTERM and wait: the exit code (0..255), or 128 + signal when it was
  * killed, or -1 when it could not be waited for. Keeps the log only when
  * the exit code is not 0 (or CASELEDGER_KEEP_HTTP_LOGS is set). */

@@ -1243,9 +1243,12 @@ static const struct keyring_file_row keyring_file_rows[] = {
      LEDGER_ERR_CRYPTO, 0},
 };
 
-START_TEST(keyring_file_table)
+/* Writes a keyring file of text with mode and loads it: expected, with
+ * keys_count keys; a refused keyring leaves the loaded one untouched and
+ * is not appended to either (nor changed). */
+static void check_keyring_file(const char *what, const char *text, mode_t mode,
+                               enum ledger_err expected, size_t keys_count)
 {
-    const struct keyring_file_row *row = &keyring_file_rows[_i];
     struct ledger_keyring keyring;
     struct ledger_keyring untouched;
     struct ledger_signer signer;
@@ -1256,21 +1259,74 @@ START_TEST(keyring_file_table)
 
     temp_dir_create(&dir);
     temp_path(path, &dir, "keyring");
-    write_file(path, row->text, strlen(row->text), 0644);
+    write_file(path, text, strlen(text), mode);
     memset(&untouched, 0x5a, sizeof untouched);
     keyring = untouched;
-    ck_assert_msg(ledger_keyring_load(&keyring, path) == row->expected, "%s", row->what);
-    if (row->expected == LEDGER_OK) {
-        ck_assert_uint_eq(keyring.keys_count, row->keys_count);
+    ck_assert_msg(ledger_keyring_load(&keyring, path) == expected, "%s", what);
+    if (expected == LEDGER_OK) {
+        ck_assert_uint_eq(keyring.keys_count, keys_count);
     } else {
-        ck_assert_msg(memcmp(&keyring, &untouched, sizeof keyring) == 0, "%s", row->what);
-        /* Appending to a malformed keyring is refused and changes nothing. */
+        ck_assert_msg(memcmp(&keyring, &untouched, sizeof keyring) == 0, "%s", what);
         other_signer(&signer, 0x09);
-        ck_assert_msg(ledger_keyring_append(path, &signer) == row->expected, "%s", row->what);
+        ck_assert_msg(ledger_keyring_append(path, &signer) == expected, "%s", what);
         ck_assert_int_eq(stat(path, &status), 0);
-        ck_assert_int_eq(status.st_size, (off_t)strlen(row->text));
+        ck_assert_int_eq(status.st_size, (off_t)strlen(text));
         ledger_signer_wipe(&signer);
     }
+    temp_dir_remove(&dir, names, 1);
+}
+
+START_TEST(keyring_file_table)
+{
+    const struct keyring_file_row *row = &keyring_file_rows[_i];
+
+    check_keyring_file(row->what, row->text, 0644, row->expected, row->keys_count);
+}
+END_TEST
+
+/* Public keys: readable by anyone is fine; writable by group or others is
+ * not (whoever may write the keyring decides what verify trusts). */
+static const struct mode_row keyring_mode_rows[] = {
+    {0644, LEDGER_OK},     {0600, LEDGER_OK},     {0444, LEDGER_OK},     {0400, LEDGER_OK},
+    {0664, LEDGER_ERR_IO}, {0646, LEDGER_ERR_IO}, {0666, LEDGER_ERR_IO}, {0620, LEDGER_ERR_IO},
+    {0602, LEDGER_ERR_IO}, {0777, LEDGER_ERR_IO},
+};
+
+START_TEST(keyring_mode_refused)
+{
+    const struct mode_row *row = &keyring_mode_rows[_i];
+    char what[32];
+
+    snprintf(what, sizeof what, "mode %o", (unsigned)row->mode);
+    check_keyring_file(what, FIXED_LINE "\n", row->mode, row->expected, 1);
+}
+END_TEST
+
+/* A keyring owned by another user (not root) is refused, whatever its mode:
+ * that user could rewrite it. (Needs root to give the file away.) */
+START_TEST(keyring_owner_refused)
+{
+    struct ledger_keyring keyring;
+    struct ledger_signer signer;
+    struct temp_dir dir;
+    char path[PATH_SIZE];
+    static const char *const names[] = {"keyring"};
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "keyring_owner_refused: not root, cannot give a file away; skipped\n");
+        return;
+    }
+    temp_dir_create(&dir);
+    temp_path(path, &dir, "keyring");
+    write_file(path, FIXED_LINE "\n", KEYRING_LINE_LENGTH, 0644);
+    ck_assert_int_eq(ledger_keyring_load(&keyring, path), LEDGER_OK);
+    ck_assert_int_eq(chown(path, 4242, (gid_t)-1), 0);
+    ck_assert_int_eq(ledger_keyring_load(&keyring, path), LEDGER_ERR_IO);
+    other_signer(&signer, 0x0c);
+    ck_assert_int_eq(ledger_keyring_append(path, &signer), LEDGER_ERR_IO);
+    ledger_signer_wipe(&signer);
+    ck_assert_int_eq(chown(path, 0, (gid_t)-1), 0);
+    ck_assert_int_eq(ledger_keyring_load(&keyring, path), LEDGER_OK);
     temp_dir_remove(&dir, names, 1);
 }
 END_TEST
@@ -1784,6 +1840,8 @@ Suite *chain_suite(void)
     tcase_add_test(keys, key_file_not_a_file);
     tcase_add_test(keys, keyring_append_idempotent);
     tcase_add_loop_test(keys, keyring_file_table, 0, ROWS(keyring_file_rows));
+    tcase_add_loop_test(keys, keyring_mode_refused, 0, ROWS(keyring_mode_rows));
+    tcase_add_test(keys, keyring_owner_refused);
     tcase_add_test(keys, keyring_limits);
     tcase_add_test(keys, keyring_add_checks_key_id);
     suite_add_tcase(suite, keys);

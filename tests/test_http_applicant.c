@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,11 +52,15 @@ static const char case_paid[] = "(2024)\xe6\xb2\xaa"
                                 "2001\xe5\x8f\xb7";
 static const char case_other[] = "(2024)APPLICANT-2";
 static const char case_limited[] = "(2024)APPLICANT-3";
+static const char case_victim[] = "(2024)APPLICANT-4"; /* one applicant, many guessers */
+static const char case_victim_2[] = "(2024)APPLICANT-5";
 
 static struct fixture db;
 static char code_paid[LEDGER_ACCESS_CODE_TEXT_SIZE];
 static char code_other[LEDGER_ACCESS_CODE_TEXT_SIZE];
 static char code_limited[LEDGER_ACCESS_CODE_TEXT_SIZE];
+static char code_victim[LEDGER_ACCESS_CODE_TEXT_SIZE];
+static char code_victim_2[LEDGER_ACCESS_CODE_TEXT_SIZE];
 static struct http_server_process server;
 static char server_log[PATH_SIZE];
 
@@ -102,6 +109,8 @@ static void seed_books(void)
     fixture_open_case(ledger, case_paid, code_paid);
     fixture_open_case(ledger, case_other, code_other);
     fixture_open_case(ledger, case_limited, code_limited);
+    fixture_open_case(ledger, case_victim, code_victim);
+    fixture_open_case(ledger, case_victim_2, code_victim_2);
     book_receipt(ledger, case_paid, 123456, "2026-11-20", "applicant-r1");
     book_receipt(ledger, case_paid, 50000, "2026-11-21", "applicant-r2");
     book_receipt(ledger, case_other, 1000, "2026-11-22", "applicant-r3");
@@ -153,17 +162,31 @@ static char *file_text(const char *path)
     return text;
 }
 
-static void server_start(void)
+/* The server, behind a proxy at 127.0.0.1 when proxy is set. */
+static void server_start_behind(const char *proxy)
 {
     snprintf(server_log, sizeof server_log, "%s/server.log", db.key_dir);
-    const char *args[] = {"--dsn",     db.app_dsn,  "--key-dir", db.key_dir, "--key-file",
-                          db.key_file, "--threads", "4",         NULL};
+    const char *args[] = {"--dsn",     db.app_dsn,  "--key-dir", db.key_dir,          "--key-file",
+                          db.key_file, "--threads", "4",         "--trusted-proxies", proxy,
+                          NULL};
+    if (proxy == NULL)
+        args[8] = NULL;
     char error[256];
     if (!http_server_start(&server, getenv("CASELEDGER_BIN"), args, server_log,
                            SERVER_START_TIMEOUT_MS, error, sizeof error)) {
         fprintf(stderr, "test_http_applicant: %s\n", error);
         exit(2);
     }
+}
+
+static void server_start(void)
+{
+    server_start_behind(NULL);
+}
+
+static void server_start_proxied(void)
+{
+    server_start_behind("127.0.0.1");
 }
 
 /* Set when a server did not exit cleanly on SIGTERM (a crash, or a
@@ -444,7 +467,7 @@ START_TEST(failures_are_limited_per_case_then_per_client)
     char code[LEDGER_ACCESS_CODE_TEXT_SIZE];
     wrong_code(code, code_limited);
     struct http_client_response response;
-    for (int i = 0; i < API_STATUS_FAILURES_PER_CASE; i++) {
+    for (int i = 0; i < API_STATUS_FAILURES_PER_CLIENT_CASE; i++) {
         ck_assert_int_eq(post_status(&response, case_limited, code), 404);
         http_client_response_free(&response);
     }
@@ -463,7 +486,7 @@ START_TEST(failures_are_limited_per_case_then_per_client)
     /* Another case from the same client is still answered. */
     ck_assert_int_eq(post_status(&response, case_other, code_other), 200);
     http_client_response_free(&response);
-    for (int i = API_STATUS_FAILURES_PER_CASE; i < API_STATUS_FAILURES_PER_IP; i++) {
+    for (int i = API_STATUS_FAILURES_PER_CLIENT_CASE; i < API_STATUS_FAILURES_PER_IP; i++) {
         char unknown[64];
         snprintf(unknown, sizeof unknown, "(2024)NO-SUCH-CASE-%d", 100 + i);
         ck_assert_int_eq(post_status(&response, unknown, code), 404);
@@ -472,6 +495,122 @@ START_TEST(failures_are_limited_per_case_then_per_client)
     (void)post_status(&response, case_other, code_other);
     check_rate_limited(&response);
     http_client_response_free(&response);
+}
+END_TEST
+
+/* ---- clients: who is locked out ---- */
+
+/* POST /v1/status from the source address source_ip (any 127.x.y.z: the
+ * loopback answers to all of them), with an X-Forwarded-For line unless
+ * forwarded_for is NULL. The status; response is the caller's to free. */
+static int post_status_from(struct http_client_response *response, const char *source_ip,
+                            const char *forwarded_for, const char *case_no, const char *code)
+{
+    json_t *body = json_pack("{s:s, s:s}", "case_no", case_no, "access_code", code);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    ck_assert_ptr_nonnull(text);
+    char forwarded[128] = "";
+    if (forwarded_for != NULL)
+        snprintf(forwarded, sizeof forwarded, "X-Forwarded-For: %s\r\n", forwarded_for);
+    char request[2048];
+    int length = snprintf(request, sizeof request,
+                          "POST /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                          "Content-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n%s",
+                          forwarded, strlen(text), text);
+    free(text);
+    ck_assert_int_lt(length, (int)sizeof request);
+    int socket_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(socket_fd, 0);
+    struct sockaddr_in source = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, source_ip, &source.sin_addr), 1);
+    ck_assert_int_eq(bind(socket_fd, (struct sockaddr *)(void *)&source, sizeof source), 0);
+    struct sockaddr_in target = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port)};
+    ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &target.sin_addr), 1);
+    ck_assert_int_eq(connect(socket_fd, (struct sockaddr *)(void *)&target, sizeof target), 0);
+    ck_assert(http_client_send(socket_fd, request, (size_t)length, 10000));
+    int result = http_client_receive(socket_fd, response, 10000);
+    close(socket_fd);
+    ck_assert_msg(result == 0, "no answer from the server: %s", response->error);
+    return response->status;
+}
+
+static void expect_status_from(const char *source_ip, const char *forwarded_for,
+                               const char *case_no, const char *code, int want)
+{
+    struct http_client_response response;
+    int status = post_status_from(&response, source_ip, forwarded_for, case_no, code);
+    if (want == 429)
+        check_rate_limited(&response);
+    http_client_response_free(&response);
+    ck_assert_msg(status == want, "%s (forwarded for %s): %d, want %d", source_ip,
+                  forwarded_for ? forwarded_for : "nobody", status, want);
+}
+
+/* Wrong codes from one address lock that address out of that case, not
+ * the case for everyone (they used to lock the case's status for 10
+ * minutes: anyone could lock a chosen applicant out). The lock is the
+ * first of a doubling series: API_STATUS_BACKOFF_S. */
+START_TEST(guessing_locks_the_guesser_not_the_case)
+{
+    char code[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    wrong_code(code, code_victim);
+    for (int i = 0; i < API_STATUS_FAILURES_PER_CLIENT_CASE; i++)
+        expect_status_from("127.0.0.1", NULL, case_victim, code, 404);
+    /* The applicant, from another address, still gets in. */
+    expect_status_from("127.0.0.2", NULL, case_victim, code_victim, 200);
+    /* The guesser does not, not even with the right code, for a while. */
+    struct http_client_response response;
+    (void)post_status_from(&response, "127.0.0.1", NULL, case_victim, code_victim);
+    check_rate_limited(&response);
+    long retry_s = strtol(http_client_header(&response, "Retry-After"), NULL, 10);
+    http_client_response_free(&response);
+    ck_assert_msg(retry_s <= API_STATUS_BACKOFF_S, "the first lock lasts %ld s", retry_s);
+}
+END_TEST
+
+/* Behind a trusted proxy (127.0.0.1 here) every client is its forwarded
+ * address: one client's failures lock neither the case nor the proxy's
+ * other clients. */
+START_TEST(clients_behind_a_trusted_proxy_are_apart)
+{
+    char code[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    wrong_code(code, code_victim_2);
+    for (int i = 0; i < API_STATUS_FAILURES_PER_CLIENT_CASE; i++)
+        expect_status_from("127.0.0.1", "198.51.100.1", case_victim_2, code, 404);
+    expect_status_from("127.0.0.1", "198.51.100.1", case_victim_2, code_victim_2, 429);
+    expect_status_from("127.0.0.1", "198.51.100.2", case_victim_2, code_victim_2, 200);
+    /* A spoofed address left of the proxy's own entry is not believed. */
+    expect_status_from("127.0.0.1", "198.51.100.2, 198.51.100.1", case_victim_2, code_victim_2,
+                       429);
+    /* Past the per-client limit: that client is locked out of every case. */
+    for (int i = API_STATUS_FAILURES_PER_CLIENT_CASE; i < API_STATUS_FAILURES_PER_IP; i++) {
+        char unknown[64];
+        snprintf(unknown, sizeof unknown, "(2024)NO-SUCH-CASE-%d", 200 + i);
+        expect_status_from("127.0.0.1", "198.51.100.1", unknown, code, 404);
+    }
+    expect_status_from("127.0.0.1", "198.51.100.1", case_other, code_other, 429);
+    /* ... and nobody else is: neither another client nor the proxy. */
+    expect_status_from("127.0.0.1", "198.51.100.3", case_other, code_other, 200);
+    expect_status_from("127.0.0.1", NULL, case_other, code_other, 200);
+}
+END_TEST
+
+/* Without --trusted-proxies a client's X-Forwarded-For is ignored: it
+ * cannot escape its limit by naming other addresses. */
+START_TEST(forwarded_for_ignored_from_untrusted_peers)
+{
+    char code[LEDGER_ACCESS_CODE_TEXT_SIZE];
+    wrong_code(code, code_other);
+    for (int i = 0; i < API_STATUS_FAILURES_PER_IP; i++) {
+        char unknown[64];
+        char spoofed[32];
+        snprintf(unknown, sizeof unknown, "(2024)NO-SUCH-CASE-%d", 300 + i);
+        snprintf(spoofed, sizeof spoofed, "198.51.100.%d", 10 + i);
+        expect_status_from("127.0.0.3", spoofed, unknown, code, 404);
+    }
+    expect_status_from("127.0.0.3", "198.51.100.99", case_other, code_other, 429);
+    expect_status_from("127.0.0.4", "198.51.100.99", case_other, code_other, 200);
 }
 END_TEST
 
@@ -699,6 +838,15 @@ static Suite *applicant_suite(void)
     tcase_add_unchecked_fixture(limits, server_start, server_stop);
     tcase_add_test(limits, failures_are_limited_per_case_then_per_client);
     suite_add_tcase(suite, limits);
+    TCase *clients = tcase_create("clients");
+    tcase_add_unchecked_fixture(clients, server_start, server_stop);
+    tcase_add_test(clients, guessing_locks_the_guesser_not_the_case);
+    tcase_add_test(clients, forwarded_for_ignored_from_untrusted_peers);
+    suite_add_tcase(suite, clients);
+    TCase *proxied = tcase_create("proxied");
+    tcase_add_unchecked_fixture(proxied, server_start_proxied, server_stop);
+    tcase_add_test(proxied, clients_behind_a_trusted_proxy_are_apart);
+    suite_add_tcase(suite, proxied);
     TCase *browser = tcase_create("browser");
     tcase_add_unchecked_fixture(browser, server_start, server_stop);
     tcase_set_timeout(browser, 2 * BROWSER_TIMEOUT_MS / 1000 + 30);

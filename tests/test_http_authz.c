@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -424,19 +425,174 @@ START_TEST(applicant_sees_only_own_case)
 }
 END_TEST
 
-/* Guessing codes for one case: API_STATUS_FAILURES_PER_CASE wrong tries,
+/* Guessing codes for one case: API_STATUS_FAILURES_PER_CLIENT_CASE wrong tries,
  * then 429 with Retry-After. */
 START_TEST(applicant_guessing_rate_limited)
 {
-    for (int i = 0; i < API_STATUS_FAILURES_PER_CASE; i++) {
+    for (int i = 0; i < API_STATUS_FAILURES_PER_CLIENT_CASE; i++) {
         struct status_answer wrong = status_lookup("HTTP-APPLICANT-A", code_b);
         ck_assert_msg(wrong.status == 404, "wrong try %d: %d %s", i + 1, wrong.status, wrong.body);
     }
     struct status_answer limited = status_lookup("HTTP-APPLICANT-A", code_b);
-    ck_assert_msg(limited.status == 429, "try %d: %d %s", API_STATUS_FAILURES_PER_CASE + 1,
+    ck_assert_msg(limited.status == 429, "try %d: %d %s", API_STATUS_FAILURES_PER_CLIENT_CASE + 1,
                   limited.status, limited.body);
     ck_assert_msg(atoi(limited.retry_after) > 0 && atoi(limited.retry_after) <= API_STATUS_WINDOW_S,
                   "Retry-After \"%s\"", limited.retry_after);
+    expect_clean_stop();
+}
+END_TEST
+
+/* ---- key files and the metrics token ---- */
+
+#define METRICS_TOKEN "m3tr1cs-t0ken-f0r-pr0metheus-0123456789"
+
+/* GET /metrics with an Authorization header value (NULL: none): the
+ * status; the problem code and whether a challenge came into code. */
+static int metrics_as(const char *authorization, char *code, size_t code_size, bool *challenged)
+{
+    char line[256];
+    const char *headers[1] = {line};
+    if (authorization != NULL)
+        snprintf(line, sizeof line, "Authorization: %s", authorization);
+    struct http_client_response response;
+    int status = http_fixture_call_headers(&hx, &response, "GET", "/metrics", headers,
+                                           authorization != NULL ? 1 : 0, NULL, 0);
+    http_fixture_problem_code(&response, code, code_size);
+    *challenged = http_client_header(&response, "WWW-Authenticate") != NULL;
+    if (status == 200)
+        ck_assert_ptr_nonnull(strstr(response.body, "caseledger_http_requests_total"));
+    http_client_response_free(&response);
+    return status;
+}
+
+static void write_secret(const char *path, const char *text, mode_t mode)
+{
+    FILE *file = fopen(path, "w");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_int_ge(fputs(text, file), 0);
+    ck_assert_int_eq(fclose(file), 0);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* Starting the server with extra_args fails (it exits without listening);
+ * its log then contains want_in_log (when not NULL). */
+static void expect_refused_start(const char *const *extra_args, const char *want_in_log)
+{
+    char log_path[PATH_SIZE];
+    snprintf(log_path, sizeof log_path, "%s/refused.log", hx.db.key_dir);
+    const char *args[16] = {"--dsn", hx.db.app_dsn, "--key-dir", hx.db.key_dir, "--threads", "2"};
+    size_t used = 6;
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && used < 15; i++)
+        args[used++] = extra_args[i];
+    args[used] = NULL;
+    struct http_server_process server;
+    char error[256];
+    bool started = http_server_start(&server, getenv("CASELEDGER_BIN"), args, log_path,
+                                     HTTP_FIXTURE_START_TIMEOUT_MS, error, sizeof error);
+    if (started)
+        (void)http_server_stop(&server, HTTP_FIXTURE_STOP_TIMEOUT_MS);
+    char log[2048] = "";
+    FILE *file = fopen(log_path, "r");
+    if (file != NULL) {
+        size_t got = fread(log, 1, sizeof log - 1, file);
+        log[got] = '\0';
+        fclose(file);
+    }
+    unlink(log_path);
+    ck_assert_msg(!started, "the server started (want a refusal naming \"%s\")",
+                  want_in_log ? want_in_log : "");
+    ck_assert_msg(want_in_log == NULL || strstr(log, want_in_log) != NULL,
+                  "the server's refusal does not name \"%s\": %s", want_in_log, log);
+}
+
+/* The key files as the fixture made them, whatever a test left behind. */
+static void keyfiles_teardown(void)
+{
+    teardown();
+    (void)chmod(hx.db.access_key_file, 0600);
+    (void)chmod(hx.db.keyring_file, 0644);
+}
+
+/* Without --metrics-token-file, /metrics is public (as it always was). */
+START_TEST(metrics_public_by_default)
+{
+    char code[64];
+    bool challenged = false;
+    ck_assert_int_eq(metrics_as(NULL, code, sizeof code, &challenged), 200);
+    expect_clean_stop();
+}
+END_TEST
+
+/* With --metrics-token-file, /metrics wants exactly that bearer token (no
+ * staff token will do); a token file others may read is refused. */
+START_TEST(metrics_token_required)
+{
+    char path[PATH_SIZE];
+    snprintf(path, sizeof path, "%s/metrics.token", hx.db.key_dir);
+    write_secret(path, METRICS_TOKEN "\n", 0600);
+    const char *args[] = {"--metrics-token-file", path, NULL};
+    http_fixture_start_with(&hx, HTTP_FIXTURE_THREADS, args);
+    char code[64];
+    bool challenged = false;
+    ck_assert_int_eq(metrics_as(NULL, code, sizeof code, &challenged), 401);
+    ck_assert_str_eq(code, "unauthenticated");
+    ck_assert_msg(challenged, "401 without WWW-Authenticate");
+    char bearer[128];
+    snprintf(bearer, sizeof bearer, "Bearer %s", hx.tokens.admin);
+    ck_assert_int_eq(metrics_as(bearer, code, sizeof code, &challenged), 401);
+    ck_assert_int_eq(metrics_as("Bearer " METRICS_TOKEN "x", code, sizeof code, &challenged), 401);
+    ck_assert_int_eq(metrics_as("Basic " METRICS_TOKEN, code, sizeof code, &challenged), 401);
+    ck_assert_int_eq(metrics_as("Bearer " METRICS_TOKEN, code, sizeof code, &challenged), 200);
+    ck_assert_int_eq(metrics_as("bearer " METRICS_TOKEN, code, sizeof code, &challenged), 200);
+    expect_clean_stop();
+    chmod(path, 0640);
+    expect_refused_start(args, "--metrics-token-file");
+    write_secret(path, "short\n", 0600);
+    expect_refused_start(args, "--metrics-token-file");
+    unlink(path);
+    expect_refused_start(args, "--metrics-token-file");
+}
+END_TEST
+
+/* The access-code key must be readable by its owner alone: a server whose
+ * access.key group or others may read does not start. */
+START_TEST(access_key_must_be_private)
+{
+    ck_assert_int_eq(chmod(hx.db.access_key_file, 0640), 0);
+    expect_refused_start(NULL, NULL);
+    ck_assert_int_eq(chmod(hx.db.access_key_file, 0604), 0);
+    expect_refused_start(NULL, NULL);
+    ck_assert_int_eq(chmod(hx.db.access_key_file, 0600), 0);
+    http_fixture_start(&hx, HTTP_FIXTURE_THREADS);
+    expect_clean_stop();
+}
+END_TEST
+
+/* A keyring others may write is not trusted: verify answers 503 no_keyring
+ * and the log says why; readable by all is fine. */
+START_TEST(keyring_writable_by_others_refused)
+{
+    ck_assert_int_eq(chmod(hx.db.keyring_file, 0666), 0);
+    http_fixture_start(&hx, HTTP_FIXTURE_THREADS);
+    struct http_client_response response;
+    int status = http_fixture_call(&hx, &response, "POST", "/v1/ledger/verify", hx.tokens.auditor,
+                                   NULL, "{}");
+    char code[64];
+    http_fixture_problem_code(&response, code, sizeof code);
+    http_client_response_free(&response);
+    char *log = http_fixture_log(&hx);
+    bool logged = strstr(log, "\"event\":\"keyring\"") != NULL;
+    free(log);
+    ck_assert_int_eq(chmod(hx.db.keyring_file, 0644), 0);
+    ck_assert_int_eq(status, 503);
+    ck_assert_str_eq(code, "no_keyring");
+    ck_assert_msg(logged, "the refused keyring is not in the log");
+    expect_clean_stop();
+    http_fixture_start(&hx, HTTP_FIXTURE_THREADS);
+    ck_assert_int_eq(http_fixture_call(&hx, &response, "POST", "/v1/ledger/verify",
+                                       hx.tokens.auditor, NULL, "{}"),
+                     200);
+    http_client_response_free(&response);
     expect_clean_stop();
 }
 END_TEST
@@ -459,7 +615,16 @@ Suite *http_authz_suite(void)
     tcase_add_test(tokens, disabled_after_use);
     tcase_add_test(tokens, unauthorized_names_scheme);
     tcase_add_test(tokens, scheme_case_insensitive);
+    tcase_add_test(tokens, metrics_public_by_default);
     suite_add_tcase(suite, tokens);
+
+    TCase *keyfiles = tcase_create("keyfiles");
+    tcase_add_checked_fixture(keyfiles, NULL, keyfiles_teardown);
+    tcase_set_timeout(keyfiles, TEST_TIMEOUT_S);
+    tcase_add_test(keyfiles, access_key_must_be_private);
+    tcase_add_test(keyfiles, keyring_writable_by_others_refused);
+    tcase_add_test(keyfiles, metrics_token_required);
+    suite_add_tcase(suite, keyfiles);
 
     TCase *applicants = tcase_create("applicants");
     tcase_add_checked_fixture(applicants, setup, teardown);

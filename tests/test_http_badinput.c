@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -921,6 +922,27 @@ START_TEST(connections_per_address_bounded)
 }
 END_TEST
 
+/* A trusted proxy carries many clients' connections: the per-address
+ * limit does not apply to it (the limit in all still does). */
+START_TEST(trusted_proxy_not_limited_per_address)
+{
+    enum { OPENED = API_CONNECTIONS_PER_IP + 16 };
+    int idle[OPENED];
+    for (int i = 0; i < OPENED; i++) {
+        idle[i] = http_client_connect(hx.server.port);
+        ck_assert_int_ge(idle[i], 0);
+    }
+    sleep_ms(300);
+    int refused = closed_by_server(idle, OPENED);
+    bool healthy = http_fixture_healthy(&hx);
+    for (int i = 0; i < OPENED; i++)
+        close(idle[i]);
+    ck_assert_msg(refused == 0, "%d of %d connections from the trusted proxy were refused", refused,
+                  OPENED);
+    ck_assert(healthy);
+}
+END_TEST
+
 /* Open connections per worker, from /metrics asked on a connection the
  * server already holds; the sum, or -1 when the answer has no such lines. */
 static long worker_connections(int socket_fd, long counts[], size_t counts_max, size_t *workers)
@@ -1039,6 +1061,141 @@ START_TEST(largest_amount_booked)
 }
 END_TEST
 
+/* ---- uploads: refused from their headers, and bounded in all ---------------- */
+
+#define UPLOAD_PATH "/v1/statements?bank_account_no=CUSTODY-1&format=mt940"
+#define UPLOAD_DECLARED 50000000 /* bytes promised (under API_STATEMENT_BODY_MAX), never sent */
+
+/* Sends only the headers of an upload of declared bytes (token may be NULL)
+ * and reads the answer: the server must answer and close without waiting
+ * for the body. Returns the status (0: no answer in time); the response is
+ * left to the caller. */
+static int upload_headers_only(struct http_client_response *response, const char *token,
+                               size_t declared, int timeout_ms)
+{
+    char head[512];
+    char authorization[128] = "";
+    if (token != NULL)
+        snprintf(authorization, sizeof authorization, "Authorization: Bearer %s\r\n", token);
+    int length = snprintf(head, sizeof head,
+                          "POST " UPLOAD_PATH " HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
+                          "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
+                          authorization, declared);
+    ck_assert_int_lt(length, (int)sizeof head);
+    int socket_fd = http_client_connect(hx.server.port);
+    ck_assert_int_ge(socket_fd, 0);
+    ck_assert(http_client_send(socket_fd, head, (size_t)length, RAW_TIMEOUT_MS));
+    int result = http_client_receive(socket_fd, response, timeout_ms);
+    close(socket_fd);
+    return result == 0 ? response->status : 0;
+}
+
+static void expect_refused_at_once(const char *token, int want_status, const char *want_code)
+{
+    struct http_client_response response;
+    int status = upload_headers_only(&response, token, UPLOAD_DECLARED, 3000);
+    char code[64] = "";
+    http_fixture_problem_code(&response, code, sizeof code);
+    const char *connection = status != 0 ? http_client_header(&response, "Connection") : NULL;
+    bool closes = connection != NULL && strcasecmp(connection, "close") == 0;
+    char error[128];
+    snprintf(error, sizeof error, "%s", response.error);
+    http_client_response_free(&response);
+    ck_assert_msg(status == want_status,
+                  "the headers of an upload answered %d (want %d at once, before the body): %s",
+                  status, want_status, error);
+    ck_assert_str_eq(code, want_code);
+    ck_assert_msg(closes, "the answer before the body does not close the connection");
+}
+
+/* POST /v1/statements without a token (or with a role that may not
+ * upload) is refused from its headers: 401/403 at once and the connection
+ * closed, not after 50 MB were read and held. */
+START_TEST(upload_refused_before_its_body)
+{
+    expect_refused_at_once(NULL, 401, "unauthenticated");
+    expect_refused_at_once("0000000000000000000000000000000000000000000000000000000000000000", 401,
+                           "unauthenticated");
+    expect_refused_at_once(hx.tokens.auditor, 403, "forbidden_role");
+    ck_assert(http_fixture_healthy(&hx));
+    /* Logged (and counted) under their route, like any other answer. */
+    char *log = http_fixture_log(&hx);
+    bool logged = false;
+    for (char *line = strtok(log, "\n"); line != NULL && !logged; line = strtok(NULL, "\n"))
+        logged = strstr(line, "\"route\":\"/v1/statements\"") != NULL &&
+                 strstr(line, "\"status\":403") != NULL;
+    free(log);
+    ck_assert_msg(logged, "no log line of the 403 under the route /v1/statements");
+}
+END_TEST
+
+#define INFLIGHT_BODY_MAX "100000"
+#define INFLIGHT_STATEMENT_MAX 600000
+#define INFLIGHT_BUDGET "1000000" /* one statement upload fits, two do not */
+
+static void inflight_start(void)
+{
+    static const char *const args[] = {
+        "--body-max", INFLIGHT_BODY_MAX,        "--statement-body-max",
+        "600000",     "--bodies-in-flight-max", INFLIGHT_BUDGET,
+        NULL};
+    _Static_assert(INFLIGHT_STATEMENT_MAX == 600000, "the argument above");
+    http_fixture_start_with(&hx, HTTP_FIXTURE_THREADS, args);
+    free(batch_digest);
+    batch_digest = fixture_books_digest(&hx.db);
+}
+
+/* Opens an upload of declared bytes (as the clerk), sends its headers and
+ * the first bytes of its body, and leaves it hanging: the socket. */
+static int upload_begun(size_t declared)
+{
+    char head[512];
+    int length = snprintf(head, sizeof head,
+                          "POST " UPLOAD_PATH " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                          "Bearer %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n"
+                          ":20:INFLIGHT\n",
+                          hx.tokens.clerk, declared);
+    ck_assert_int_lt(length, (int)sizeof head);
+    int socket_fd = http_client_connect(hx.server.port);
+    ck_assert_int_ge(socket_fd, 0);
+    ck_assert(http_client_send(socket_fd, head, (size_t)length, RAW_TIMEOUT_MS));
+    return socket_fd;
+}
+
+/* The bytes of bodies being received are bounded server-wide: while one
+ * statement upload holds most of the budget, a second is refused from its
+ * headers (503 busy, Retry-After, closed); a small JSON body still fits;
+ * once the first is gone the budget is back. */
+START_TEST(bodies_in_flight_bounded)
+{
+    int first = upload_begun(INFLIGHT_STATEMENT_MAX);
+    sleep_ms(300);
+    struct http_client_response response;
+    int status = upload_headers_only(&response, hx.tokens.clerk, INFLIGHT_STATEMENT_MAX, 3000);
+    char code[64] = "";
+    http_fixture_problem_code(&response, code, sizeof code);
+    const char *retry_after = status != 0 ? http_client_header(&response, "Retry-After") : NULL;
+    bool has_retry = retry_after != NULL && atoi(retry_after) >= 1;
+    http_client_response_free(&response);
+    ck_assert_msg(status == 503, "a second upload past the budget answered %d", status);
+    ck_assert_str_eq(code, "busy");
+    ck_assert_msg(has_retry, "503 busy without Retry-After");
+    ck_assert_int_eq(
+        http_fixture_call(&hx, &response, "POST", VERIFY, hx.tokens.auditor, NULL, "{}"), 200);
+    http_client_response_free(&response);
+    close(first);
+    /* The first upload's bytes come back when the server sees it gone. */
+    for (int attempt = 0; attempt < 50 && status == 503; attempt++) {
+        sleep_ms(100);
+        int socket_fd = upload_begun(INFLIGHT_STATEMENT_MAX);
+        struct pollfd probe = {.fd = socket_fd, .events = POLLIN};
+        status = poll(&probe, 1, 300) > 0 ? 503 : 0; /* answered at once: refused */
+        close(socket_fd);
+    }
+    ck_assert_msg(status == 0, "the budget did not come back after the upload was dropped");
+}
+END_TEST
+
 /* ---- batches ---------------------------------------------------------------- */
 
 static void batch_start(void)
@@ -1052,6 +1209,14 @@ static void batch_stop(void)
 {
     if (hx.running)
         (void)http_fixture_stop(&hx);
+}
+
+static void proxied_start(void)
+{
+    static const char *const args[] = {"--trusted-proxies", "127.0.0.1", NULL};
+    http_fixture_start_with(&hx, HTTP_FIXTURE_THREADS, args);
+    free(batch_digest);
+    batch_digest = fixture_books_digest(&hx.db);
 }
 
 /* The last test of each batch: still serving, books untouched, exit 0. */
@@ -1108,6 +1273,25 @@ Suite *http_badinput_suite(void)
     tcase_add_checked_fixture(largest, NULL, batch_stop);
     tcase_add_test(largest, largest_amount_booked);
     suite_add_tcase(suite, largest);
+
+    TCase *uploads = batch("uploads");
+    tcase_add_test(uploads, upload_refused_before_its_body);
+    tcase_add_test(uploads, batch_end);
+    suite_add_tcase(suite, uploads);
+
+    TCase *inflight = tcase_create("inflight");
+    tcase_add_unchecked_fixture(inflight, inflight_start, batch_stop);
+    tcase_set_timeout(inflight, TEST_TIMEOUT_S);
+    tcase_add_test(inflight, bodies_in_flight_bounded);
+    tcase_add_test(inflight, batch_end);
+    suite_add_tcase(suite, inflight);
+
+    TCase *proxied = tcase_create("proxied");
+    tcase_add_unchecked_fixture(proxied, proxied_start, batch_stop);
+    tcase_set_timeout(proxied, TEST_TIMEOUT_S);
+    tcase_add_test(proxied, trusted_proxy_not_limited_per_address);
+    tcase_add_test(proxied, batch_end);
+    suite_add_tcase(suite, proxied);
 
     TCase *connections = batch("connections");
     tcase_add_test(connections, requests_cut_off);
