@@ -248,8 +248,9 @@ void api_post_bank_accounts(struct api_handler_context *context, struct api_resp
         return;
     int64_t id = 0;
     struct ledger_bank_account_item item;
-    enum ledger_err err = ledger_bank_account_create(context->ledger, context->user, account_no, bank_name,
-                                                     currency, context->idempotency_key, &id);
+    enum ledger_err err =
+        ledger_bank_account_create(context->ledger, context->user, account_no, bank_name, currency,
+                                   context->idempotency_key, &id);
     if (err == LEDGER_OK)
         err = ledger_bank_account_find(context->ledger, account_no, &item);
     if (err == LEDGER_ERR_CURRENCY_MISMATCH ||

@@ -703,8 +703,9 @@ void api_post_statements(struct api_handler_context *context, struct api_respons
     if (!api_require_idempotency_key(context, response) || !upload_read(context, response, &upload))
         goto free_mapping;
     int64_t first_statement_id = 0;
-    enum ledger_err err = ledger_statement_upload_find(context->ledger, context->user, context->idempotency_key,
-                                                       &upload.identity, &first_statement_id);
+    enum ledger_err err =
+        ledger_statement_upload_find(context->ledger, context->user, context->idempotency_key,
+                                     &upload.identity, &first_statement_id);
     if (err != LEDGER_OK) {
         api_respond_ledger_failure(context, response, err);
         goto free_mapping;

@@ -370,8 +370,7 @@ typedef enum ledger_err (*keyed_apply)(struct ledger *ledger, const void *reques
                                        int64_t *object_id);
 
 static enum ledger_err keyed_once(struct ledger *ledger, const char *owner,
-                                  const char *idempotency_key,
-                                  const char *operation,
+                                  const char *idempotency_key, const char *operation,
                                   const uint8_t request_hash[LEDGER_HASH_SIZE], keyed_apply apply,
                                   const void *request, int64_t *object_id)
 {
@@ -385,8 +384,8 @@ static enum ledger_err keyed_once(struct ledger *ledger, const char *owner,
     if (err == LEDGER_OK && !found) {
         err = apply(ledger, request, object_id);
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, owner, idempotency_key, operation, request_hash, 0,
-                                           *object_id);
+            err = ledger_idempotency_store(ledger, owner, idempotency_key, operation, request_hash,
+                                           0, *object_id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);
@@ -401,9 +400,8 @@ static enum ledger_err keyed(struct ledger *ledger, const char *owner, const cha
 {
     enum ledger_err err = LEDGER_ERR_RETRY;
     for (int attempt = 0; attempt < LEDGER_RETRY_MAX && err == LEDGER_ERR_RETRY; attempt++)
-        err =
-            keyed_once(ledger, owner, idempotency_key, operation, request_hash, apply, request,
-                       object_id);
+        err = keyed_once(ledger, owner, idempotency_key, operation, request_hash, apply, request,
+                         object_id);
     return err;
 }
 
@@ -419,9 +417,9 @@ static enum ledger_err apply_bank_account(struct ledger *ledger, const void *req
 }
 
 enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *actor,
-                                           const char *account_no,
-                                           const char *bank_name, const char *currency,
-                                           const char *idempotency_key, int64_t *account_id_out)
+                                           const char *account_no, const char *bank_name,
+                                           const char *currency, const char *idempotency_key,
+                                           int64_t *account_id_out)
 {
     if (ledger_idempotency_key_check(idempotency_key) != LEDGER_OK) {
         ledger_set_detail(ledger, "an idempotency key is 1-128 printable ASCII characters");
@@ -709,8 +707,8 @@ static enum ledger_err case_open_once(struct ledger *ledger, const char *actor,
         if (err == LEDGER_OK)
             err = insert_applicants(ledger, request, result->account_id);
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, actor, idempotency_key, "case_open", request_hash, 0,
-                                           result->account_id);
+            err = ledger_idempotency_store(ledger, actor, idempotency_key, "case_open",
+                                           request_hash, 0, result->account_id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);

@@ -84,7 +84,8 @@ enum ledger_err ledger_idempotency_store(struct ledger *ledger, const char *owne
     char hash_text[2 * LEDGER_HASH_SIZE + 3];
     char seq_text[LEDGER_INT64_TEXT_SIZE];
     char object_text[LEDGER_INT64_TEXT_SIZE];
-    const char *params[6] = {key, operation,
+    const char *params[6] = {key,
+                             operation,
                              ledger_bytea_text(hash_text, request_hash, LEDGER_HASH_SIZE),
                              entry_seq ? ledger_int64_text(seq_text, entry_seq) : NULL,
                              object_id ? ledger_int64_text(object_text, object_id) : NULL,

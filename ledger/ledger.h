@@ -118,9 +118,8 @@ enum ledger_err ledger_setup_bank_account(struct ledger *ledger, const char *acc
  * first request again answers its account; the key with another number,
  * name or currency: LEDGER_ERR_IDEMPOTENCY_CONFLICT, and nothing made. */
 enum ledger_err ledger_bank_account_create(struct ledger *ledger, const char *actor,
-                                           const char *account_no,
-                                           const char *bank_name, const char *currency,
-                                           const char *idempotency_key,
+                                           const char *account_no, const char *bank_name,
+                                           const char *currency, const char *idempotency_key,
                                            int64_t *account_id_out) LEDGER_MUST_CHECK;
 
 /* ---- cases ---- */

@@ -91,8 +91,8 @@ static int function_compare(const void *a, const void *b)
 }
 
 /* The files of sql/functions, sorted by name (bounded). */
-static enum ledger_err list_functions(const char *functions_dir, struct migration *list,
-                                      int *count, char *detail, size_t detail_size)
+static enum ledger_err list_functions(const char *functions_dir, struct migration *list, int *count,
+                                      char *detail, size_t detail_size)
 {
     DIR *dir = opendir(functions_dir);
     if (dir == NULL) {
@@ -224,9 +224,9 @@ static enum ledger_err apply_functions(PGconn *conn, const char *sql_dir, char *
         return LEDGER_ERR_NOMEM;
     int count = 0;
     enum ledger_err err = list_functions(functions_dir, list, &count, detail, detail_size);
-    if (err == LEDGER_OK && (!exec_ok(conn, "BEGIN", detail, detail_size) ||
-                             !exec_ok(conn, "SET LOCAL check_function_bodies = off", detail,
-                                      detail_size)))
+    if (err == LEDGER_OK &&
+        (!exec_ok(conn, "BEGIN", detail, detail_size) ||
+         !exec_ok(conn, "SET LOCAL check_function_bodies = off", detail, detail_size)))
         err = LEDGER_ERR_DB;
     for (int i = 0; i < count && err == LEDGER_OK; i++) {
         char path[1280];

@@ -375,9 +375,8 @@ static enum ledger_err record_request_once(struct ledger *ledger, const char *ac
     if (err == LEDGER_OK && !*replayed) {
         err = insert_request(ledger, actor, row, id);
         if (err == LEDGER_OK)
-            err =
-                ledger_idempotency_store(ledger, actor, idempotency_key, operation, request_hash, 0,
-                                         *id);
+            err = ledger_idempotency_store(ledger, actor, idempotency_key, operation, request_hash,
+                                           0, *id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);
@@ -622,9 +621,8 @@ static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
     int64_t object_id = 0;
     if ((err = ledger_db_begin(ledger)) != LEDGER_OK)
         return err;
-    err =
-        ledger_idempotency_find(ledger, actor, idempotency_key, request_hash, replayed, &seq,
-                                &object_id);
+    err = ledger_idempotency_find(ledger, actor, idempotency_key, request_hash, replayed, &seq,
+                                  &object_id);
     if (err == LEDGER_OK && !*replayed) {
         char id_text[LEDGER_INT64_TEXT_SIZE];
         const char *params[3] = {ledger_int64_text(id_text, disbursement_id), actor, reason};
@@ -644,8 +642,8 @@ static enum ledger_err reject_once(struct ledger *ledger, const char *actor,
             PQclear(result);
         }
         if (err == LEDGER_OK)
-            err = ledger_idempotency_store(ledger, actor, idempotency_key, "reject", request_hash, 0,
-                                           disbursement_id);
+            err = ledger_idempotency_store(ledger, actor, idempotency_key, "reject", request_hash,
+                                           0, disbursement_id);
     }
     if (err == LEDGER_OK)
         err = ledger_db_commit(ledger);

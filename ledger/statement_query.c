@@ -341,8 +341,8 @@ enum ledger_err ledger_statement_upload_find(struct ledger *ledger, const char *
     bool found = false;
     int64_t entry_seq = 0;
     int64_t object_id = 0;
-    enum ledger_err err = ledger_idempotency_find(ledger, owner, idempotency_key, request_hash, &found,
-                                                  &entry_seq, &object_id);
+    enum ledger_err err = ledger_idempotency_find(ledger, owner, idempotency_key, request_hash,
+                                                  &found, &entry_seq, &object_id);
     if (err == LEDGER_OK && found)
         *first_statement_id = object_id;
     return err;
@@ -355,6 +355,6 @@ enum ledger_err ledger_statement_upload_record(struct ledger *ledger, const char
 {
     uint8_t request_hash[LEDGER_HASH_SIZE];
     upload_hash(request_hash, upload);
-    return ledger_idempotency_store(ledger, owner, idempotency_key, UPLOAD_OPERATION, request_hash, 0,
-                                    first_statement_id);
+    return ledger_idempotency_store(ledger, owner, idempotency_key, UPLOAD_OPERATION, request_hash,
+                                    0, first_statement_id);
 }

@@ -41,9 +41,9 @@ Suite *db_concurrency_suite(void);
 #define THREAD_OPERATIONS_MAX 100000 /* per thread per run, whichever comes first */
 #define FUNDING_MINOR 1000000        /* 10,000.00 on every case at the start */
 #define RECEIPT_MINOR_MAX 50000
-#define SHARED_KEYS_COUNT 64               /* receipt keys every thread may post */
-#define REMEMBERED_RECEIPTS_MAX 256        /* per thread, candidates for reversal */
-#define CLIENT_RETRY_MAX 5                 /* a client retries LEDGER_ERR_RETRY this often */
+#define SHARED_KEYS_COUNT 64                 /* receipt keys every thread may post */
+#define REMEMBERED_RECEIPTS_MAX 256          /* per thread, candidates for reversal */
+#define CLIENT_RETRY_MAX 5                   /* a client retries LEDGER_ERR_RETRY this often */
 #define HUGE_MINOR LEDGER_AMOUNT_MAX_DEFAULT /* the largest amount: more than the books hold */
 #define KEY_SIZE 64
 #define FAILURE_SIZE 512

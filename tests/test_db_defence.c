@@ -202,8 +202,8 @@ static void expect_forged_refused(int line, const struct forged *f, const char *
     run_sql(app, "ROLLBACK", state, sql, 8);
     PQfinish(app);
     char *after = fixture_books_digest(&fx);
-    ck_assert_msg(strcmp(code, want_code) == 0, "line %d: %s by %s: got %s, want %s", line,
-                  f->kind, f->actor, code, want_code);
+    ck_assert_msg(strcmp(code, want_code) == 0, "line %d: %s by %s: got %s, want %s", line, f->kind,
+                  f->actor, code, want_code);
     ck_assert_msg(strcmp(before, after) == 0, "line %d: the books changed", line);
     ck_assert_int_eq(query_int("SELECT seq FROM chain_head"), head_before);
     free(before);
@@ -241,8 +241,7 @@ START_TEST(temporary_head_does_not_shadow_the_real_one)
     ledger_close(ledger);
     PGconn *super = fixture_super(&fx);
     char grant[256];
-    snprintf(grant, sizeof grant, "GRANT TEMPORARY ON DATABASE %s TO caseledger_app",
-             fx.database);
+    snprintf(grant, sizeof grant, "GRANT TEMPORARY ON DATABASE %s TO caseledger_app", fx.database);
     EXPECT_SQL(super, "00000", grant);
     PQfinish(super);
     char *before = fixture_books_digest(&fx);
@@ -333,8 +332,8 @@ START_TEST(receipt_shaped_drain_refused)
                           .accounts = {case_id, in_transit}, .amounts = {100000, -100000});
     EXPECT_FORGED_REFUSED("bad_postings", .kind = "receipt", .actor = "clerk1",
                           .disbursement_id = "NULL", .from = "NULL", .to = "NULL",
-                          .reverses_seq = "NULL", .postings_count = 2,
-                          .accounts = {case_id, bank}, .amounts = {100000, -100000});
+                          .reverses_seq = "NULL", .postings_count = 2, .accounts = {case_id, bank},
+                          .amounts = {100000, -100000});
     /* a one-sided entry: refused whatever its kind */
     EXPECT_FORGED_REFUSED("bad_postings", .kind = "receipt", .actor = "clerk1",
                           .disbursement_id = "NULL", .from = "NULL", .to = "NULL",
@@ -395,11 +394,10 @@ START_TEST(outflow_needs_an_approved_request)
                           .amounts = {10000, -10000});
     /* a reversal that does not mirror the entry it names (entry 1: the
      * first case's funding) */
-    EXPECT_FORGED_REFUSED("bad_postings", .kind = "reversal", .actor = "approver1",
-                          .disbursement_id = "NULL", .from = "NULL", .to = "NULL",
-                          .reverses_seq = "1", .postings_count = 2,
-                          .accounts = {other_id, system_account("bank")},
-                          .amounts = {FUNDED_MINOR, -FUNDED_MINOR});
+    EXPECT_FORGED_REFUSED(
+        "bad_postings", .kind = "reversal", .actor = "approver1", .disbursement_id = "NULL",
+        .from = "NULL", .to = "NULL", .reverses_seq = "1", .postings_count = 2,
+        .accounts = {other_id, system_account("bank")}, .amounts = {FUNDED_MINOR, -FUNDED_MINOR});
 }
 END_TEST
 
@@ -425,11 +423,10 @@ START_TEST(four_eyes_in_sql)
     run_sql(app, sql, state, id, sizeof id);
     ck_assert_str_eq(state, "00000");
     PQfinish(app);
-    EXPECT_FORGED_REFUSED("same_user", .kind = "disbursement", .actor = "clerk2",
-                          .disbursement_id = id, .from = "'requested'", .to = "'approved'",
-                          .reverses_seq = "NULL", .postings_count = 2,
-                          .accounts = {case_id, system_account("in_transit")},
-                          .amounts = {10000, -10000});
+    EXPECT_FORGED_REFUSED(
+        "same_user", .kind = "disbursement", .actor = "clerk2", .disbursement_id = id,
+        .from = "'requested'", .to = "'approved'", .reverses_seq = "NULL", .postings_count = 2,
+        .accounts = {case_id, system_account("in_transit")}, .amounts = {10000, -10000});
 }
 END_TEST
 
@@ -456,8 +453,7 @@ START_TEST(app_privileges_are_least)
     PGconn *app = connect_app();
     char sql[512];
     /* users are the owner's */
-    EXPECT_SQL(app, "42501",
-               "INSERT INTO users (name, role) VALUES ('mallory', 'approver')");
+    EXPECT_SQL(app, "42501", "INSERT INTO users (name, role) VALUES ('mallory', 'approver')");
     EXPECT_SQL(app, "42501", "UPDATE users SET token_hash = NULL WHERE name = 'approver1'");
     EXPECT_SQL(app, "42501", "UPDATE users SET disabled = true WHERE name = 'approver1'");
     /* a decision is not rewritten, nor made by hand */
@@ -549,9 +545,8 @@ START_TEST(importer_keys_out_of_reach)
     snprintf(key, sizeof key, "recon:%lld:x:0", (long long)fx.bank_account_id);
     ck_assert_int_eq(ledger_receipt(ledger, "clerk1", &receipt, key, &booking), LEDGER_OK);
     ledger_close(ledger);
-    ck_assert_int_eq(query_int("SELECT count(*) FROM idempotency WHERE key = '%s' AND owner = ''",
-                               key),
-                     0);
+    ck_assert_int_eq(
+        query_int("SELECT count(*) FROM idempotency WHERE key = '%s' AND owner = ''", key), 0);
     ck_assert_int_eq(
         query_int("SELECT count(*) FROM idempotency WHERE key = '%s' AND owner = 'clerk1'", key),
         1);
