@@ -265,6 +265,16 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
 /* LEDGER_OK when the database answers. */
 enum ledger_err ledger_ping(struct ledger *ledger) LEDGER_MUST_CHECK;
 
+/* Between two uses of a handle (never inside a transaction): when its
+ * connection was lost (the backend ended, the server restarted), opens a
+ * new one with the session ledger_open set up (statements are prepared
+ * again as they are used), at most once per back-off delay. LEDGER_OK when
+ * the connection is up; LEDGER_ERR_UNAVAILABLE (with a detail) when it is
+ * lost and could not be opened again yet. */
+enum ledger_err ledger_reconnect_if_lost(struct ledger *ledger) LEDGER_MUST_CHECK;
+/* Connections this handle opened again so far. */
+int64_t ledger_reconnects(const struct ledger *ledger);
+
 /* ---- integrity ---- */
 
 struct ledger_verify_result {
