@@ -41,6 +41,7 @@ struct ledger {
     int64_t reconnect_at_us;     /* a lost connection: no new attempt before this */
     unsigned reconnect_delay_ms; /* the next wait after a failed attempt; 0: none failed */
     int64_t reconnects;          /* connections opened again */
+    bool session_ending;         /* the backend said FATAL: it is ending */
     struct ledger_prepared prepared[LEDGER_PREPARED_MAX];
     struct ledger_cache_slot cache[LEDGER_CACHE_SLOTS];
     bool has_signer;

@@ -327,11 +327,16 @@ enum ledger_err ledger_date_parse(int32_t *days, const char *text)
 }
 
 /* Server notices (e.g. "no transaction in progress") are not the
- * caller's output. */
-static void notice_quiet(void *argument, const char *message)
+ * caller's output. One kind is noted: a FATAL message that comes while the
+ * connection is idle, the backend's last words before it ends (terminated,
+ * or the server shutting down): the connection is lost, even while its
+ * socket is not closed yet. */
+static void notice_receive(void *argument, const PGresult *result)
 {
-    (void)argument;
-    (void)message;
+    struct ledger *ledger = argument;
+    const char *severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        ledger->session_ending = true;
 }
 
 static enum ledger_err read_access_key(struct ledger *ledger, const char *path)
@@ -454,7 +459,8 @@ static enum ledger_err session_open(struct ledger *ledger)
                           ledger->conn != NULL ? PQerrorMessage(ledger->conn) : "out of memory");
         return LEDGER_ERR_DB;
     }
-    PQsetNoticeProcessor(ledger->conn, notice_quiet, NULL);
+    ledger->session_ending = false;
+    PQsetNoticeReceiver(ledger->conn, notice_receive, ledger);
     return session_check(ledger, ledger->lock_wait_ms);
 }
 
@@ -524,13 +530,16 @@ enum ledger_err ledger_ping(struct ledger *ledger)
 /* Whether the connection is lost. A backend that ended while its
  * connection sat idle has sent its last words (57P01) and closed the
  * socket; libpq notices only when it reads: read what is there, without
- * waiting (the first read takes the words, the second finds the end). */
+ * waiting, and parse it (notice_receive). */
 static bool connection_lost(struct ledger *ledger)
 {
-    for (int read = 0; read < 2 && PQstatus(ledger->conn) == CONNECTION_OK; read++)
+    for (int read = 0;
+         read < 2 && PQstatus(ledger->conn) == CONNECTION_OK && !ledger->session_ending; read++) {
         if (PQconsumeInput(ledger->conn) == 0)
             break;
-    return PQstatus(ledger->conn) != CONNECTION_OK;
+        (void)PQisBusy(ledger->conn); /* parses what came */
+    }
+    return PQstatus(ledger->conn) != CONNECTION_OK || ledger->session_ending;
 }
 
 enum ledger_err ledger_reconnect_if_lost(struct ledger *ledger)

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "http_server_fixture.h"
+#include "test_clock.h"
 
 Suite *http_reconnect_suite(void);
 
@@ -42,19 +43,6 @@ Suite *http_reconnect_suite(void);
 #define PAYOUT_MINOR 300
 
 static struct http_fixture hx;
-
-static int64_t now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
 
 /* ---- calling the server ---------------------------------------------- */
 
@@ -82,10 +70,10 @@ __attribute__((format(printf, 5, 6))) static struct answer call(const char *meth
         va_end(args);
     }
     struct http_client_response response;
-    int64_t started_ms = now_ms();
+    int64_t started_ms = test_now_ms();
     answer.status =
         http_fixture_call(&hx, &response, method, path, token, key, body_format ? body : NULL);
-    answer.took_ms = now_ms() - started_ms;
+    answer.took_ms = test_now_ms() - started_ms;
     answer.json = http_fixture_json(&response);
     http_fixture_problem_code(&response, answer.code, sizeof answer.code);
     answer.retry_after = http_client_header(&response, "Retry-After") != NULL;
@@ -136,65 +124,6 @@ static void expect_unavailable(const struct answer *answer)
 
 /* ---- the database going away ------------------------------------------ */
 
-static PGconn *admin_connect(void)
-{
-    const char *dsn = getenv("CASELEDGER_ADMIN_DSN");
-    ck_assert_msg(dsn != NULL, "CASELEDGER_ADMIN_DSN is not set");
-    PGconn *conn = PQconnectdb(dsn);
-    ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(conn));
-    return conn;
-}
-
-static long long admin_int(PGconn *conn, const char *sql)
-{
-    PGresult *result = PQexec(conn, sql);
-    ck_assert_msg(PQresultStatus(result) == PGRES_TUPLES_OK ||
-                      PQresultStatus(result) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQresultErrorMessage(result));
-    long long value = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1
-                          ? atoll(PQgetvalue(result, 0, 0))
-                          : 0;
-    PQclear(result);
-    return value;
-}
-
-/* Terminates every backend of the application role on the suite's
- * database (the server's pool and committer) and waits until they are
- * gone (pg_terminate_backend only signals); returns how many there were. */
-static long long cut_connections(void)
-{
-    PGconn *conn = admin_connect();
-    char sql[SQL_SIZE];
-    snprintf(sql, sizeof sql,
-             "SELECT coalesce(array_agg(pid), '{}')::text FROM pg_stat_activity "
-             "WHERE datname = '%s' AND usename = 'caseledger_app'",
-             hx.db.database);
-    PGresult *result = PQexec(conn, sql);
-    ck_assert_msg(PQresultStatus(result) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(result));
-    char pids[SQL_SIZE / 2];
-    snprintf(pids, sizeof pids, "%s", PQgetvalue(result, 0, 0));
-    PQclear(result);
-    snprintf(sql, sizeof sql,
-             "SELECT count(pg_terminate_backend(pid)) FROM unnest('%s'::int[]) pid", pids);
-    long long cut = admin_int(conn, sql);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY('%s'::int[])",
-             pids);
-    for (int64_t deadline = now_ms() + 5000; now_ms() < deadline && admin_int(conn, sql) > 0;)
-        sleep_ms(10);
-    PQfinish(conn);
-    return cut;
-}
-
-static void allow_connections(bool allowed)
-{
-    PGconn *conn = admin_connect();
-    char sql[SQL_SIZE];
-    snprintf(sql, sizeof sql, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS %s", hx.db.database,
-             allowed ? "true" : "false");
-    (void)admin_int(conn, sql);
-    PQfinish(conn);
-}
-
 /* ---- fixture ---------------------------------------------------------- */
 
 static void setup(void)
@@ -204,7 +133,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    allow_connections(true);
+    fixture_allow_connections(&hx.db, true);
     if (hx.running)
         (void)http_fixture_stop(&hx);
 }
@@ -229,7 +158,7 @@ static int64_t post_until_definite(const char *path, const char *token, const ch
                                    const char *body, int want_status, const char *field,
                                    int *unavailable_count, char *why, size_t why_size)
 {
-    for (int64_t deadline = now_ms() + RETRY_DEADLINE_MS; now_ms() < deadline;) {
+    for (int64_t deadline = test_now_ms() + RETRY_DEADLINE_MS; test_now_ms() < deadline;) {
         struct answer got = call("POST", path, token, key, "%s", body);
         bool unavailable = got.status == 503 && is_unavailable(&got, why, why_size);
         if (got.status != want_status && !unavailable) {
@@ -243,7 +172,7 @@ static int64_t post_until_definite(const char *path, const char *token, const ch
         if (!unavailable)
             return value;
         (*unavailable_count)++;
-        sleep_ms(50);
+        test_sleep_ms(50);
     }
     snprintf(why, why_size, "%s: still 503 after %d ms", key, RETRY_DEADLINE_MS);
     return -1;
@@ -277,16 +206,16 @@ static int64_t book_receipt(const char *case_no, const char *key, long long amou
  * or -1 past RECOVER_TIMEOUT_MS. */
 static int64_t wait_answering(const char *path, const char *token)
 {
-    int64_t started_ms = now_ms();
-    while (now_ms() - started_ms < RECOVER_TIMEOUT_MS) {
+    int64_t started_ms = test_now_ms();
+    while (test_now_ms() - started_ms < RECOVER_TIMEOUT_MS) {
         struct answer got = call("GET", path, token, NULL, NULL);
         int status = got.status;
         if (status != 200)
             expect_unavailable(&got);
         answer_free(&got);
         if (status == 200)
-            return now_ms() - started_ms;
-        sleep_ms(50);
+            return test_now_ms() - started_ms;
+        test_sleep_ms(50);
     }
     return -1;
 }
@@ -316,7 +245,7 @@ START_TEST(serves_again_after_connections_cut)
     char case_path[128];
     snprintf(case_path, sizeof case_path, "/v1/cases/%s", case_no_global);
     for (int round = 1; round <= 2; round++) {
-        ck_assert_int_gt(cut_connections(), 0);
+        ck_assert_int_gt(fixture_cut_connections(&hx.db), 0);
         int64_t took_ms = wait_answering("/healthz", NULL);
         ck_assert_msg(took_ms >= 0, "round %d: /healthz did not answer 200 within %d ms", round,
                       RECOVER_TIMEOUT_MS);
@@ -337,8 +266,8 @@ END_TEST
 START_TEST(healthz_follows_the_database)
 {
     open_case("RECONNECT-2");
-    allow_connections(false);
-    ck_assert_int_gt(cut_connections(), 0);
+    fixture_allow_connections(&hx.db, false);
+    ck_assert_int_gt(fixture_cut_connections(&hx.db), 0);
     for (int i = 0; i < 5; i++) {
         struct answer health = call("GET", "/healthz", NULL, NULL, NULL);
         expect_unavailable(&health);
@@ -353,7 +282,7 @@ START_TEST(healthz_follows_the_database)
                                  RECEIPT_MINOR);
     expect_unavailable(&refused);
     answer_free(&refused);
-    allow_connections(true);
+    fixture_allow_connections(&hx.db, true);
     ck_assert_msg(wait_answering("/healthz", NULL) >= 0,
                   "/healthz did not answer 200 once the database took connections again");
     int unavailable = 0;
@@ -445,10 +374,10 @@ START_TEST(bookings_in_flight_at_the_loss)
     }
     ck_assert_int_eq(pthread_create(&threads[LOAD_THREADS], NULL, send_payouts, &payouts), 0);
     for (int cut = 0; cut < LOAD_CUTS; cut++) {
-        sleep_ms(LOAD_CUT_GAP_MS);
-        (void)cut_connections();
+        test_sleep_ms(LOAD_CUT_GAP_MS);
+        (void)fixture_cut_connections(&hx.db);
     }
-    sleep_ms(LOAD_CUT_GAP_MS);
+    test_sleep_ms(LOAD_CUT_GAP_MS);
     atomic_store(&load_stop, true);
     for (int i = 0; i <= LOAD_THREADS; i++)
         pthread_join(threads[i], NULL);
