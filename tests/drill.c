@@ -38,6 +38,7 @@
 #define RECEIPT_SPREAD_MINOR 100000
 #define PAYOUT_EVERY 3 /* one operation in this many is a payout, when the case holds enough */
 #define KEY_SIZE 96
+#define RETRIED_MAX 4096 /* retried writes remembered per worker */
 #define BODY_SIZE 512
 #define WHY_SIZE 320
 
@@ -51,8 +52,18 @@ struct options {
     const char *run;
 };
 
+/* A write that needed more than one attempt, and when the last one (the
+ * one answered) began: a key recorded before that was booked by an earlier
+ * attempt whose answer was lost, and the last answer was its replay. */
+struct retried {
+    char key[KEY_SIZE];
+    int64_t last_attempt_us; /* wall clock, as the database's now() */
+};
+
 struct worker {
     const struct options *options;
+    struct retried retried[RETRIED_MAX];
+    int retried_count;
     int index;
     uint64_t random_state;
     int64_t held_minor[CASES_PER_WORKER]; /* the model */
@@ -127,10 +138,18 @@ static bool write_once(struct worker *worker, const char *path, const char *toke
 {
     int64_t deadline_ms = test_now_ms() + WRITE_DEADLINE_MS;
     int status = 0;
-    while (test_now_ms() < deadline_ms) {
+    for (int attempt = 0; test_now_ms() < deadline_ms; attempt++) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
         status = request(worker->options, "POST", path, token, key, body, field, value);
-        if (status == want_status)
+        if (status == want_status) {
+            if (attempt > 0 && worker->retried_count < RETRIED_MAX) {
+                struct retried *retried = &worker->retried[worker->retried_count++];
+                snprintf(retried->key, sizeof retried->key, "%s", key);
+                retried->last_attempt_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+            }
             return true;
+        }
         if (status != 0 && status != 503)
             break;
         if (status == 0)
@@ -334,6 +353,37 @@ static void check_journal(const struct options *options, int64_t receipts, int64
     PQfinish(conn);
 }
 
+/* Of the retried writes, how many had been recorded before their last
+ * attempt began: booked by an attempt whose answer was lost (503 or no
+ * answer), and answered by the replay of their key (-1: unknown). */
+static long long replayed_after_loss(const struct options *options, const struct worker *workers,
+                                     int workers_count, long long *retried_total)
+{
+    *retried_total = 0;
+    PGconn *conn = PQconnectdb(options->dsn);
+    long long replayed = PQstatus(conn) == CONNECTION_OK ? 0 : -1;
+    for (int w = 0; w < workers_count && replayed >= 0; w++)
+        for (int i = 0; i < workers[w].retried_count && replayed >= 0; i++) {
+            char at_text[32];
+            snprintf(at_text, sizeof at_text, "%" PRId64, workers[w].retried[i].last_attempt_us);
+            const char *params[2] = {workers[w].retried[i].key, at_text};
+            /* The key as recorded may carry a prefix (a scope). */
+            PGresult *result =
+                PQexecParams(conn,
+                             "SELECT count(*) FROM idempotency WHERE key LIKE '%' || $1 AND "
+                             "created_at < to_timestamp($2::bigint / 1000000.0)",
+                             2, NULL, params, NULL, NULL, 0);
+            if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1)
+                replayed += atoll(PQgetvalue(result, 0, 0));
+            else
+                replayed = -1;
+            PQclear(result);
+            (*retried_total)++;
+        }
+    PQfinish(conn);
+    return replayed;
+}
+
 static bool parse_options(struct options *options, int argc, char **argv)
 {
     memset(options, 0, sizeof *options);
@@ -410,11 +460,14 @@ int main(int argc, char **argv)
     long long doubled = -1;
     check_journal(&options, receipts, payouts, &lost, &doubled);
     int64_t elapsed_ms = test_now_ms() - started_ms;
+    long long retried = 0;
+    long long replayed = replayed_after_loss(&options, workers, started, &retried);
     printf("drill: %" PRId64 " operations acknowledged (%" PRId64 " receipts, %" PRId64
            " payouts of two writes each) in %" PRId64 ".%" PRId64 " s by %d workers; %" PRId64
-           " answers 503 and %" PRId64 " unanswered requests retried with their keys; lost %lld, "
-           "doubled %lld\n",
+           " answers 503 and %" PRId64 " unanswered requests retried with their keys (%lld writes "
+           "retried; %lld of them booked by an attempt whose answer was lost, answered by "
+           "replay); lost %lld, doubled %lld\n",
            receipts + payouts, receipts, payouts, elapsed_ms / 1000, elapsed_ms % 1000 / 100,
-           started, unavailable, unanswered, lost, doubled);
+           started, unavailable, unanswered, retried, replayed, lost, doubled);
     return checks_failed == 0 ? 0 : 1;
 }
