@@ -582,7 +582,9 @@ static void gather(struct ledger_committer *c)
 static void commit_batch(struct ledger_committer *c, size_t count,
                          struct ledger_committer_stats *stats)
 {
+    int64_t reconnects = ledger_reconnects(c->ledger);
     enum ledger_err err = ledger_reconnect_if_lost(c->ledger);
+    stats->reconnects += ledger_reconnects(c->ledger) - reconnects;
     if (err != LEDGER_OK) {
         c->head.known = false;
         for (size_t i = 0; i < count; i++)
@@ -630,6 +632,7 @@ static void *committer_main(void *argument)
         c->stats.requests += (int64_t)count;
         c->stats.busy_us += stats.busy_us;
         c->stats.book_us += stats.book_us;
+        c->stats.reconnects += stats.reconnects;
         for (size_t i = 0; i < count; i++) {
             struct pending *pending = c->batch[i]->booking_waiter;
             pending->done = true;

@@ -55,10 +55,11 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
 /* Finishes the queued work, stops the thread and frees the committer. */
 void ledger_committer_stop(struct ledger_committer *committer);
 struct ledger_committer_stats {
-    int64_t batches;  /* batches taken from the queue */
-    int64_t requests; /* booking requests answered */
-    int64_t busy_us;  /* time spent on batches */
-    int64_t book_us;  /* of which in the cl_book_batch + COMMIT round trips */
+    int64_t batches;    /* batches taken from the queue */
+    int64_t requests;   /* booking requests answered */
+    int64_t busy_us;    /* time spent on batches */
+    int64_t book_us;    /* of which in the cl_book_batch + COMMIT round trips */
+    int64_t reconnects; /* its lost connection opened again */
 };
 void ledger_committer_stats(struct ledger_committer *committer,
                             struct ledger_committer_stats *stats);

@@ -117,12 +117,16 @@ static int request(const struct options *options, const char *method, const char
                      : 0;
     if (field != NULL && status >= 200 && status < 300) {
         json_t *json = json_loadb(response.body, response.body_size, 0, NULL);
+        /* "balance.held": one level down at most (no strtok: workers
+         * share this) */
+        const char *dot = strchr(field, '.');
         json_t *found = json;
-        char path_copy[64];
-        snprintf(path_copy, sizeof path_copy, "%s", field);
-        for (char *part = strtok(path_copy, "."); part != NULL && found != NULL;
-             part = strtok(NULL, "."))
-            found = json_object_get(found, part);
+        if (dot != NULL) {
+            char outer[32];
+            snprintf(outer, sizeof outer, "%.*s", (int)(dot - field), field);
+            found = json_object_get(found, outer);
+        }
+        found = json_object_get(found, dot != NULL ? dot + 1 : field);
         *value = json_is_integer(found) ? (int64_t)json_integer_value(found) : -1;
         json_decref(json);
     }
@@ -142,6 +146,10 @@ static bool write_once(struct worker *worker, const char *path, const char *toke
         struct timespec wall;
         clock_gettime(CLOCK_REALTIME, &wall);
         status = request(worker->options, "POST", path, token, key, body, field, value);
+        if (status == want_status && *value < 0) {
+            status = -1; /* a definite answer without what it must name */
+            break;
+        }
         if (status == want_status) {
             if (attempt > 0 && worker->retried_count < RETRIED_MAX) {
                 struct retried *retried = &worker->retried[worker->retried_count++];
@@ -160,8 +168,10 @@ static bool write_once(struct worker *worker, const char *path, const char *toke
     }
     worker->failed = true;
     snprintf(worker->why, sizeof worker->why, "%s %s: %s", path, key,
-             status == 0 || status == 503 ? "no definite answer in time" : "refused");
-    if (status != 0 && status != 503)
+             status == 0 || status == 503 ? "no definite answer in time"
+             : status < 0                 ? "answered without its id"
+                                          : "refused");
+    if (status > 0 && status != 503)
         snprintf(worker->why + strlen(worker->why), sizeof worker->why - strlen(worker->why),
                  " with %d", status);
     return false;

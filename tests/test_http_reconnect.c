@@ -18,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -122,7 +120,13 @@ static void expect_unavailable(const struct answer *answer)
     ck_assert_msg(is_unavailable(answer, why, sizeof why), "%s", why);
 }
 
-/* ---- the database going away ------------------------------------------ */
+/* While the database refuses connections: that, and nothing vaguer. */
+static void expect_database_unavailable(const struct answer *answer)
+{
+    expect_unavailable(answer);
+    ck_assert_msg(strcmp(answer->code, "database_unavailable") == 0, "code \"%s\": %s",
+                  answer->code, answer->excerpt);
+}
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -231,6 +235,24 @@ static long long balance_of(const char *case_no)
     return fixture_query_int(&hx.db, sql);
 }
 
+/* A counter of /metrics, or -1. */
+static long long metric(const char *name)
+{
+    struct http_client_response response;
+    long long value = -1;
+    if (http_fixture_call(&hx, &response, "GET", "/metrics", NULL, NULL, NULL) == 200) {
+        size_t length = strlen(name);
+        for (const char *line = response.body; line != NULL && *line != '\0';) {
+            if (strncmp(line, name, length) == 0 && line[length] == ' ')
+                value = atoll(line + length + 1);
+            line = strchr(line, '\n');
+            line = line != NULL ? line + 1 : NULL;
+        }
+    }
+    http_client_response_free(&response);
+    return value;
+}
+
 /* ======================================================================== */
 
 /* Connections cut twice: the server answers again (health, reads through
@@ -256,6 +278,8 @@ START_TEST(serves_again_after_connections_cut)
         (void)book_receipt(case_no_global, key, RECEIPT_MINOR, &unavailable);
     }
     ck_assert_int_eq(balance_of(case_no_global), 3 * RECEIPT_MINOR);
+    /* Each round: at least one pooled handle and the committer. */
+    ck_assert_int_ge(metric("caseledger_db_reconnects_total"), 4);
     ck_assert_int_eq(http_fixture_verify(&hx), 0);
 }
 END_TEST
@@ -270,17 +294,17 @@ START_TEST(healthz_follows_the_database)
     ck_assert_int_gt(fixture_cut_connections(&hx.db), 0);
     for (int i = 0; i < 5; i++) {
         struct answer health = call("GET", "/healthz", NULL, NULL, NULL);
-        expect_unavailable(&health);
+        expect_database_unavailable(&health);
         answer_free(&health);
     }
     struct answer shown = call("GET", "/v1/cases/RECONNECT-2", hx.tokens.auditor, NULL, NULL);
-    expect_unavailable(&shown);
+    expect_database_unavailable(&shown);
     answer_free(&shown);
     struct answer refused = call("POST", "/v1/receipts", hx.tokens.clerk, "away-r1",
                                  "{\"case_no\":\"RECONNECT-2\",\"amount\":%d,\"bank_ref\":"
                                  "\"away-r1\",\"value_date\":\"2026-11-20\"}",
                                  RECEIPT_MINOR);
-    expect_unavailable(&refused);
+    expect_database_unavailable(&refused);
     answer_free(&refused);
     fixture_allow_connections(&hx.db, true);
     ck_assert_msg(wait_answering("/healthz", NULL) >= 0,
