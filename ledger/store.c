@@ -448,9 +448,9 @@ static PGconn *connect_database(const char *dsn)
     return PQconnectdbParams(keywords, values, 1);
 }
 
-/* Connects and sets the session up (session_check); the connection stays
- * in ledger->conn either way (a failed one CONNECTION_BAD, or NULL when
- * out of memory). */
+/* Connects and sets the session up (session_check); the connection is in
+ * ledger->conn either way (a failed one CONNECTION_BAD, or NULL when out of
+ * memory), for the caller to close on an error. */
 static enum ledger_err session_open(struct ledger *ledger)
 {
     ledger->conn = connect_database(ledger->dsn);
@@ -542,11 +542,20 @@ static bool connection_lost(struct ledger *ledger)
     return PQstatus(ledger->conn) != CONNECTION_OK || ledger->session_ending;
 }
 
+/* The back-off's clock: monotonic, so that a step of the wall clock
+ * neither stretches nor skips a delay. */
+static int64_t monotonic_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
 enum ledger_err ledger_reconnect_if_lost(struct ledger *ledger)
 {
     if (!connection_lost(ledger))
         return LEDGER_OK;
-    int64_t now_us = ledger_now_us();
+    int64_t now_us = monotonic_us();
     if (now_us < ledger->reconnect_at_us) {
         ledger_set_detail(ledger, "the database connection is lost; next attempt in %lld ms",
                           (long long)((ledger->reconnect_at_us - now_us) / 1000));
@@ -571,7 +580,7 @@ enum ledger_err ledger_reconnect_if_lost(struct ledger *ledger)
     if (delay_ms > LEDGER_RECONNECT_DELAY_MAX_MS)
         delay_ms = LEDGER_RECONNECT_DELAY_MAX_MS;
     ledger->reconnect_delay_ms = delay_ms;
-    ledger->reconnect_at_us = ledger_now_us() + (int64_t)delay_ms * 1000;
+    ledger->reconnect_at_us = monotonic_us() + (int64_t)delay_ms * 1000;
     ledger->last_db_err = LEDGER_ERR_UNAVAILABLE;
     return LEDGER_ERR_UNAVAILABLE;
 }
