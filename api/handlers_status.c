@@ -260,10 +260,11 @@ void api_post_status(struct api_handler_context *context, struct api_response *r
         api_respond_owned(response, 200, "application/json; charset=utf-8", body);
     else if (err == LEDGER_ERR_UNKNOWN_CASE)
         respond_not_found(limiter, &keys, response);
-    else if (err == LEDGER_ERR_DB || err == LEDGER_ERR_RETRY)
+    else if (err == LEDGER_ERR_DB || err == LEDGER_ERR_RETRY || err == LEDGER_ERR_UNAVAILABLE) {
         /* Not the applicant's failure: say so, and count nothing. */
         api_respond_problem(response, 503, "database_unavailable", "the database does not answer");
-    else
+        api_respond_retry_soon(response);
+    } else
         api_respond_ledger_error(response, err == LEDGER_OK ? LEDGER_ERR_NOMEM : err, NULL);
     free(lists.receipts);
     free(lists.payouts);

@@ -9,8 +9,11 @@
 
 void api_get_healthz(struct api_handler_context *context, struct api_response *response)
 {
+    /* The pool opened a lost connection again before this (or could not:
+     * then the ping fails at once). */
     if (ledger_ping(context->ledger) != LEDGER_OK) {
         api_respond_problem(response, 503, "database_unavailable", "the database does not answer");
+        api_respond_retry_soon(response);
         return;
     }
     api_respond_json(response, 200, json_pack("{s:s}", "status", "ok"));

@@ -120,9 +120,13 @@ char *api_metrics_render(const struct api_metrics *metrics, const struct api_poo
         "caseledger_db_pool_in_use %zu\n"
         "# HELP caseledger_db_pool_size Database handles.\n"
         "# TYPE caseledger_db_pool_size gauge\n"
-        "caseledger_db_pool_size %zu\n",
-        (long long)stats.requests, (long long)stats.batches, atomic_load(&pool->in_use),
-        pool->size);
+        "caseledger_db_pool_size %zu\n"
+        "# HELP caseledger_db_reconnects_total Lost database connections opened again (handles "
+        "and committer).\n"
+        "# TYPE caseledger_db_reconnects_total counter\n"
+        "caseledger_db_reconnects_total %lld\n",
+        (long long)stats.requests, (long long)stats.batches, atomic_load(&pool->in_use), pool->size,
+        atomic_load(&pool->reconnects) + (long long)stats.reconnects);
     return api_text_take(&text);
 }
 

@@ -68,8 +68,16 @@ struct ledger *api_pool_acquire(struct api_pool *pool)
         atomic_fetch_add(&pool->in_use, 1);
     }
     pthread_mutex_unlock(&pool->mutex);
-    if (ledger != NULL)
+    if (ledger != NULL) {
         ledger_clear_detail(ledger);
+        /* A connection lost while the handle was free (or by the request
+         * before) is opened again here; while it cannot be, the request's
+         * statements fail at once with LEDGER_ERR_UNAVAILABLE (503). */
+        int64_t reconnects = ledger_reconnects(ledger);
+        if (ledger_reconnect_if_lost(ledger) == LEDGER_OK)
+            ledger_clear_detail(ledger);
+        atomic_fetch_add(&pool->reconnects, (long long)(ledger_reconnects(ledger) - reconnects));
+    }
     return ledger;
 }
 

@@ -61,17 +61,26 @@ void api_respond_problem(struct api_response *response, unsigned status, const c
     response->content_type = "application/problem+json; charset=utf-8";
 }
 
+void api_respond_retry_soon(struct api_response *response)
+{
+    snprintf(response->retry_after, sizeof response->retry_after, "%d",
+             API_UNAVAILABLE_RETRY_AFTER_S);
+}
+
 void api_respond_ledger_error(struct api_response *response, enum ledger_err err,
                               const char *detail)
 {
     /* Database details stay in the log, not in the client's answer. */
     bool internal = err == LEDGER_ERR_DB || err == LEDGER_ERR_RETRY || err == LEDGER_ERR_BUSY ||
-                    err == LEDGER_ERR_CRYPTO || err == LEDGER_ERR_IO || err == LEDGER_ERR_NOMEM;
+                    err == LEDGER_ERR_UNAVAILABLE || err == LEDGER_ERR_CRYPTO ||
+                    err == LEDGER_ERR_IO || err == LEDGER_ERR_NOMEM;
     api_respond_problem(response, (unsigned)ledger_err_http_status(err), ledger_err_code(err),
                         internal || detail == NULL || detail[0] == '\0' ? ledger_err_message(err)
                                                                         : detail);
     if (err == LEDGER_ERR_BUSY)
         snprintf(response->retry_after, sizeof response->retry_after, "%d", API_BUSY_RETRY_AFTER_S);
+    else if (err == LEDGER_ERR_UNAVAILABLE || err == LEDGER_ERR_DB || err == LEDGER_ERR_RETRY)
+        api_respond_retry_soon(response);
 }
 
 void api_respond_raw(struct api_response *response, unsigned status, const char *content_type,

@@ -77,6 +77,8 @@ void api_respond_problem(struct api_response *response, unsigned status, const c
                          const char *detail);
 void api_respond_ledger_error(struct api_response *response, enum ledger_err err,
                               const char *detail);
+/* Retry-After: API_UNAVAILABLE_RETRY_AFTER_S (the database is away). */
+void api_respond_retry_soon(struct api_response *response);
 void api_respond_raw(struct api_response *response, unsigned status, const char *content_type,
                      const char *data, size_t size);
 /* Same, taking a malloc()ed NUL-terminated text. */

@@ -23,6 +23,7 @@ struct api_pool {
     struct ledger **handles; /* all, owned */
     struct ledger **free;    /* stack of free ones */
     atomic_size_t in_use;
+    atomic_llong reconnects; /* lost connections of handles opened again */
 };
 
 enum ledger_err api_pool_open(struct api_pool *pool, size_t size,

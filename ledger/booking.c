@@ -324,7 +324,7 @@ static enum ledger_err pipeline(struct ledger *ledger, size_t count,
     if (err != LEDGER_OK)
         return err;
     if (PQenterPipelineMode(ledger->conn) != 1)
-        return LEDGER_ERR_DB;
+        return ledger_db_error(ledger, NULL);
     size_t sent = 0;
     for (; sent < count; sent++) {
         const struct statement *statement = &statements[sent];
@@ -334,7 +334,7 @@ static enum ledger_err pipeline(struct ledger *ledger, size_t count,
             break;
     }
     if (sent < count || PQpipelineSync(ledger->conn) != 1)
-        err = LEDGER_ERR_DB;
+        err = ledger_db_error(ledger, NULL);
     for (size_t i = 0; i < sent; i++) {
         results[i] = PQgetResult(ledger->conn);
         PGresult *end;
@@ -348,8 +348,8 @@ static enum ledger_err pipeline(struct ledger *ledger, size_t count,
         if (is_sync)
             break;
     }
-    if (PQexitPipelineMode(ledger->conn) != 1)
-        err = LEDGER_ERR_DB;
+    if (PQexitPipelineMode(ledger->conn) != 1 && err == LEDGER_OK)
+        err = ledger_db_error(ledger, NULL);
     return err;
 }
 
@@ -569,6 +569,36 @@ static void gather(struct ledger_committer *c)
             break;
 }
 
+/* Books the batch taken from the queue, each request answered. A lost
+ * connection is opened again first (or, while that cannot be, every
+ * request is answered LEDGER_ERR_UNAVAILABLE at once): the batch then
+ * starts outside any transaction, on a head it locks afresh. */
+static void commit_batch(struct ledger_committer *c, size_t count,
+                         struct ledger_committer_stats *stats)
+{
+    int64_t reconnects = ledger_reconnects(c->ledger);
+    enum ledger_err err = ledger_reconnect_if_lost(c->ledger);
+    stats->reconnects += ledger_reconnects(c->ledger) - reconnects;
+    if (err != LEDGER_OK) {
+        c->head.known = false;
+        for (size_t i = 0; i < count; i++)
+            c->batch[i]->err = err;
+        return;
+    }
+    /* A round that found the books held past lock_wait_ms (an import) fails
+     * whole, at once: each request alone would wait as long; so does a
+     * round whose connection was lost (its COMMIT's outcome is unknown: the
+     * clients retry with their keys, which find what it booked). */
+    if (book_batch(c->ledger, c->batch, count, &err, stats, &c->head) || err == LEDGER_ERR_BUSY ||
+        err == LEDGER_ERR_UNAVAILABLE)
+        return;
+    /* Isolate whatever broke the round: one transaction each for the
+     * requests it left unbooked. */
+    for (size_t i = 0; i < count; i++)
+        if (c->batch[i]->err == err)
+            (void)book_inline(c->ledger, c->batch[i]);
+}
+
 static void *committer_main(void *argument)
 {
     struct ledger_committer *c = argument;
@@ -589,23 +619,14 @@ static void *committer_main(void *argument)
          * deadline does not undo what the load showed. */
         c->expected = count > c->expected * 3 / 4 ? count : c->expected * 3 / 4;
         pthread_mutex_unlock(&c->mutex);
-        enum ledger_err err = LEDGER_OK;
         struct ledger_committer_stats stats = {0};
-        /* A round that found the books held past lock_wait_ms (an import)
-         * fails whole, at once: each request alone would wait as long. */
-        if (!book_batch(c->ledger, c->batch, count, &err, &stats, &c->head) &&
-            err != LEDGER_ERR_BUSY) {
-            /* Isolate whatever broke the round: one transaction each for the
-             * requests it left unbooked. */
-            for (size_t i = 0; i < count; i++)
-                if (c->batch[i]->err == err)
-                    (void)book_inline(c->ledger, c->batch[i]);
-        }
+        commit_batch(c, count, &stats);
         pthread_mutex_lock(&c->mutex);
         c->stats.batches += stats.batches;
         c->stats.requests += (int64_t)count;
         c->stats.busy_us += stats.busy_us;
         c->stats.book_us += stats.book_us;
+        c->stats.reconnects += stats.reconnects;
         for (size_t i = 0; i < count; i++) {
             struct pending *pending = c->batch[i]->booking_waiter;
             pending->done = true;

@@ -46,6 +46,10 @@ static const struct err_row err_table[LEDGER_ERR__COUNT] = {
                          "the books are held by a running statement import or booking; nothing "
                          "was booked: retry later with the same Idempotency-Key",
                          503},
+    [LEDGER_ERR_UNAVAILABLE] = {"database_unavailable",
+                                "the database cannot be reached; whether a write sent just before "
+                                "took effect is unknown: retry with the same Idempotency-Key",
+                                503},
 };
 
 static const struct err_row *err_row_of(enum ledger_err err)

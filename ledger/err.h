@@ -37,6 +37,8 @@ enum ledger_err {
     LEDGER_ERR_VERIFY_FAILED,    /* chain or signature check failed */
     LEDGER_ERR_BUSY,             /* a lock was not had within ledger_config.lock_wait_ms */
     LEDGER_ERR_AMOUNT_TOO_LARGE, /* over ledger_config.amount_max_minor */
+    LEDGER_ERR_UNAVAILABLE,      /* the connection is lost (and not restored yet): a statement's
+                                    outcome, a COMMIT's too, is unknown */
     LEDGER_ERR__COUNT
 };
 

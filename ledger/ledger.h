@@ -61,10 +61,11 @@ enum ledger_err ledger_committer_start(struct ledger_committer **out,
 /* Finishes the queued work, stops the thread and frees the committer. */
 void ledger_committer_stop(struct ledger_committer *committer);
 struct ledger_committer_stats {
-    int64_t batches;  /* batches taken from the queue */
-    int64_t requests; /* booking requests answered */
-    int64_t busy_us;  /* time spent on batches */
-    int64_t book_us;  /* of which in the cl_book_batch + COMMIT round trips */
+    int64_t batches;    /* batches taken from the queue */
+    int64_t requests;   /* booking requests answered */
+    int64_t busy_us;    /* time spent on batches */
+    int64_t book_us;    /* of which in the cl_book_batch + COMMIT round trips */
+    int64_t reconnects; /* its lost connection opened again */
 };
 void ledger_committer_stats(struct ledger_committer *committer,
                             struct ledger_committer_stats *stats);
@@ -270,6 +271,16 @@ enum ledger_err ledger_reverse(struct ledger *ledger, const char *actor, int64_t
 
 /* LEDGER_OK when the database answers. */
 enum ledger_err ledger_ping(struct ledger *ledger) LEDGER_MUST_CHECK;
+
+/* Between two uses of a handle (never inside a transaction): when its
+ * connection was lost (the backend ended, the server restarted), opens a
+ * new one with the session ledger_open set up (statements are prepared
+ * again as they are used), at most once per back-off delay. LEDGER_OK when
+ * the connection is up; LEDGER_ERR_UNAVAILABLE (with a detail) when it is
+ * lost and could not be opened again yet. */
+enum ledger_err ledger_reconnect_if_lost(struct ledger *ledger) LEDGER_MUST_CHECK;
+/* Connections this handle opened again so far. */
+int64_t ledger_reconnects(const struct ledger *ledger);
 
 /* ---- integrity ---- */
 

@@ -35,7 +35,14 @@ struct ledger_prepared {
 };
 
 struct ledger {
-    PGconn *conn;
+    PGconn *conn; /* never NULL after ledger_open; CONNECTION_BAD once lost */
+    char *dsn;    /* owned copy, to connect again */
+    unsigned lock_wait_ms;
+    int64_t reconnect_at_us;     /* a lost connection: no new attempt before this
+                                    (CLOCK_MONOTONIC) */
+    unsigned reconnect_delay_ms; /* the next wait after a failed attempt; 0: none failed */
+    int64_t reconnects;          /* connections opened again */
+    bool session_ending;         /* the backend said FATAL: it is ending */
     struct ledger_prepared prepared[LEDGER_PREPARED_MAX];
     struct ledger_cache_slot cache[LEDGER_CACHE_SLOTS];
     bool has_signer;

@@ -40,6 +40,18 @@
 #define LEDGER_RETRY_MAX 8         /* retries of a serialization failure */
 #define LEDGER_GATHER_WAIT_US 1000 /* longest wait for a batch to fill (see booking.c) */
 
+/* Connections (store.c): a lost connection is opened again when its handle
+ * is next taken, at most once per delay; the delay doubles from the least
+ * to the most while the database stays away. */
+#define LEDGER_RECONNECT_DELAY_MIN_MS 50
+#define LEDGER_RECONNECT_DELAY_MAX_MS 1000
+/* libpq connect_timeout, and TCP keepalives that notice a peer gone without
+ * a word in 25 s; the DSN's own values win. */
+#define LEDGER_CONNECT_TIMEOUT_S "5"
+#define LEDGER_KEEPALIVES_IDLE_S "10"
+#define LEDGER_KEEPALIVES_INTERVAL_S "5"
+#define LEDGER_KEEPALIVES_COUNT "3"
+
 /* Verification */
 #define LEDGER_VERIFY_PAGE 2000 /* entries read per query while verifying */
 
@@ -64,6 +76,8 @@
     10000                        /* a request's wait for a lock (an import holds the chain         \
                                     head to its end): 503 busy past it; --lock-wait-ms */
 #define API_BUSY_RETRY_AFTER_S 5 /* Retry-After of that 503 */
+/* Retry-After of a 503 while the database is away */
+#define API_UNAVAILABLE_RETRY_AFTER_S 1
 #define API_LIST_LIMIT_DEFAULT 50
 #define API_LIST_LIMIT_MAX 1000
 #define API_BODIES_IN_FLIGHT_MAX                                                                   \

@@ -103,7 +103,11 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
     ledger_set_detail(ledger, "database: %.*s (%s)", (int)(length > 160 ? 160 : length),
                       message ? message : "", state ? state : "-");
     enum ledger_err err = LEDGER_ERR_DB;
-    if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+    if (ledger->conn == NULL || PQstatus(ledger->conn) == CONNECTION_BAD ||
+        (state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)))
+        err = LEDGER_ERR_UNAVAILABLE; /* lost, or the server is shutting down or starting */
+    else if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         err = LEDGER_ERR_RETRY;
     else if (state != NULL && strcmp(state, "55P03") == 0)
         err = LEDGER_ERR_BUSY; /* lock_not_available: lock_timeout (lock_wait_ms) passed */
@@ -118,6 +122,16 @@ enum ledger_err ledger_db_error(struct ledger *ledger, const PGresult *result)
 enum ledger_err ledger_db_last_error(const struct ledger *ledger)
 {
     return ledger->last_db_err;
+}
+
+/* Forgets every statement prepared on the connection (gone with it, or
+ * deallocated). */
+static void prepared_forget(struct ledger *ledger)
+{
+    for (size_t i = 0; i < LEDGER_PREPARED_MAX; i++) {
+        free(ledger->prepared[i].sql);
+        ledger->prepared[i].sql = NULL;
+    }
 }
 
 static uint64_t sql_hash(const char *sql)
@@ -162,10 +176,7 @@ static PGresult *prepared_name(struct ledger *ledger, const char *sql, int param
         if (ok) {
             PGresult *drop = PQexec(ledger->conn, "DEALLOCATE ALL");
             PQclear(drop);
-            for (size_t i = 0; i < LEDGER_PREPARED_MAX; i++) {
-                free(ledger->prepared[i].sql);
-                ledger->prepared[i].sql = NULL;
-            }
+            prepared_forget(ledger);
         }
         break;
     }
@@ -319,11 +330,16 @@ enum ledger_err ledger_date_parse(int32_t *days, const char *text)
 }
 
 /* Server notices (e.g. "no transaction in progress") are not the
- * caller's output. */
-static void notice_quiet(void *argument, const char *message)
+ * caller's output. One kind is noted: a FATAL message that comes while the
+ * connection is idle, the backend's last words before it ends (terminated,
+ * or the server shutting down): the connection is lost, even while its
+ * socket is not closed yet. */
+static void notice_receive(void *argument, const PGresult *result)
 {
-    (void)argument;
-    (void)message;
+    struct ledger *ledger = argument;
+    const char *severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        ledger->session_ending = true;
 }
 
 /* The access-code key: 64 hex digits and a newline, in a file nobody else
@@ -433,6 +449,37 @@ static enum ledger_err session_check(struct ledger *ledger, unsigned lock_wait_m
     return err;
 }
 
+/* A connection to dsn, with a bounded connect and TCP keepalives unless
+ * the DSN says otherwise (its own values come after these and win). */
+static PGconn *connect_database(const char *dsn)
+{
+    const char *const keywords[] = {"connect_timeout",  "keepalives_idle", "keepalives_interval",
+                                    "keepalives_count", "dbname",          NULL};
+    const char *const values[] = {LEDGER_CONNECT_TIMEOUT_S,
+                                  LEDGER_KEEPALIVES_IDLE_S,
+                                  LEDGER_KEEPALIVES_INTERVAL_S,
+                                  LEDGER_KEEPALIVES_COUNT,
+                                  dsn,
+                                  NULL};
+    return PQconnectdbParams(keywords, values, 1);
+}
+
+/* Connects and sets the session up (session_check); the connection is in
+ * ledger->conn either way (a failed one CONNECTION_BAD, or NULL when out of
+ * memory), for the caller to close on an error. */
+static enum ledger_err session_open(struct ledger *ledger)
+{
+    ledger->conn = connect_database(ledger->dsn);
+    if (PQstatus(ledger->conn) != CONNECTION_OK) {
+        ledger_set_detail(ledger, "could not connect to the database: %s",
+                          ledger->conn != NULL ? PQerrorMessage(ledger->conn) : "out of memory");
+        return LEDGER_ERR_DB;
+    }
+    ledger->session_ending = false;
+    PQsetNoticeReceiver(ledger->conn, notice_receive, ledger);
+    return session_check(ledger, ledger->lock_wait_ms);
+}
+
 enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *config, char *detail,
                             size_t detail_size)
 {
@@ -442,16 +489,14 @@ enum ledger_err ledger_open(struct ledger **out, const struct ledger_config *con
     struct ledger *ledger = calloc(1, sizeof *ledger);
     if (ledger == NULL)
         return LEDGER_ERR_NOMEM;
-    ledger->conn = PQconnectdb(config->dsn ? config->dsn : "");
-    if (PQstatus(ledger->conn) != CONNECTION_OK) {
-        ledger_set_detail(ledger, "could not connect to the database: %s",
-                          PQerrorMessage(ledger->conn));
-        err = LEDGER_ERR_DB;
+    ledger->lock_wait_ms = config->lock_wait_ms;
+    ledger->dsn = strdup(config->dsn ? config->dsn : "");
+    if (ledger->dsn == NULL) {
+        err = LEDGER_ERR_NOMEM;
         goto fail;
     }
-    PQsetNoticeProcessor(ledger->conn, notice_quiet, NULL);
     ledger->amount_max_minor = config->amount_max_minor;
-    if ((err = session_check(ledger, config->lock_wait_ms)) != LEDGER_OK)
+    if ((err = session_open(ledger)) != LEDGER_OK)
         goto fail;
     if (config->key_file != NULL) {
         err = ledger_signer_load(&ledger->signer, config->key_file);
@@ -483,8 +528,8 @@ void ledger_close(struct ledger *ledger)
     if (ledger == NULL)
         return;
     PQfinish(ledger->conn);
-    for (size_t i = 0; i < LEDGER_PREPARED_MAX; i++)
-        free(ledger->prepared[i].sql);
+    prepared_forget(ledger);
+    free(ledger->dsn);
     ledger_signer_wipe(&ledger->signer);
     sodium_memzero(ledger->access_key, sizeof ledger->access_key);
     free(ledger);
@@ -497,4 +542,67 @@ enum ledger_err ledger_ping(struct ledger *ledger)
         return ledger_db_last_error(ledger);
     PQclear(result);
     return LEDGER_OK;
+}
+
+/* Whether the connection is lost. A backend that ended while its
+ * connection sat idle has sent its last words (57P01) and closed the
+ * socket; libpq notices only when it reads: read what is there, without
+ * waiting, and parse it (notice_receive). */
+static bool connection_lost(struct ledger *ledger)
+{
+    for (int read = 0;
+         read < 2 && PQstatus(ledger->conn) == CONNECTION_OK && !ledger->session_ending; read++) {
+        if (PQconsumeInput(ledger->conn) == 0)
+            break;
+        (void)PQisBusy(ledger->conn); /* parses what came */
+    }
+    return PQstatus(ledger->conn) != CONNECTION_OK || ledger->session_ending;
+}
+
+/* The back-off's clock: monotonic, so that a step of the wall clock
+ * neither stretches nor skips a delay. */
+static int64_t monotonic_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+enum ledger_err ledger_reconnect_if_lost(struct ledger *ledger)
+{
+    if (!connection_lost(ledger))
+        return LEDGER_OK;
+    int64_t now_us = monotonic_us();
+    if (now_us < ledger->reconnect_at_us) {
+        ledger_set_detail(ledger, "the database connection is lost; next attempt in %lld ms",
+                          (long long)((ledger->reconnect_at_us - now_us) / 1000));
+        ledger->last_db_err = LEDGER_ERR_UNAVAILABLE;
+        return LEDGER_ERR_UNAVAILABLE;
+    }
+    PQfinish(ledger->conn);
+    prepared_forget(ledger);
+    ledger->pending = false;
+    if (session_open(ledger) == LEDGER_OK) {
+        ledger->reconnect_delay_ms = 0;
+        ledger->reconnect_at_us = 0;
+        ledger->reconnects++;
+        return LEDGER_OK;
+    }
+    /* A session half set up is no session; back off: the least delay
+     * first, doubling to the most. */
+    PQfinish(ledger->conn);
+    ledger->conn = NULL;
+    unsigned delay_ms = ledger->reconnect_delay_ms;
+    delay_ms = delay_ms == 0 ? LEDGER_RECONNECT_DELAY_MIN_MS : delay_ms * 2;
+    if (delay_ms > LEDGER_RECONNECT_DELAY_MAX_MS)
+        delay_ms = LEDGER_RECONNECT_DELAY_MAX_MS;
+    ledger->reconnect_delay_ms = delay_ms;
+    ledger->reconnect_at_us = monotonic_us() + (int64_t)delay_ms * 1000;
+    ledger->last_db_err = LEDGER_ERR_UNAVAILABLE;
+    return LEDGER_ERR_UNAVAILABLE;
+}
+
+int64_t ledger_reconnects(const struct ledger *ledger)
+{
+    return ledger->reconnects;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "test_clock.h"
 
 static void die(const char *what, const char *detail)
 {
@@ -221,6 +222,53 @@ void fixture_receipt(struct ledger *ledger, const char *case_no, long long amoun
 
 /* true when the process whose id ends name (after its last separator) is
  * gone. */
+/* The first column of the first row of sql on the admin connection. */
+static long long admin_int(PGconn *conn, const char *sql)
+{
+    PGresult *result = PQexec(conn, sql);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1)
+        die(sql, PQresultErrorMessage(result));
+    long long value = atoll(PQgetvalue(result, 0, 0));
+    PQclear(result);
+    return value;
+}
+
+long long fixture_cut_connections(const struct fixture *f)
+{
+    PGconn *conn = connect_or_die(getenv("CASELEDGER_ADMIN_DSN"));
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(array_agg(pid), '{}')::text FROM pg_stat_activity "
+             "WHERE datname = '%s' AND usename = 'caseledger_app'",
+             f->database);
+    PGresult *result = PQexec(conn, sql);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK)
+        die(sql, PQresultErrorMessage(result));
+    char pids[256];
+    snprintf(pids, sizeof pids, "%s", PQgetvalue(result, 0, 0));
+    PQclear(result);
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM unnest('%s'::int[]) pid", pids);
+    long long cut = admin_int(conn, sql);
+    /* pg_terminate_backend only signals them. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY('%s'::int[])",
+             pids);
+    for (int wait = 0; wait < 500 && admin_int(conn, sql) > 0; wait++)
+        test_sleep_ms(10);
+    PQfinish(conn);
+    return cut;
+}
+
+void fixture_allow_connections(const struct fixture *f, bool allowed)
+{
+    PGconn *conn = connect_or_die(getenv("CASELEDGER_ADMIN_DSN"));
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS %s", f->database,
+             allowed ? "true" : "false");
+    exec_or_die(conn, sql);
+    PQfinish(conn);
+}
+
 static bool owner_gone(const char *name, char separator)
 {
     const char *pid_text = strrchr(name, separator);

@@ -53,6 +53,15 @@ long long fixture_query_int(const struct fixture *fixture, const char *sql);
  * states and idempotency records. Equal digests = untouched books. */
 char *fixture_books_digest(const struct fixture *fixture);
 
+/* Terminates every backend of the application role on the fixture's
+ * database (what a restart of PostgreSQL does to a server's connections,
+ * without disturbing other databases) and waits until they have ended;
+ * returns how many there were. */
+long long fixture_cut_connections(const struct fixture *fixture);
+/* ALTER DATABASE ... ALLOW_CONNECTIONS: while false, every new connection
+ * to the fixture's database is refused. */
+void fixture_allow_connections(const struct fixture *fixture, bool allowed);
+
 /* Opens a case with one applicant as clerk1; returns its account id and
  * writes its access code (may be NULL). */
 int64_t fixture_open_case(struct ledger *ledger, const char *case_no, char *access_code_out);
