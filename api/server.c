@@ -765,9 +765,10 @@ static enum ledger_err server_open(struct api_server *server, char *detail, size
     if (err != LEDGER_OK)
         return err;
     keyring_open(server);
-    err = ledger_committer_start(&server->committer, &ledger_config);
+    char why[256];
+    err = ledger_committer_start(&server->committer, &ledger_config, why, sizeof why);
     if (err != LEDGER_OK) {
-        snprintf(detail, detail_size, "could not start the committer (database, signing key?)");
+        snprintf(detail, detail_size, "could not start the committer: %.200s", why);
         return err;
     }
     return api_pool_open(&server->pool, server->config.threads, &ledger_config, server->committer,

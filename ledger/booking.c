@@ -638,16 +638,23 @@ static void *committer_main(void *argument)
 }
 
 enum ledger_err ledger_committer_start(struct ledger_committer **out,
-                                       const struct ledger_config *config)
+                                       const struct ledger_config *config, char *detail,
+                                       size_t detail_size)
 {
+    char ignored[1];
+    if (detail == NULL) {
+        detail = ignored;
+        detail_size = sizeof ignored;
+    }
+    detail[0] = '\0';
     struct ledger_committer *c = calloc(1, sizeof *c);
     if (c == NULL)
         return LEDGER_ERR_NOMEM;
-    char detail[LEDGER_DETAIL_SIZE];
-    enum ledger_err err = ledger_open(&c->ledger, config, detail, sizeof detail);
+    enum ledger_err err = ledger_open(&c->ledger, config, detail, detail_size);
     if (err != LEDGER_OK)
         goto fail;
     if (!c->ledger->has_signer) {
+        snprintf(detail, detail_size, "no signing key: the committer books signed entries");
         err = LEDGER_ERR_CRYPTO;
         goto fail;
     }

@@ -55,9 +55,11 @@ const char *ledger_last_detail(const struct ledger *ledger);
 void ledger_clear_detail(struct ledger *ledger);
 
 /* Group commit: one thread with its own connection books the entries that
- * attached handles submit, many per transaction. */
+ * attached handles submit, many per transaction. On failure, detail (may be
+ * NULL) receives why (the database, the signing key, the access key). */
 enum ledger_err ledger_committer_start(struct ledger_committer **out,
-                                       const struct ledger_config *config) LEDGER_MUST_CHECK;
+                                       const struct ledger_config *config, char *detail,
+                                       size_t detail_size) LEDGER_MUST_CHECK;
 /* Finishes the queued work, stops the thread and frees the committer. */
 void ledger_committer_stop(struct ledger_committer *committer);
 struct ledger_committer_stats {

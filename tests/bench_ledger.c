@@ -253,7 +253,7 @@ int main(int argc, char **argv)
             inline_rate[c] = timed_run(&run, ledger_client);
         if (atomic_load(&run.failed) > 0)
             fprintf(stderr, "bench: %ld inline bookings failed\n", atomic_load(&run.failed));
-        if (ledger_committer_start(&run.committer, &fixture.config) != LEDGER_OK) {
+        if (ledger_committer_start(&run.committer, &fixture.config, NULL, 0) != LEDGER_OK) {
             fprintf(stderr, "bench: committer did not start\n");
             return 2;
         }

@@ -691,7 +691,7 @@ static void run_mixed(const char *name, bool group_commit)
     pthread_t threads[THREADS_COUNT];
     memset(workers, 0, sizeof workers);
     if (group_commit)
-        ck_assert_int_eq(ledger_committer_start(&world->committer, &world->fixture.config),
+        ck_assert_int_eq(ledger_committer_start(&world->committer, &world->fixture.config, NULL, 0),
                          LEDGER_OK);
     for (int i = 0; i < THREADS_COUNT; i++) {
         struct worker *w = &workers[i];
@@ -970,7 +970,7 @@ static void run_opposing(const char *name, bool group_commit)
     }
     ledger_close(setup);
     if (group_commit)
-        ck_assert_int_eq(ledger_committer_start(&world->committer, &world->fixture.config),
+        ck_assert_int_eq(ledger_committer_start(&world->committer, &world->fixture.config, NULL, 0),
                          LEDGER_OK);
     struct opposing_worker workers[THREADS_COUNT];
     pthread_t threads[THREADS_COUNT];

@@ -154,7 +154,7 @@ START_TEST(committer_reconnects)
     struct ledger *ledger = fixture_ledger(&fx);
     (void)fixture_open_case(ledger, "RECONNECT-1", NULL);
     struct ledger_committer *committer = NULL;
-    ck_assert_int_eq(ledger_committer_start(&committer, &fx.config), LEDGER_OK);
+    ck_assert_int_eq(ledger_committer_start(&committer, &fx.config, NULL, 0), LEDGER_OK);
     ledger_attach_committer(ledger, committer);
     ck_assert_int_eq(receipt(ledger, "commit-1"), LEDGER_OK);
     cut_connections();
