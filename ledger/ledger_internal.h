@@ -288,6 +288,11 @@ enum ledger_err ledger_book_in_transaction(struct ledger *ledger,
 /* The booking request of assigning suspense receipt suspense_seq to a case
  * (its booking's account_id and amount_minor filled in), checked as far as
  * the handle can; booked by the caller. */
+/* The statement line (its id, 0: none) that booked a suspense receipt:
+ * assigning that receipt goes through its line (reconciliation.c), so that
+ * the line leaves the exceptions queue in the same transaction. */
+enum ledger_err ledger_suspense_line_of_entry(struct ledger *ledger, int64_t suspense_seq,
+                                              int64_t *line_id) LEDGER_MUST_CHECK;
 enum ledger_err ledger_assign_prepare(struct ledger *ledger, const char *actor,
                                       int64_t suspense_seq, const char *case_no,
                                       const char *idempotency_key,

@@ -10,6 +10,7 @@
 
 #include "money.h"
 #include "payin.h"
+#include "statements.h"
 
 static bool text_fits(const char *text, size_t max)
 {
@@ -266,8 +267,16 @@ enum ledger_err ledger_assign_suspense(struct ledger *ledger, const char *actor,
 {
     struct ledger_booking_request book;
     memset(booking, 0, sizeof *booking);
-    enum ledger_err err =
-        ledger_assign_prepare(ledger, actor, suspense_seq, case_no, idempotency_key, &book);
+    /* A receipt a statement line put in suspense is assigned through its
+     * line: booked and recorded on the line in one transaction. */
+    int64_t line_id = 0;
+    enum ledger_err err = ledger_suspense_line_of_entry(ledger, suspense_seq, &line_id);
+    if (err != LEDGER_OK)
+        return err;
+    if (line_id > 0)
+        return ledger_statement_line_assign(ledger, actor, line_id, case_no, idempotency_key,
+                                            booking);
+    err = ledger_assign_prepare(ledger, actor, suspense_seq, case_no, idempotency_key, &book);
     if (err != LEDGER_OK)
         return err;
     err = finish(ledger, &book, booking, book.booking.account_id, book.booking.amount_minor);

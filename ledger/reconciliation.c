@@ -76,6 +76,24 @@ static enum ledger_err mark_line(struct ledger *ledger, int64_t line_id, int64_t
     return err;
 }
 
+enum ledger_err ledger_suspense_line_of_entry(struct ledger *ledger, int64_t suspense_seq,
+                                              int64_t *line_id)
+{
+    *line_id = 0;
+    char seq_text[LEDGER_INT64_TEXT_SIZE];
+    const char *params[1] = {ledger_int64_text(seq_text, suspense_seq)};
+    PGresult *result = ledger_db_exec(ledger, PGRES_TUPLES_OK,
+                                      "SELECT id FROM statement_lines WHERE entry_seq = $1 "
+                                      "AND status = 'suspense' ORDER BY id LIMIT 1",
+                                      1, params);
+    if (result == NULL)
+        return ledger_db_last_error(ledger);
+    if (PQntuples(result) == 1)
+        *line_id = ledger_db_int64(result, 0, 0);
+    PQclear(result);
+    return LEDGER_OK;
+}
+
 /* One transaction: the chain head and the line locked, the assignment
  * booked (or the key's first one found), the line marked; any failure
  * rolls back both. A retry with the same key answers the first booking. */

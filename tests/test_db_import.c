@@ -1201,6 +1201,33 @@ static long long suspense_line_imported(struct ledger *ledger)
     return query_int("SELECT id FROM statement_lines WHERE status = 'suspense'");
 }
 
+/* Assigning the suspense receipt of a statement line by its entry (the
+ * command line's `assign --entry SEQ`) goes through the line: the line is
+ * marked in the same transaction and leaves the exceptions queue. (Before:
+ * the receipt was assigned and its line stayed in the queue.) */
+START_TEST(assign_by_entry_marks_its_line)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    fixture_open_case(ledger, "(2024)A1", NULL);
+    long long line_id = suspense_line_imported(ledger);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT entry_seq FROM statement_lines WHERE id = %lld", line_id);
+    int64_t suspense_seq = query_int(sql);
+    struct ledger_booking booking;
+    ck_assert_int_eq(
+        ledger_assign_suspense(ledger, "clerk1", suspense_seq, "(2024)A1", "by-entry", &booking),
+        LEDGER_OK);
+    snprintf(sql, sizeof sql, "SELECT assigned_seq FROM statement_lines WHERE id = %lld", line_id);
+    ck_assert_int_eq(query_int(sql), booking.seq);
+    ck_assert_int_eq(
+        ledger_assign_suspense(ledger, "clerk1", suspense_seq, "(2024)A1", "by-entry", &booking),
+        LEDGER_OK);
+    ck_assert(booking.replayed);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM entries WHERE kind = 'assign'"), 1);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* Assigning a suspense line books the assignment and marks the line in
  * one transaction: when marking the line fails after the booking (here a
  * trigger refuses the update; or the line was assigned meanwhile), no
@@ -1279,6 +1306,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, older_schema_is_refused_at_open);
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     tcase_add_test(errors, assign_is_one_transaction);
+    tcase_add_test(errors, assign_by_entry_marks_its_line);
     tcase_add_test(errors, huge_line_refuses_the_file);
     suite_add_tcase(suite, errors);
     return suite;
