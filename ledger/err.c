@@ -50,6 +50,12 @@ static const struct err_row err_table[LEDGER_ERR__COUNT] = {
                                 "the database cannot be reached; whether a write sent just before "
                                 "took effect is unknown: retry with the same Idempotency-Key",
                                 503},
+    /* The server lacks data only its operator can install (a year's
+     * etc/holidays file): nothing the client can change, nothing booked. */
+    [LEDGER_ERR_NO_CALENDAR] = {"calendar_missing",
+                                "no holiday calendar for that year: working days in it cannot be "
+                                "counted until the server is given its calendar file",
+                                503},
 };
 
 static const struct err_row *err_row_of(enum ledger_err err)

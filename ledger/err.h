@@ -39,6 +39,8 @@ enum ledger_err {
     LEDGER_ERR_AMOUNT_TOO_LARGE, /* over ledger_config.amount_max_minor */
     LEDGER_ERR_UNAVAILABLE,      /* the connection is lost (and not restored yet): a statement's
                                     outcome, a COMMIT's too, is unknown */
+    LEDGER_ERR_NO_CALENDAR,      /* a working-day count met a year with no holiday calendar file
+                                    (calendar.h): refused, never guessed */
     LEDGER_ERR__COUNT
 };
 

@@ -52,6 +52,19 @@
 #define LEDGER_KEEPALIVES_INTERVAL_S "5"
 #define LEDGER_KEEPALIVES_COUNT "3"
 
+/* Working-day calendar (calendar.c, etc/holidays/YYYY.txt) */
+/* The longest time limit, in days: 10 years, where the court's rules count
+ * 3 to 30 days; it bounds the walk to a due day. */
+#define LEDGER_CALENDAR_DAYS_MAX 3660
+/* The longest span walked, in days (an age, or the calendar days a due day
+ * of LEDGER_CALENDAR_DAYS_MAX working days may need): 100 years, one bit
+ * test a day. */
+#define LEDGER_CALENDAR_SPAN_MAX 36600
+#define LEDGER_CALENDAR_YEARS_MAX 200    /* year files in the directory */
+#define LEDGER_CALENDAR_ENTRIES_MAX 4096 /* directory entries looked at */
+#define LEDGER_CALENDAR_FILE_MAX 65536   /* bytes of one year file: 366 lines with comments */
+#define LEDGER_CALENDAR_LINE_MAX 256     /* bytes of one line, without its newline */
+
 /* Verification */
 #define LEDGER_VERIFY_PAGE 2000 /* entries read per query while verifying */
 
