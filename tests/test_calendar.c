@@ -180,6 +180,10 @@ START_TEST(missing_year_refused)
     ck_assert_str_eq(ledger_err_code(err), "calendar_missing");
     ck_assert_int_eq(ledger_err_http_status(err), 503);
     /* Every question about such a day. */
+    bool out_of_range = true;
+    ck_assert_int_eq(
+        ledger_calendar_is_working_day(&out_of_range, shipped, day_of("1900-01-01") - 1),
+        LEDGER_ERR_INVALID_ARGUMENT);
     bool is_working = true;
     ck_assert_int_eq(ledger_calendar_is_working_day(&is_working, shipped, day_of("2027-01-04")),
                      LEDGER_ERR_NO_CALENDAR);
@@ -202,6 +206,7 @@ START_TEST(calendar_due_days)
         {false, "2026-02-13", 0, CALENDAR, "2026-02-13"},
         {false, "9999-12-01", 30, CALENDAR, "9999-12-31"},
         {false, "9999-12-01", 31, CALENDAR, "invalid_request"},
+        {false, "9999-12-31", 1, WORKING, "invalid_request"},
         {false, "2026-02-13", LEDGER_CALENDAR_DAYS_MAX, CALENDAR, "2036-02-21"},
         {false, "2026-02-13", LEDGER_CALENDAR_DAYS_MAX + 1, CALENDAR, "invalid_request"},
         {false, "2026-02-13", -1, CALENDAR, "invalid_request"},
