@@ -45,7 +45,7 @@ static const char usage_text[] =
     "Common flags: --dsn (CASELEDGER_DSN), --key-dir (CASELEDGER_KEY_DIR, default var/keys),\n"
     "--as USER (CASELEDGER_USER), --idempotency-key KEY (default: a new random key),\n"
     "--amount-max MINOR (CASELEDGER_AMOUNT_MAX): largest amount of one entry or statement\n"
-    "line in minor units (default 1000000000000 = 10,000,000,000.00).\n";
+    "line in minor units (default and most 1000000000000 = 10,000,000,000.00).\n";
 
 struct command {
     const char *name;
@@ -106,8 +106,8 @@ int main(int argc, char **argv)
         struct api_config config;
         api_config_load(&config, &args);
         if (config.amount_max_invalid)
-            return api_usage("--amount-max (CASELEDGER_AMOUNT_MAX) must be 1..144115188075855871 "
-                             "minor units");
+            return api_usage("--amount-max (CASELEDGER_AMOUNT_MAX) must be 1..1000000000000 "
+                             "minor units (the database's ceiling)");
         return command->run(&config, &args, sub);
     }
     return api_usage("unknown command");

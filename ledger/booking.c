@@ -69,6 +69,7 @@ static const struct {
     {"unknown_disbursement", LEDGER_ERR_UNKNOWN_DISBURSEMENT},
     {"bad_state", LEDGER_ERR_BAD_STATE},
     {"same_user", LEDGER_ERR_SAME_USER},
+    {"amount_too_large", LEDGER_ERR_AMOUNT_TOO_LARGE},
     /* The application never sends these (it checks the same first); they
      * answer a caller that asks the database for what it may not do. */
     {"no_approved_request", LEDGER_ERR_FORBIDDEN},

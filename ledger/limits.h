@@ -13,9 +13,11 @@
  * with two decimals: more than any court deposit, 9.2 million times below
  * the limit. */
 #define LEDGER_AMOUNT_MAX_DEFAULT 1000000000000LL
-/* The largest that may be configured: a collective entry sums up to
- * LEDGER_POSTINGS_MAX - 1 lines, which must not overflow. */
-#define LEDGER_AMOUNT_MAX_LIMIT (INT64_MAX / LEDGER_POSTINGS_MAX)
+/* The largest that may be configured: the database's own ceiling
+ * (sql/functions/cl_amount_max.sql, which refuses more whoever books), so
+ * the option only lowers it. (A collective entry of LEDGER_POSTINGS_MAX - 1
+ * such lines stays far from overflow.) */
+#define LEDGER_AMOUNT_MAX_LIMIT LEDGER_AMOUNT_MAX_DEFAULT
 #define LEDGER_CURRENCY_SIZE 4 /* "CNY" + NUL */
 
 /* Accounts and cases */
@@ -115,5 +117,8 @@
 #define API_METRICS_TOKEN_MAX 256  /* bytes of the --metrics-token-file token */
 #define API_METRICS_TOKEN_MIN 16
 #define API_TOKEN_CACHE_US 2000000 /* a bearer token's user is re-read after this */
+
+_Static_assert(LEDGER_AMOUNT_MAX_LIMIT <= INT64_MAX / LEDGER_POSTINGS_MAX,
+               "a collective entry of the largest lines does not overflow");
 
 #endif

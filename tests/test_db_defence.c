@@ -342,6 +342,26 @@ START_TEST(receipt_shaped_drain_refused)
 }
 END_TEST
 
+/* No posting on a case or suspense account over cl_amount_max(), whoever
+ * books it (the server checks its own, lower or equal, limit first). */
+START_TEST(amount_over_the_ceiling_refused)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    int64_t case_id = funded_case(ledger, "(2024)D0");
+    ledger_close(ledger);
+    int64_t bank = system_account("bank");
+    EXPECT_FORGED_REFUSED("amount_too_large", .kind = "receipt", .actor = "clerk1",
+                          .disbursement_id = "NULL", .from = "NULL", .to = "NULL",
+                          .reverses_seq = "NULL", .postings_count = 2, .accounts = {bank, case_id},
+                          .amounts = {1000000000001LL, -1000000000001LL});
+    EXPECT_FORGED_REFUSED("amount_too_large", .kind = "suspense_receipt", .actor = "clerk1",
+                          .disbursement_id = "NULL", .from = "NULL", .to = "NULL",
+                          .reverses_seq = "NULL", .postings_count = 2,
+                          .accounts = {bank, system_account("suspense")},
+                          .amounts = {INT64_MAX, -INT64_MAX});
+}
+END_TEST
+
 /* Money out of a case only by a request approved by someone else, for its
  * amount, to in transit. */
 START_TEST(outflow_needs_an_approved_request)
@@ -571,6 +591,7 @@ Suite *db_defence_suite(void)
     suite_add_tcase(suite, temporary);
     TCase *booking = db_tcase("who_may_book_what");
     tcase_add_test(booking, receipt_shaped_drain_refused);
+    tcase_add_test(booking, amount_over_the_ceiling_refused);
     tcase_add_test(booking, outflow_needs_an_approved_request);
     tcase_add_test(booking, four_eyes_in_sql);
     suite_add_tcase(suite, booking);

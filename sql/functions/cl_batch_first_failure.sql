@@ -14,6 +14,8 @@
 --                                  requester would approve it (four eyes)
 --   unknown_account, currency_mismatch, account_closed, account_frozen,
 --   insufficient_funds             the accounts
+--   amount_too_large               a posting on a case or suspense account
+--                                  over cl_amount_max()
 --   already_reversed               the entry reversed or assigned is taken
 --   bad_postings                   the postings are not what the kind books:
 --
@@ -88,6 +90,11 @@ BEGIN
             WHEN account_kind = 'case' AND balance_after > 0 THEN 'insufficient_funds'
             END AS code
         FROM running),
+    -- (no abs(): the most negative bigint has no absolute value)
+    amount_failures AS (
+        SELECT p.i, 2 AS priority, 'amount_too_large' AS code FROM p
+        WHERE p.account_kind IN ('case', 'suspense')
+          AND (p.m > cl_amount_max() OR p.m < -cl_amount_max())),
     -- the shape of each entry's postings
     shape AS (
         SELECT p.i, count(*) AS n,
@@ -195,6 +202,7 @@ BEGIN
         SELECT i, code, priority, entry_seq, object_id FROM idempotency_failures
         UNION ALL SELECT i, code, priority, NULL, NULL FROM actor_failures
         UNION ALL SELECT i, code, priority, NULL, NULL FROM account_failures
+        UNION ALL SELECT i, code, priority, NULL, NULL FROM amount_failures
         UNION ALL SELECT i, code, priority, NULL, NULL FROM shape_failures
         UNION ALL SELECT i, code, priority, NULL, NULL FROM reversal_failures
         UNION ALL SELECT i, code, priority, NULL, NULL FROM disbursement_failures) AS failures
