@@ -632,10 +632,15 @@ static enum MHD_Result on_headers(struct api_request *request, struct MHD_Connec
     if (request->bad_framing)
         return MHD_YES;
     /* No token, or a role the route does not take: refused before a byte
-     * of the body is read or held, and the connection closed. */
+     * of the body is read or held, and the connection closed. (Only when a
+     * body is coming: a request without one is authorised once, by
+     * dispatch, which follows at once; checking it here too took a second
+     * pooled handle per request.) */
+    bool body_announced = declared > 0 || MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                                      "Transfer-Encoding") != NULL;
     struct api_response response;
     memset(&response, 0, sizeof response);
-    bool refused = !authorise_early(request, &response);
+    bool refused = body_announced && !authorise_early(request, &response);
     if (!refused && request->body_declared > 0 && !request->body_too_large &&
         !request->body_discard && !body_reserve(request, request->body_declared + 1)) {
         respond_bodies_busy(&response);
@@ -643,8 +648,7 @@ static enum MHD_Result on_headers(struct api_request *request, struct MHD_Connec
     }
     if (!refused)
         return MHD_YES;
-    request->close_after = declared > 0 || MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                                       "Transfer-Encoding") != NULL;
+    request->close_after = body_announced;
     return queue_answer(request, connection, &response);
 }
 
