@@ -1201,6 +1201,37 @@ static long long suspense_line_imported(struct ledger *ledger)
     return query_int("SELECT id FROM statement_lines WHERE status = 'suspense'");
 }
 
+/* The importer's own keys are out of every client's reach: a clerk who
+ * sends a request first under the very key a statement's line will book
+ * with (recon:<bank account>:<hash of the line>:<n>) gets a booking of its
+ * own, and the statement still imports. (Before: one key space, and the
+ * line failed with idempotency_conflict, refusing the file.) The key is
+ * learnt from an import into a first database, then taken in a second. */
+START_TEST(client_key_cannot_block_a_statement)
+{
+    struct ledger *ledger = fixture_ledger(&fx);
+    suspense_line_imported(ledger);
+    char *key = fixture_query(&fx, "SELECT key FROM idempotency WHERE operation = 'statement'");
+    ck_assert_msg(strncmp(key, "recon:", 6) == 0, "importer key %s", key);
+    ledger_close(ledger);
+    teardown();
+    setup();
+    ledger = fixture_ledger(&fx);
+    fixture_open_case(ledger, "(2024)K9", NULL);
+    struct ledger_receipt_request receipt = {.case_no = "(2024)K9",
+                                             .amount_minor = 100,
+                                             .payer = "Clerk",
+                                             .bank_ref = "K9",
+                                             .value_date_days = LEDGER_VALUE_DATE_NONE};
+    struct ledger_booking booking;
+    ck_assert_int_eq(ledger_receipt(ledger, "clerk1", &receipt, key, &booking), LEDGER_OK);
+    suspense_line_imported(ledger); /* asserts the import and its suspense line */
+    ck_assert_int_eq(query_int("SELECT count(*) FROM entries WHERE kind = 'suspense_receipt'"), 1);
+    free(key);
+    ledger_close(ledger);
+}
+END_TEST
+
 /* Assigning the suspense receipt of a statement line by its entry (the
  * command line's `assign --entry SEQ`) goes through the line: the line is
  * marked in the same transaction and leaves the exceptions queue. (Before:
@@ -1307,6 +1338,7 @@ Suite *import_db_suite(void)
     tcase_add_test(errors, ambiguous_and_exceptions_explained);
     tcase_add_test(errors, assign_is_one_transaction);
     tcase_add_test(errors, assign_by_entry_marks_its_line);
+    tcase_add_test(errors, client_key_cannot_block_a_statement);
     tcase_add_test(errors, huge_line_refuses_the_file);
     suite_add_tcase(suite, errors);
     return suite;
