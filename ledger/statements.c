@@ -249,9 +249,8 @@ enum ledger_err ledger_payouts_load(struct ledger *ledger, const char *currency,
     PGresult *result = ledger_db_exec(
         ledger, PGRES_TUPLES_OK,
         "SELECT d.id, d.status, d.account_id, a.case_no, a.status, d.amount, d.payee_name, "
-        " d.payee_account, d.settle_seq, CASE WHEN d.status = 'approved' THEN "
-        " (SELECT coalesce(-sum(l.amount), 0)::bigint FROM statement_lines l "
-        "  WHERE l.disbursement_id = d.id AND l.rule = 'disbursement_part') ELSE 0 END "
+        " d.payee_account, d.settle_seq, CASE WHEN d.status = 'approved' THEN d.paid_minor "
+        " ELSE 0 END "
         "FROM disbursements d JOIN accounts a ON a.id = "
         "d.account_id "
         "WHERE d.kind = 'payout' AND d.currency = $1 AND (d.status = 'approved' OR "
